@@ -1,0 +1,184 @@
+//! `check`, `fmt` and `build`.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use pip_compiler::diagnostics::{self, Diagnostic, Style};
+use pip_compiler::source::Sources;
+use pip_compiler::{build as out_dir, emit, fmt as formatter, text_to_ast};
+
+use crate::{DEFAULT_SPECS, EXIT_FAIL, EXIT_OK, EXIT_USAGE, ErrorFormat};
+
+/// Where output goes.
+pub(crate) struct Out<'a> {
+    pub stdout: &'a mut dyn Write,
+    pub stderr: &'a mut dyn Write,
+    pub color: bool,
+}
+
+impl Out<'_> {
+    fn err(&mut self, msg: impl std::fmt::Display) {
+        let _ = writeln!(self.stderr, "pipc: {msg}");
+    }
+
+    fn diagnostics(&mut self, sources: &Sources, diags: &[Diagnostic], format: ErrorFormat) {
+        if diags.is_empty() {
+            return;
+        }
+        let text = match format {
+            ErrorFormat::Human => diagnostics::render_human(sources, diags, Style { color: self.color, ..Style::default() }),
+            ErrorFormat::Json => diagnostics::render_json(sources, diags),
+        };
+        let _ = self.stderr.write_all(text.as_bytes());
+    }
+}
+
+fn load(out: &mut Out<'_>, paths: &[PathBuf]) -> Result<Sources, u8> {
+    let default = [PathBuf::from(DEFAULT_SPECS)];
+    let paths = if paths.is_empty() { &default[..] } else { paths };
+    match Sources::load(paths) {
+        Ok(s) if s.is_empty() => {
+            let shown: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+            out.err(format!("no .pips files in {}", shown.join(", ")));
+            Err(EXIT_USAGE)
+        }
+        Ok(s) => Ok(s),
+        Err(e) => {
+            out.err(e);
+            Err(EXIT_USAGE)
+        }
+    }
+}
+
+pub(crate) fn check(out: &mut Out<'_>, paths: &[PathBuf], format: ErrorFormat) -> u8 {
+    let sources = match load(out, paths) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let c = pip_compiler::compile(&sources);
+    out.diagnostics(&sources, &c.diagnostics, format);
+    if format == ErrorFormat::Human {
+        let _ = writeln!(
+            out.stderr,
+            "checked {} spec(s) in {} file(s): {}",
+            c.specs.len(),
+            sources.len(),
+            diagnostics::summary(&c.diagnostics)
+        );
+    }
+    if c.has_errors() { EXIT_FAIL } else { EXIT_OK }
+}
+
+pub(crate) fn fmt(out: &mut Out<'_>, paths: &[PathBuf], check: bool, format: ErrorFormat) -> u8 {
+    let sources = match load(out, paths) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let mut code = EXIT_OK;
+    let mut changed = 0usize;
+    for (id, file) in sources.iter() {
+        if file.invalid_utf8_at.is_some() {
+            out.err(format!("{}: not valid UTF-8; not formatted", file.name));
+            code = EXIT_FAIL;
+            continue;
+        }
+        let ast = match text_to_ast::parse(id, &file.text) {
+            Ok(ast) => ast,
+            Err(errors) => {
+                out.diagnostics(&sources, &errors, format);
+                out.err(format!("{}: has syntax errors; not formatted", file.name));
+                code = EXIT_FAIL;
+                continue;
+            }
+        };
+        let formatted = formatter::format(&file.text, &ast);
+        if formatted.as_str() == &*file.text {
+            continue;
+        }
+        if let Err(why) = formatter::verify(&file.text, &ast, &formatted) {
+            out.err(format!("{}: internal formatter error ({why}); file left unchanged, please report it", file.name));
+            code = EXIT_FAIL;
+            continue;
+        }
+        changed += 1;
+        if check {
+            let _ = writeln!(out.stdout, "{}", file.name);
+            code = EXIT_FAIL;
+        } else if let Err(e) = write_atomic(&file.path, formatted.as_bytes()) {
+            out.err(format!("{}: {e}", file.name));
+            return EXIT_USAGE;
+        }
+    }
+    if check && changed > 0 {
+        out.err(format!("{changed} file(s) are not formatted; run `pipc fmt`"));
+    } else if !check && changed > 0 {
+        out.err(format!("formatted {changed} file(s)"));
+    }
+    code
+}
+
+fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let tmp = path.with_extension("pips-fmt-tmp");
+    std::fs::write(&tmp, bytes)?;
+    std::fs::rename(&tmp, path)
+}
+
+pub(crate) fn build(out: &mut Out<'_>, paths: &[PathBuf], dir: &Path, check: bool, format: ErrorFormat) -> u8 {
+    let sources = match load(out, paths) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let c = pip_compiler::compile(&sources);
+    out.diagnostics(&sources, &c.diagnostics, format);
+    if c.has_errors() {
+        out.err(format!("{}; nothing generated", diagnostics::summary(&c.diagnostics)));
+        return EXIT_FAIL;
+    }
+    let artifacts = match emit::emit_all(&c.specs) {
+        Ok(a) => a,
+        Err(e) => {
+            out.err(e);
+            return EXIT_USAGE;
+        }
+    };
+    let shown = dir.display();
+    if check {
+        match out_dir::check(dir, &artifacts) {
+            Ok(stale) if stale.is_empty() => {
+                let _ = writeln!(out.stderr, "{shown}/ is up to date ({} files from {} spec(s))", artifacts.len(), c.specs.len());
+                EXIT_OK
+            }
+            Ok(stale) => {
+                for (path, why) in &stale {
+                    let _ = writeln!(out.stdout, "{shown}/{path}: {why}");
+                }
+                out.err(format!("{} file(s) in {shown}/ are out of date; run `pipc build` and commit the result", stale.len()));
+                EXIT_FAIL
+            }
+            Err(e) => {
+                out.err(e);
+                EXIT_USAGE
+            }
+        }
+    } else {
+        match out_dir::write(dir, &artifacts) {
+            Ok(changes) => {
+                let count = |k: out_dir::Change| changes.iter().filter(|(_, c)| *c == k).count();
+                let _ = writeln!(
+                    out.stderr,
+                    "built {} spec(s) into {shown}/: {} created, {} updated, {} unchanged, {} removed",
+                    c.specs.len(),
+                    count(out_dir::Change::Created),
+                    count(out_dir::Change::Updated),
+                    count(out_dir::Change::Unchanged),
+                    count(out_dir::Change::Removed)
+                );
+                EXIT_OK
+            }
+            Err(e) => {
+                out.err(e);
+                EXIT_USAGE
+            }
+        }
+    }
+}

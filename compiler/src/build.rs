@@ -1,0 +1,141 @@
+//! Writing artifacts into the output directory, and `--check`: comparing them with what is
+//! there without writing.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use crate::emit::{Artifact, EMITTERS};
+
+/// What happened to one file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    /// Newly written.
+    Created,
+    /// Overwritten with different bytes.
+    Updated,
+    /// Already up to date (not rewritten, so its mtime is kept).
+    Unchanged,
+    /// Removed: it lay in a folder pipc owns but no spec produces it any more.
+    Removed,
+}
+
+/// Why `build --check` finds the output directory stale.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Staleness {
+    /// A file that should exist does not.
+    Missing,
+    /// A file's bytes differ from what the specs produce.
+    Differs,
+    /// A file in a pipc-owned folder that no spec produces.
+    Unexpected,
+}
+
+impl std::fmt::Display for Staleness {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Staleness::Missing => "missing",
+            Staleness::Differs => "stale",
+            Staleness::Unexpected => "not produced by any spec",
+        })
+    }
+}
+
+/// An I/O failure with the path it happened on.
+#[derive(Debug, thiserror::Error)]
+#[error("`{path}`: {source}")]
+pub struct IoError {
+    /// The path.
+    pub path: String,
+    /// The cause.
+    pub source: std::io::Error,
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> IoError + '_ {
+    move |source| IoError { path: path.display().to_string(), source }
+}
+
+/// Files currently in the folders the emitters own, relative to `out`.
+fn owned_files(out: &Path) -> Result<BTreeSet<String>, IoError> {
+    let mut found = BTreeSet::new();
+    for e in EMITTERS {
+        let dir = out.join(e.dir);
+        if dir.is_dir() {
+            walk(out, &dir, &mut found)?;
+        }
+    }
+    Ok(found)
+}
+
+fn walk(out: &Path, dir: &Path, found: &mut BTreeSet<String>) -> Result<(), IoError> {
+    for entry in std::fs::read_dir(dir).map_err(io(dir))? {
+        let entry = entry.map_err(io(dir))?;
+        let path = entry.path();
+        if entry.file_name().to_string_lossy().starts_with('.') {
+            continue;
+        }
+        let kind = entry.file_type().map_err(io(&path))?;
+        if kind.is_dir() {
+            walk(out, &path, found)?;
+        } else if kind.is_file()
+            && let Ok(rel) = path.strip_prefix(out)
+        {
+            found.insert(rel.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/"));
+        }
+    }
+    Ok(())
+}
+
+fn target(out: &Path, rel: &str) -> PathBuf {
+    rel.split('/').fold(out.to_path_buf(), |p, c| p.join(c))
+}
+
+/// Writes the artifacts (only those whose bytes changed) and removes files in owned folders
+/// that no spec produces any more.
+pub fn write(out: &Path, artifacts: &[Artifact]) -> Result<Vec<(String, Change)>, IoError> {
+    let mut changes = Vec::new();
+    let before = owned_files(out)?;
+    for a in artifacts {
+        let path = target(out, &a.path);
+        let change = match std::fs::read(&path) {
+            Ok(existing) if existing == a.contents => Change::Unchanged,
+            Ok(_) => Change::Updated,
+            Err(_) => Change::Created,
+        };
+        if change != Change::Unchanged {
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent).map_err(io(parent))?;
+            }
+            // Write then rename, so a reader never sees half a file.
+            let tmp = path.with_extension("pipc-tmp");
+            std::fs::write(&tmp, &a.contents).map_err(io(&tmp))?;
+            std::fs::rename(&tmp, &path).map_err(io(&path))?;
+        }
+        changes.push((a.path.clone(), change));
+    }
+    let produced: BTreeSet<&str> = artifacts.iter().map(|a| a.path.as_str()).collect();
+    for old in before.iter().filter(|p| !produced.contains(p.as_str())) {
+        let path = target(out, old);
+        std::fs::remove_file(&path).map_err(io(&path))?;
+        changes.push((old.clone(), Change::Removed));
+    }
+    Ok(changes)
+}
+
+/// Compares the artifacts with the output directory without writing anything.
+pub fn check(out: &Path, artifacts: &[Artifact]) -> Result<Vec<(String, Staleness)>, IoError> {
+    let mut stale = Vec::new();
+    for a in artifacts {
+        let path = target(out, &a.path);
+        match std::fs::read(&path) {
+            Ok(existing) if existing == a.contents => {}
+            Ok(_) => stale.push((a.path.clone(), Staleness::Differs)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => stale.push((a.path.clone(), Staleness::Missing)),
+            Err(e) => return Err(IoError { path: path.display().to_string(), source: e }),
+        }
+    }
+    let produced: BTreeSet<&str> = artifacts.iter().map(|a| a.path.as_str()).collect();
+    for extra in owned_files(out)?.into_iter().filter(|p| !produced.contains(p.as_str())) {
+        stale.push((extra, Staleness::Unexpected));
+    }
+    Ok(stale)
+}

@@ -1,0 +1,65 @@
+//! Stage 3: IR → artifacts. Each emitter reads only the IR and owns one folder of
+//! `generated/`; they run in the order listed in [`EMITTERS`].
+
+pub mod ir_json;
+
+use crate::ir;
+
+/// A generated file, relative to the output directory (`/`-separated).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Artifact {
+    /// Path below the output directory, e.g. `ir/payments.json`.
+    pub path: String,
+    /// Exact bytes.
+    pub contents: Vec<u8>,
+}
+
+/// Why an emitter failed (a bug or an impossible IR, never a spec error).
+#[derive(Debug, thiserror::Error)]
+pub enum EmitError {
+    /// Serialization failed.
+    #[error("emitter `{emitter}` could not serialize `{path}`: {message}")]
+    Serialize {
+        /// The emitter.
+        emitter: &'static str,
+        /// The artifact.
+        path: String,
+        /// The serializer's message.
+        message: String,
+    },
+    /// Two specs produced the same file.
+    #[error("two artifacts would be written to `{0}`")]
+    DuplicatePath(String),
+}
+
+/// One emitter.
+pub struct Emitter {
+    /// Stable name.
+    pub name: &'static str,
+    /// The folder of the output directory it owns.
+    pub dir: &'static str,
+    /// Produces the artifacts of one spec.
+    pub emit: fn(&ir::Spec) -> Result<Vec<Artifact>, EmitError>,
+}
+
+/// Every emitter, in the order they run.
+pub const EMITTERS: &[Emitter] = &[ir_json::EMITTER];
+
+/// Runs every emitter on every spec. Artifacts come back sorted by path.
+pub fn emit_all(specs: &[ir::Spec]) -> Result<Vec<Artifact>, EmitError> {
+    let mut out = Vec::new();
+    for e in EMITTERS {
+        for spec in specs {
+            out.extend((e.emit)(spec)?);
+        }
+    }
+    out.sort_by(|a, b| a.path.cmp(&b.path));
+    for pair in out.windows(2) {
+        if let [a, b] = pair
+            && a.path == b.path
+        {
+            return Err(EmitError::DuplicatePath(a.path.clone()));
+        }
+    }
+    Ok(out)
+}

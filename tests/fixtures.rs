@@ -1,0 +1,141 @@
+//! Spec fixtures: every `valid/*.pips` compiles with zero errors and pins its IR; every
+//! `invalid/*.pips` gives at least one error, the errors its `// expect:` lines name (code and
+//! underlined text), and pins its rendered diagnostics. Every diagnostic code the compiler
+//! can emit is exercised by some fixture.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing, missing_docs)]
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use pip_compiler::diagnostics::{self, Diagnostic, Style};
+use pip_compiler::source::{SourceFile, Sources};
+use pip_tests::root;
+
+fn fixtures(kind: &str) -> Vec<PathBuf> {
+    let dir = root().join("tests/fixtures").join(kind);
+    let mut files: Vec<PathBuf> =
+        std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|e| e == "pips")).collect();
+    files.sort();
+    assert!(!files.is_empty(), "no fixtures in {}", dir.display());
+    files
+}
+
+fn load(path: &Path) -> Sources {
+    let name = format!("tests/fixtures/{}", path.strip_prefix(root().join("tests/fixtures")).unwrap().display());
+    let mut s = Sources::new();
+    s.add(SourceFile::from_bytes(name, path.to_path_buf(), std::fs::read(path).unwrap()));
+    s
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name().unwrap().to_string_lossy().into_owned()
+}
+
+fn settings() -> insta::Settings {
+    let mut s = insta::Settings::clone_current();
+    s.set_snapshot_path(root().join("tests/snapshots"));
+    s.set_prepend_module_to_snapshot(false);
+    // The compiler version changes with every release; the snapshots pin the content.
+    s.add_filter(r"pipc \d+\.\d+\.\d+", "pipc [version]");
+    s.add_filter(r#""compiler": "\d+\.\d+\.\d+""#, r#""compiler": "[version]""#);
+    s
+}
+
+fn render(sources: &Sources, diags: &[Diagnostic]) -> String {
+    diagnostics::render_human(sources, diags, Style { color: false, unicode: true, width: 100 })
+}
+
+/// `// expect: pips::code "underlined text"` lines at the top of a fixture.
+fn expectations(text: &str) -> Vec<(String, String)> {
+    text.lines()
+        .take_while(|l| l.starts_with("// expect:"))
+        .map(|l| {
+            let rest = l.trim_start_matches("// expect:").trim();
+            let (code, quoted) = rest.split_once(' ').expect("expect line: code then quoted text");
+            let inner = quoted.trim().strip_prefix('"').and_then(|q| q.strip_suffix('"')).expect("quoted underline text");
+            (code.to_string(), inner.replace("\\\"", "\"").replace("\\\\", "\\"))
+        })
+        .collect()
+}
+
+#[test]
+fn valid_fixtures_compile_without_errors_and_pin_their_ir() {
+    for path in fixtures("valid") {
+        let sources = load(&path);
+        let c = pip_compiler::compile(&sources);
+        let errors: Vec<&Diagnostic> = c.diagnostics.iter().filter(|d| d.is_error()).collect();
+        assert!(errors.is_empty(), "{} has errors:\n{}", path.display(), render(&sources, &c.diagnostics));
+        assert_eq!(c.specs.len(), 1, "{}", path.display());
+        let ir = pip_compiler::emit::ir_json::emit(&c.specs[0]).unwrap();
+        let name = file_name(&path);
+        settings().bind(|| {
+            insta::assert_snapshot!(format!("ir@{name}"), String::from_utf8(ir[0].contents.clone()).unwrap());
+            if !c.diagnostics.is_empty() {
+                insta::assert_snapshot!(format!("diagnostics@{name}"), render(&sources, &c.diagnostics));
+            }
+        });
+    }
+}
+
+#[test]
+fn invalid_fixtures_report_the_expected_errors_on_the_expected_text() {
+    for path in fixtures("invalid") {
+        let sources = load(&path);
+        let c = pip_compiler::compile(&sources);
+        let name = file_name(&path);
+        assert!(c.has_errors(), "{name} compiled without errors");
+        assert!(c.specs.is_empty(), "{name}: a spec with errors produced IR");
+        let text = String::from_utf8_lossy(&std::fs::read(&path).unwrap()).into_owned();
+        let mut expected = expectations(&text);
+        if name == "empty.pips" {
+            expected.push(("pips::spec-header".into(), String::new()));
+        }
+        assert!(!expected.is_empty(), "{name} has no `// expect:` line");
+        for (code, underlined) in &expected {
+            let file = sources.get(c.diagnostics[0].span.file).unwrap();
+            let found = c.diagnostics.iter().any(|d| d.code == code && d.is_error() && file.slice(d.span) == underlined);
+            assert!(
+                found,
+                "{name}: expected {code} on {underlined:?}, got:\n{}",
+                c.diagnostics.iter().map(|d| format!("{} on {:?}: {}\n", d.code, file.slice(d.span), d.message)).collect::<String>()
+            );
+        }
+        settings().bind(|| insta::assert_snapshot!(format!("diagnostics@{name}"), render(&sources, &c.diagnostics)));
+    }
+}
+
+/// Every `pips::...` code in the compiler's source is produced by at least one fixture.
+#[test]
+fn every_diagnostic_code_has_a_fixture() {
+    let mut emitted = BTreeSet::new();
+    for kind in ["valid", "invalid"] {
+        for path in fixtures(kind) {
+            let c = pip_compiler::compile(&load(&path));
+            emitted.extend(c.diagnostics.iter().map(|d| d.code.to_string()));
+        }
+    }
+    let mut declared = BTreeSet::new();
+    let mut stack = vec![root().join("compiler/src")];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                let text = std::fs::read_to_string(&path).unwrap();
+                for (i, _) in text.match_indices("\"pips::") {
+                    let code: String = text[i + 1..].chars().take_while(|c| *c != '"').collect();
+                    declared.insert(code);
+                }
+            }
+        }
+    }
+    // Codes that only a compiler bug can produce.
+    declared.remove("pips::internal");
+    // Codes about several files at once; `compiler/cli/tests/cli.rs` covers them with
+    // multi-file spec folders.
+    declared.remove("pips::spec-directory");
+    declared.remove("pips::duplicate-dashboard");
+    let missing: Vec<&String> = declared.difference(&emitted).collect();
+    assert!(missing.is_empty(), "diagnostic codes without a fixture: {missing:?}");
+}
