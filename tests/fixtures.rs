@@ -68,8 +68,13 @@ fn valid_fixtures_compile_without_errors_and_pin_their_ir() {
         assert_eq!(c.specs.len(), 1, "{}", path.display());
         let ir = pip_compiler::emit::ir_json::emit(&c.specs[0]).unwrap();
         let name = file_name(&path);
+        let text = std::fs::read_to_string(&path).unwrap();
+        let ast = pip_compiler::text_to_ast::parse(pip_compiler::span::FileId(0), &text).unwrap();
+        let formatted = pip_compiler::fmt::format(&text, &ast);
+        pip_compiler::fmt::verify(&text, &ast, &formatted).unwrap();
         settings().bind(|| {
             insta::assert_snapshot!(format!("ir@{name}"), String::from_utf8(ir[0].contents.clone()).unwrap());
+            insta::assert_snapshot!(format!("fmt@{name}"), formatted);
             if !c.diagnostics.is_empty() {
                 insta::assert_snapshot!(format!("diagnostics@{name}"), render(&sources, &c.diagnostics));
             }

@@ -26,7 +26,8 @@ pub fn format(text: &str, file: &File) -> String {
         f.out.push_str(&c);
         f.out.push('\n');
     }
-    let trimmed = f.out.trim_end();
+    // Only line breaks are trimmed: a comment's trailing spaces are part of the comment.
+    let trimmed = f.out.trim_end_matches('\n');
     if trimmed.is_empty() { String::new() } else { format!("{trimmed}\n") }
 }
 

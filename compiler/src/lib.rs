@@ -13,6 +13,7 @@ pub mod fmt;
 pub mod ir;
 pub mod source;
 pub mod span;
+pub mod synth;
 pub mod text_to_ast;
 pub mod units;
 
@@ -110,6 +111,16 @@ fn spec_name_of(text: &str) -> Option<String> {
     }
     let name: String = r.trim_start().chars().take_while(|c| c.is_alphanumeric() || *c == '_' || *c == '-').collect();
     (!name.is_empty()).then_some(name)
+}
+
+/// Threads to use for the parallel parts of a compilation (large files are parsed in chunks,
+/// large specs checked in parts): the machine's parallelism, or `PIPC_THREADS` when set.
+pub fn parallelism() -> usize {
+    std::env::var("PIPC_THREADS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get))
+        .clamp(1, 64)
 }
 
 /// SHA-256 of bytes, lowercase hex.

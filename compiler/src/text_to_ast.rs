@@ -31,6 +31,11 @@ pub const MAX_NESTING: usize = 64;
 /// The construct keywords; a line starting with one is where parsing resumes after an error.
 pub const CONSTRUCT_KEYWORDS: [&str; 8] = ["spec", "ledger", "invariant", "rate_limit", "threshold", "versioned", "bundle", "dashboard"];
 
+/// Runs only the grammar (no AST), for measuring the parser.
+pub fn parse_only(text: &str) -> bool {
+    PipsParser::parse(Rule::file, text).is_ok()
+}
+
 /// Parses one file. Returns the AST when the file has no syntax errors, otherwise every
 /// syntax error found.
 pub fn parse(file: FileId, text: &str) -> Result<File, Vec<Diagnostic>> {
@@ -41,24 +46,13 @@ pub fn parse(file: FileId, text: &str) -> Result<File, Vec<Diagnostic>> {
                 .help("specs never need this much nesting; split the expression"),
         ]);
     }
-    match PipsParser::parse(Rule::file, text) {
-        Ok(mut pairs) => {
-            let Some(top) = pairs.next() else {
-                return Err(vec![internal(Span::new(file, 0, 0))]);
-            };
-            let b = Builder { file, base: 0 };
-            let mut comments = Vec::new();
-            b.collect_comments(top.clone(), &mut comments);
-            let mut items = Vec::new();
-            let mut errors = Vec::new();
-            for p in top.into_inner().filter(|p| p.as_rule() == Rule::item) {
-                match b.item(p) {
-                    Ok(i) => items.push(i),
-                    Err(at) => errors.push(internal(at)),
-                }
-            }
-            if errors.is_empty() { Ok(File { items, comments }) } else { Err(errors) }
+    if text.len() >= PARALLEL_MIN_BYTES {
+        if let Some(file) = parse_in_chunks(file, text, crate::parallelism()) {
+            return Ok(file);
         }
+    }
+    match PipsParser::parse(Rule::file, text) {
+        Ok(pairs) => build(file, 0, pairs).map_err(|at| vec![internal(at)]),
         Err(first) => {
             // Error details (the literal tokens that were expected) cost time on every parse,
             // so they are switched on only once a file fails, and then stay on: the setting
@@ -68,6 +62,65 @@ pub fn parse(file: FileId, text: &str) -> Result<File, Vec<Diagnostic>> {
             Err(recover(file, text, first))
         }
     }
+}
+
+/// Files smaller than this are parsed on one thread.
+const PARALLEL_MIN_BYTES: usize = 64 * 1024;
+
+/// Builds the AST of a successful parse of text that starts at byte `base` of the file.
+fn build(file: FileId, base: usize, mut pairs: pest::iterators::Pairs<'_, Rule>) -> Result<File, Span> {
+    let top = pairs.next().ok_or(Span::new(file, base, base))?;
+    let comment_pairs: Vec<Pair<'_, Rule>> = top.clone().into_inner().flatten().filter(|q| q.as_rule() == Rule::COMMENT).collect();
+    let b = Builder { file, base, comments: comment_pairs.iter().map(|q| (q.as_span().start(), q.as_span().end())).collect() };
+    let comments = comment_pairs
+        .iter()
+        .map(|q| Comment { text: q.as_str().to_string(), span: Span::new(file, base + q.as_span().start(), base + q.as_span().end()) })
+        .collect();
+    let items = top.into_inner().filter(|p| p.as_rule() == Rule::item).map(|p| b.item(p)).collect::<Result<Vec<_>, _>>()?;
+    Ok(File { items, comments })
+}
+
+/// Parses a large file as `threads` runs of whole constructs on as many threads. The runs
+/// start at lines that begin with a construct keyword; a line that only looks like one (inside
+/// a block comment or a multi-line expression) leaves its run unterminated, so that run fails
+/// to parse and the caller parses the file in one piece instead. `None` means: do that.
+fn parse_in_chunks(file: FileId, text: &str, threads: usize) -> Option<File> {
+    if threads < 2 {
+        return None;
+    }
+    let mut cuts = vec![0];
+    for i in 1..threads {
+        let target = text.len() * i / threads;
+        let cut = next_construct_line(text, target.saturating_sub(1))?;
+        if cut > *cuts.last()? && cut < text.len() {
+            cuts.push(cut);
+        }
+    }
+    cuts.push(text.len());
+    let parts: Vec<Option<File>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = cuts
+            .windows(2)
+            .filter_map(|w| match w {
+                [a, b] => Some((*a, *b)),
+                _ => None,
+            })
+            .map(|(a, b)| {
+                scope.spawn(move || {
+                    let piece = text.get(a..b)?;
+                    let pairs = PipsParser::parse(Rule::file, piece).ok()?;
+                    build(file, a, pairs).ok()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().ok().flatten()).collect()
+    });
+    let mut whole = File { items: Vec::new(), comments: Vec::new() };
+    for part in parts {
+        let mut part = part?;
+        whole.items.append(&mut part.items);
+        whole.comments.append(&mut part.comments);
+    }
+    Some(whole)
 }
 
 /// Parses item by item after a syntax error, skipping from each error to the next line that
@@ -207,7 +260,7 @@ fn describe_rule(rule: Rule) -> &'static str {
         Rule::block => "`{`",
         Rule::statement | Rule::assign => "a setting",
         Rule::version => "`version`",
-        Rule::value | Rule::rate | Rule::call => "a value",
+        Rule::value | Rule::numeric | Rule::call => "a value",
         Rule::quantity => "a quantity such as `10s` or `5MiB`",
         Rule::number | Rule::integer | Rule::digits => "a number",
         Rule::string | Rule::string_inner => "a string",
@@ -241,8 +294,8 @@ fn describe_rule(rule: Rule) -> &'static str {
     }
 }
 
-/// Offset of a bracket nested deeper than [`MAX_NESTING`], skipping strings, PromQL and
-/// comments. Linear, no recursion.
+/// Offset of a bracket nested deeper than [`MAX_NESTING`], skipping strings and comments.
+/// Linear, no recursion.
 fn too_deep(text: &str) -> Option<usize> {
     let bytes = text.as_bytes();
     let mut depth = 0usize;
@@ -257,7 +310,7 @@ fn too_deep(text: &str) -> Option<usize> {
             }
             b')' | b']' | b'}' => depth = depth.saturating_sub(1),
             b'"' => i = skip_quoted(bytes, i, b'"'),
-            b'`' => i = skip_quoted(bytes, i, b'`'),
+            // PromQL between backticks is counted too: its parser's tree is recursive.
             b'/' if bytes.get(i + 1) == Some(&b'/') => {
                 while bytes.get(i).is_some_and(|&c| c != b'\n') {
                     i += 1;
@@ -281,11 +334,11 @@ fn too_deep(text: &str) -> Option<usize> {
 fn skip_quoted(bytes: &[u8], start: usize, quote: u8) -> usize {
     let mut i = start + 1;
     while let Some(&b) = bytes.get(i) {
-        if b == b'\\' && quote == b'"' {
+        if b == b'\\' {
             i += 2;
             continue;
         }
-        if b == quote || (b == b'\n' && quote == b'"') {
+        if b == quote || b == b'\n' {
             return i;
         }
         i += 1;
@@ -296,6 +349,8 @@ fn skip_quoted(bytes: &[u8], start: usize, quote: u8) -> usize {
 struct Builder {
     file: FileId,
     base: usize,
+    /// (start, end) of every comment, relative to the parsed text, in order.
+    comments: Vec<(usize, usize)>,
 }
 
 /// Builder results: the error is the span of an impossible parse tree (a grammar bug).
@@ -303,31 +358,26 @@ type R<T> = Result<T, Span>;
 
 impl Builder {
     /// The pair's span without the whitespace and comments pest skips after a trailing
-    /// optional element (`a ~ b?` consumes the whitespace before a `b` that is absent).
+    /// optional element (`a ~ b?` consumes the whitespace before a `b` that is absent). No
+    /// token ends in whitespace or a comment, so trimming both from the end is always right.
     fn span(&self, p: &Pair<'_, Rule>) -> Span {
         let s = p.as_span();
         let input = p.get_input().as_bytes();
-        let comments: Vec<(usize, usize)> =
-            p.clone().into_inner().filter(|q| q.as_rule() == Rule::COMMENT).map(|q| (q.as_span().start(), q.as_span().end())).collect();
         let mut end = s.end();
         loop {
             while end > s.start() && input.get(end - 1).is_some_and(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n')) {
                 end -= 1;
             }
-            match comments.iter().find(|(_, e)| *e == end) {
-                Some((start, _)) if *start >= s.start() && *start < end => end = *start,
-                _ => break,
+            // INVARIANT: `comments` is sorted and non-overlapping, so sorted by end as well.
+            match self.comments.binary_search_by_key(&end, |c| c.1) {
+                Ok(i) => match self.comments.get(i) {
+                    Some(&(start, _)) if start >= s.start() && start < end => end = start,
+                    _ => break,
+                },
+                Err(_) => break,
             }
         }
         Span::new(self.file, self.base + s.start(), self.base + end)
-    }
-
-    fn collect_comments(&self, p: Pair<'_, Rule>, out: &mut Vec<Comment>) {
-        for q in p.into_inner().flatten() {
-            if q.as_rule() == Rule::COMMENT {
-                out.push(Comment { text: q.as_str().to_string(), span: self.span(&q) });
-            }
-        }
     }
 
     /// Children that carry meaning: no comments, no keyword tokens.
@@ -378,7 +428,7 @@ impl Builder {
 
     fn statement(&self, p: Pair<'_, Rule>) -> R<Statement> {
         let span = self.span(&p);
-        let inner = self.next(&mut self.children(p), span)?;
+        let inner = p;
         let kind = match inner.as_rule() {
             Rule::assign => StatementKind::Assign(self.assign(inner)?),
             Rule::requires_stmt => StatementKind::Requires(self.rust(inner, span)?),
@@ -458,15 +508,14 @@ impl Builder {
 
     fn trigger(&self, p: Pair<'_, Rule>) -> R<Trigger> {
         let span = self.span(&p);
-        let inner = self.next(&mut p.into_inner().filter(|q| q.as_rule() != Rule::COMMENT), span)?;
+        let inner = p;
         Ok(match inner.as_rule() {
             Rule::entries_trigger => {
                 let n = self.next(&mut self.children(inner), span)?;
                 Trigger::Entries { count: n.as_str().to_string(), span }
             }
             Rule::append_trigger => Trigger::Append(span),
-            Rule::value => Trigger::Value(self.value(inner)?),
-            _ => return Err(span),
+            _ => Trigger::Value(self.value(inner)?),
         })
     }
 
@@ -507,18 +556,20 @@ impl Builder {
 
     fn value(&self, p: Pair<'_, Rule>) -> R<Value> {
         let span = self.span(&p);
-        let inner = if p.as_rule() == Rule::value { self.next(&mut self.children(p), span)? } else { p };
+        let inner = p;
         let kind = match inner.as_rule() {
             Rule::number => ValueKind::Number(inner.as_str().to_string()),
             Rule::quantity => ValueKind::Quantity(inner.as_str().to_string()),
             Rule::path => ValueKind::Path(inner.as_str().to_string()),
             Rule::string => ValueKind::Str(self.string(inner)?),
             Rule::promql => ValueKind::Promql(inner.into_inner().next().map(|q| q.as_str().to_string()).unwrap_or_default()),
-            Rule::rate => {
+            Rule::numeric => {
                 let mut it = self.children(inner);
                 let count = self.value(self.next(&mut it, span)?)?;
-                let per = self.value(self.next(&mut it, span)?)?;
-                ValueKind::Rate { count: Box::new(count), per: Box::new(per) }
+                match it.next() {
+                    Some(per) => ValueKind::Rate { count: Box::new(count), per: Box::new(self.value(per)?) },
+                    None => return Ok(count),
+                }
             }
             Rule::call => {
                 let mut it = self.children(inner);

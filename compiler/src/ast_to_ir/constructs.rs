@@ -162,19 +162,67 @@ pub(crate) fn check_items(cx: &mut Cx<'_>, items: &[&Item], runbook: &str) -> Op
         }
     }
     let ctx = Ctx { names: &names, runbook };
+    // Constructs are checked independently once the name table exists; large specs are
+    // split across the machine's cores (the embedded Rust and PromQL parsers dominate).
+    let threads = if checked.len() >= PARALLEL_MIN_CONSTRUCTS { crate::parallelism() } else { 1 };
+    let body = if threads <= 1 {
+        check_all(cx, &ctx, &checked)
+    } else {
+        let per = checked.len().div_ceil(threads);
+        let sources = cx.sources;
+        let results: Vec<(Body, Vec<Diagnostic>)> = std::thread::scope(|scope| {
+            let handles: Vec<_> = checked
+                .chunks(per)
+                .map(|chunk| {
+                    let ctx = &ctx;
+                    scope.spawn(move || {
+                        let mut local = Cx::new(sources);
+                        let body = check_all(&mut local, ctx, chunk);
+                        (body, local.diags)
+                    })
+                })
+                .collect();
+            handles.into_iter().filter_map(|h| h.join().ok()).collect()
+        });
+        let mut body = Body::default();
+        for (part, diags) in results {
+            body.append(part);
+            cx.diags.extend(diags);
+        }
+        body
+    };
+    (cx.error_count() == before).then_some(body)
+}
+
+/// Specs with fewer constructs are checked on one thread.
+const PARALLEL_MIN_CONSTRUCTS: usize = 256;
+
+fn check_all(cx: &mut Cx<'_>, ctx: &Ctx<'_>, checked: &[(&Item, ConstructKind, &Block)]) -> Body {
     let mut body = Body::default();
-    for (item, kind, block) in checked {
+    for &(item, kind, block) in checked {
         let name = item.name.name.as_str();
         let span = item.name.span;
         match kind {
-            ConstructKind::Ledger => body.ledgers.extend(evidence::ledger(cx, &ctx, name, span, block)),
-            ConstructKind::Invariant => body.invariants.extend(alerting::invariant(cx, &ctx, name, span, block)),
-            ConstructKind::RateLimit => body.rate_limits.extend(alerting::rate_limit(cx, &ctx, name, span, block)),
-            ConstructKind::Threshold => body.thresholds.extend(alerting::threshold(cx, &ctx, name, span, block)),
-            ConstructKind::Versioned => body.versioned.extend(alerting::versioned(cx, &ctx, name, span, block)),
-            ConstructKind::Bundle => body.bundles.extend(evidence::bundle(cx, &ctx, name, span, block)),
-            ConstructKind::Dashboard => body.dashboards.extend(layout::dashboard(cx, &ctx, name, span, block)),
+            ConstructKind::Ledger => body.ledgers.extend(evidence::ledger(cx, ctx, name, span, block)),
+            ConstructKind::Invariant => body.invariants.extend(alerting::invariant(cx, ctx, name, span, block)),
+            ConstructKind::RateLimit => body.rate_limits.extend(alerting::rate_limit(cx, ctx, name, span, block)),
+            ConstructKind::Threshold => body.thresholds.extend(alerting::threshold(cx, ctx, name, span, block)),
+            ConstructKind::Versioned => body.versioned.extend(alerting::versioned(cx, ctx, name, span, block)),
+            ConstructKind::Bundle => body.bundles.extend(evidence::bundle(cx, ctx, name, span, block)),
+            ConstructKind::Dashboard => body.dashboards.extend(layout::dashboard(cx, ctx, name, span, block)),
         }
     }
-    (cx.error_count() == before).then_some(body)
+    body
+}
+
+impl Body {
+    fn append(&mut self, mut other: Body) {
+        self.ledgers.append(&mut other.ledgers);
+        self.invariants.append(&mut other.invariants);
+        self.rate_limits.append(&mut other.rate_limits);
+        self.thresholds.append(&mut other.thresholds);
+        self.versioned.append(&mut other.versioned);
+        self.bundles.append(&mut other.bundles);
+        self.dashboards.append(&mut other.dashboards);
+    }
 }
