@@ -45,7 +45,11 @@ pub fn spec(name: &str, constructs: usize) -> String {
                 );
             }
             _ => {
-                let _ = write!(s, "\nversioned config_{i} {{\n  doc      = \"fee schedule {i} and its routing rules\"\n  history  = 1000\n  severity = P1\n  evidence = audit_{}\n}}\n", i % ledgers);
+                let _ = write!(
+                    s,
+                    "\nversioned config_{i} {{\n  doc      = \"fee schedule {i} and its routing rules\"\n  history  = 1000\n  severity = P1\n  evidence = audit_{}\n}}\n",
+                    i % ledgers
+                );
             }
         }
         if body_kind != 0 && shown.len() < 40 {
@@ -57,7 +61,10 @@ pub fn spec(name: &str, constructs: usize) -> String {
             });
         }
     }
-    let _ = write!(s, "\nbundle incident {{\n  window   = 24h\n  max_size = 5MiB\n  include ledger audit_0, specs, rules, dashboards, timeline\n}}\n");
+    let _ = write!(
+        s,
+        "\nbundle incident {{\n  window   = 24h\n  max_size = 5MiB\n  include ledger audit_0, specs, rules, dashboards, timeline\n}}\n"
+    );
     let _ = write!(s, "\ndashboard {name}_overview {{\n  title = \"{name} overview\"\n");
     for (r, chunk) in shown.chunks(8).enumerate() {
         let _ = writeln!(s, "  row \"Row {r}\" {{ {} }}", chunk.join(", "));

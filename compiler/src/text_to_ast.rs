@@ -46,10 +46,10 @@ pub fn parse(file: FileId, text: &str) -> Result<File, Vec<Diagnostic>> {
                 .help("specs never need this much nesting; split the expression"),
         ]);
     }
-    if text.len() >= PARALLEL_MIN_BYTES {
-        if let Some(file) = parse_in_chunks(file, text, crate::parallelism()) {
-            return Ok(file);
-        }
+    if text.len() >= PARALLEL_MIN_BYTES
+        && let Some(file) = parse_in_chunks(file, text, crate::parallelism())
+    {
+        return Ok(file);
     }
     match PipsParser::parse(Rule::file, text) {
         Ok(pairs) => build(file, 0, pairs).map_err(|at| vec![internal(at)]),

@@ -57,9 +57,54 @@ fn comments(text: &str) -> Vec<String> {
 
 /// Tokens that make mutations likely to reach deep into the grammar.
 const VOCABULARY: &[&str] = &[
-    "{", "}", "(", ")", "[", "]", "=", ",", "\"", "`", "'", "//", "/*", "*/", "\n", " ", "spec", "ledger", "invariant", "rate_limit",
-    "threshold", "versioned", "bundle", "dashboard", "requires", "ensures", "every", "or", "entries", "when", "for", "severity",
-    "P0", "P9", "per", "0s", "-1m", "5MiB", "1e309", "\\u{D800}", "\\", "r#\"", "#", "é", "\u{0}", "include", "row", "labels",
+    "{",
+    "}",
+    "(",
+    ")",
+    "[",
+    "]",
+    "=",
+    ",",
+    "\"",
+    "`",
+    "'",
+    "//",
+    "/*",
+    "*/",
+    "\n",
+    " ",
+    "spec",
+    "ledger",
+    "invariant",
+    "rate_limit",
+    "threshold",
+    "versioned",
+    "bundle",
+    "dashboard",
+    "requires",
+    "ensures",
+    "every",
+    "or",
+    "entries",
+    "when",
+    "for",
+    "severity",
+    "P0",
+    "P9",
+    "per",
+    "0s",
+    "-1m",
+    "5MiB",
+    "1e309",
+    "\\u{D800}",
+    "\\",
+    "r#\"",
+    "#",
+    "é",
+    "\u{0}",
+    "include",
+    "row",
+    "labels",
 ];
 
 #[derive(Debug, Clone)]
@@ -238,4 +283,3 @@ fn every_bundled_spec_is_formatted() {
         assert_eq!(format(&text), text, "{name} is not in canonical format; run `pipc fmt`");
     }
 }
-

@@ -89,7 +89,11 @@ fn json_diagnostics_are_one_object_per_line_with_positions() {
 fn errors_of_all_files_and_all_constructs_are_reported_in_one_run() {
     let dir = project();
     write(dir.path(), "specs/a.pips", &format!("{}\nbundle b {{\n  window = 0s\n  include specs\n}}\n", HEADER.replace("demo", "a")));
-    write(dir.path(), "specs/b.pips", &format!("{}\nledger l {{ key = 5 }}\nversioned v {{ history = 0 severity = P1 }}\n", HEADER.replace("demo", "b")));
+    write(
+        dir.path(),
+        "specs/b.pips",
+        &format!("{}\nledger l {{ key = 5 }}\nversioned v {{ history = 0 severity = P1 }}\n", HEADER.replace("demo", "b")),
+    );
     write(dir.path(), "specs/c.pips", "spec c version \"1\" { owner = \n");
     let out = pipc(dir.path(), &["check", "--error-format", "json"]);
     let err = text(&out.stderr);
@@ -102,7 +106,11 @@ fn errors_of_all_files_and_all_constructs_are_reported_in_one_run() {
 fn a_spec_may_span_several_files_of_one_directory() {
     let dir = tempfile::tempdir().unwrap();
     write(dir.path(), "specs/shop/main.pips", &format!("{}\nledger audit {{\n  key = env(\"K\")\n}}\n", HEADER.replace("demo", "shop")));
-    write(dir.path(), "specs/shop/checks.pips", "spec shop\n\ninvariant stock {\n  severity = P1\n  requires qty >= 0\n  evidence = audit\n}\n");
+    write(
+        dir.path(),
+        "specs/shop/checks.pips",
+        "spec shop\n\ninvariant stock {\n  severity = P1\n  requires qty >= 0\n  evidence = audit\n}\n",
+    );
     let out = pipc(dir.path(), &["build"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let ir: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.path().join("generated/ir/shop.json")).unwrap()).unwrap();
