@@ -10,8 +10,10 @@
 pub mod label {
     /// The spec id (`spec payments ...`).
     pub const SPEC: &str = "spec";
-    /// The construct's name within its spec.
+    /// The construct's name within its spec (on alerts).
     pub const CONSTRUCT: &str = "construct";
+    /// The construct's kind (`invariant`, `ledger`, ...) (on alerts).
+    pub const KIND: &str = "kind";
     /// The alert's severity level (`critical`, `high`, ...), as alert routers expect.
     pub const SEVERITY: &str = "severity";
     /// The spec's priority `P0`..`P3`.
@@ -20,7 +22,7 @@ pub mod label {
     pub const SUBSYSTEM: &str = "subsystem";
     /// The ledger name.
     pub const LEDGER: &str = "ledger";
-    /// Which check of an invariant (`requires` or `ensures`).
+    /// Which clause of an invariant was checked (`requires` or `ensures`).
     pub const CHECK: &str = "check";
     /// The rate limit name.
     pub const LIMIT: &str = "limit";
@@ -28,16 +30,35 @@ pub mod label {
     pub const INVARIANT: &str = "invariant";
     /// The versioned store name.
     pub const STORE: &str = "store";
-    /// A threshold's level (`warn`, `critical`).
+    /// A threshold's level (`warn`, `critical`) (on alerts).
     pub const LEVEL: &str = "level";
-    /// The outcome of a decision or check.
+    /// The outcome of a rate-limit decision (`allowed`, `rejected`).
     pub const OUTCOME: &str = "outcome";
+    /// The class of a ledger anomaly (`modified`, `deleted`, ...).
+    pub const CLASS: &str = "class";
+}
+
+/// Values of [`label::CHECK`].
+pub mod check {
+    /// A precondition.
+    pub const REQUIRES: &str = "requires";
+    /// A postcondition.
+    pub const ENSURES: &str = "ensures";
+}
+
+/// Values of [`label::OUTCOME`].
+pub mod outcome {
+    /// The request was admitted.
+    pub const ALLOWED: &str = "allowed";
+    /// The request was refused.
+    pub const REJECTED: &str = "rejected";
 }
 
 /// Labels that pip sets itself; a spec's `labels { ... }` may not use them.
-pub const RESERVED_LABELS: [&str; 14] = [
+pub const RESERVED_LABELS: [&str; 16] = [
     label::SPEC,
     label::CONSTRUCT,
+    label::KIND,
     label::SEVERITY,
     label::PRIORITY,
     label::SUBSYSTEM,
@@ -48,9 +69,227 @@ pub const RESERVED_LABELS: [&str; 14] = [
     label::STORE,
     label::LEVEL,
     label::OUTCOME,
+    label::CLASS,
     "alertname",
     "job",
 ];
+
+/// A metric the runtime exports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Metric {
+    /// The name as registered with prometheus-client (counters without `_total`).
+    pub base: &'static str,
+    /// The name as exposed and queried (counters with `_total`).
+    pub exposed: &'static str,
+    /// Counter or gauge.
+    pub kind: MetricKind,
+    /// Its labels, in order.
+    pub labels: &'static [&'static str],
+    /// The HELP text.
+    pub help: &'static str,
+}
+
+/// Counter or gauge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetricKind {
+    /// Monotonic.
+    Counter,
+    /// Goes up and down.
+    Gauge,
+}
+
+/// The runtime's metrics.
+pub mod metric {
+    use super::{Metric, MetricKind, label};
+
+    /// Invariant checks evaluated.
+    pub const INVARIANT_CHECKS: Metric = Metric {
+        base: "pip_invariant_checks",
+        exposed: "pip_invariant_checks_total",
+        kind: MetricKind::Counter,
+        labels: &[label::SPEC, label::INVARIANT, label::CHECK, label::SEVERITY],
+        help: "Invariant checks evaluated",
+    };
+    /// Invariant checks that failed.
+    pub const INVARIANT_VIOLATIONS: Metric = Metric {
+        base: "pip_invariant_violations",
+        exposed: "pip_invariant_violations_total",
+        kind: MetricKind::Counter,
+        labels: &[label::SPEC, label::INVARIANT, label::CHECK, label::SEVERITY],
+        help: "Invariant checks that failed",
+    };
+    /// Rate-limit decisions by outcome (one series per limit and outcome, never per key).
+    pub const RATE_LIMIT_DECISIONS: Metric = Metric {
+        base: "pip_rate_limit_decisions",
+        exposed: "pip_rate_limit_decisions_total",
+        kind: MetricKind::Counter,
+        labels: &[label::SPEC, label::LIMIT, label::OUTCOME],
+        help: "Rate-limit decisions by outcome",
+    };
+    /// Keys a rate limiter currently tracks.
+    pub const RATE_LIMIT_KEYS: Metric = Metric {
+        base: "pip_rate_limit_keys",
+        exposed: "pip_rate_limit_keys",
+        kind: MetricKind::Gauge,
+        labels: &[label::SPEC, label::LIMIT],
+        help: "Keys the rate limiter currently tracks",
+    };
+    /// Requests refused because the key cap was reached and the key was new.
+    pub const RATE_LIMIT_KEY_CAP: Metric = Metric {
+        base: "pip_rate_limit_key_cap_rejections",
+        exposed: "pip_rate_limit_key_cap_rejections_total",
+        kind: MetricKind::Counter,
+        labels: &[label::SPEC, label::LIMIT],
+        help: "Requests refused because the limiter tracked its maximum number of keys",
+    };
+    /// Sequence number of the last entry of a ledger.
+    pub const LEDGER_HEAD_SEQ: Metric = Metric {
+        base: "pip_ledger_head_seq",
+        exposed: "pip_ledger_head_seq",
+        kind: MetricKind::Gauge,
+        labels: &[label::SPEC, label::LEDGER],
+        help: "Sequence number of the last entry of the ledger",
+    };
+    /// Entries appended, per subsystem.
+    pub const LEDGER_APPENDS: Metric = Metric {
+        base: "pip_ledger_appends",
+        exposed: "pip_ledger_appends_total",
+        kind: MetricKind::Counter,
+        labels: &[label::SPEC, label::LEDGER, label::SUBSYSTEM],
+        help: "Entries appended to the ledger",
+    };
+    /// Unix time of the last entry of each subsystem.
+    pub const LEDGER_LAST_APPEND: Metric = Metric {
+        base: "pip_ledger_last_append_timestamp_seconds",
+        exposed: "pip_ledger_last_append_timestamp_seconds",
+        kind: MetricKind::Gauge,
+        labels: &[label::SPEC, label::LEDGER, label::SUBSYSTEM],
+        help: "Unix time of the subsystem's last ledger entry",
+    };
+    /// Sequence number covered by the last checkpoint.
+    pub const LEDGER_CHECKPOINT_SEQ: Metric = Metric {
+        base: "pip_ledger_checkpoint_seq",
+        exposed: "pip_ledger_checkpoint_seq",
+        kind: MetricKind::Gauge,
+        labels: &[label::SPEC, label::LEDGER],
+        help: "Sequence number covered by the ledger's last checkpoint",
+    };
+    /// Anomalies found by verification, by class.
+    pub const LEDGER_ANOMALIES: Metric = Metric {
+        base: "pip_ledger_anomalies",
+        exposed: "pip_ledger_anomalies_total",
+        kind: MetricKind::Counter,
+        labels: &[label::SPEC, label::LEDGER, label::CLASS],
+        help: "Anomalies found by ledger verification",
+    };
+    /// Current version of a versioned store.
+    pub const VERSIONED_VERSION: Metric = Metric {
+        base: "pip_versioned_version",
+        exposed: "pip_versioned_version",
+        kind: MetricKind::Gauge,
+        labels: &[label::SPEC, label::STORE],
+        help: "Current version of the versioned store",
+    };
+    /// Upgrades applied.
+    pub const VERSIONED_UPGRADES: Metric = Metric {
+        base: "pip_versioned_upgrades",
+        exposed: "pip_versioned_upgrades_total",
+        kind: MetricKind::Counter,
+        labels: &[label::SPEC, label::STORE],
+        help: "Upgrades applied to the versioned store",
+    };
+    /// Rollbacks performed.
+    pub const VERSIONED_ROLLBACKS: Metric = Metric {
+        base: "pip_versioned_rollbacks",
+        exposed: "pip_versioned_rollbacks_total",
+        kind: MetricKind::Counter,
+        labels: &[label::SPEC, label::STORE],
+        help: "Rollbacks of the versioned store",
+    };
+    /// Rollbacks whose result did not hash to the recorded version.
+    pub const VERSIONED_ROLLBACK_MISMATCHES: Metric = Metric {
+        base: "pip_versioned_rollback_mismatches",
+        exposed: "pip_versioned_rollback_mismatches_total",
+        kind: MetricKind::Counter,
+        labels: &[label::SPEC, label::STORE],
+        help: "Rollbacks whose result did not match the recorded version hash",
+    };
+
+    /// Every runtime metric.
+    pub const ALL: [Metric; 14] = [
+        INVARIANT_CHECKS,
+        INVARIANT_VIOLATIONS,
+        RATE_LIMIT_DECISIONS,
+        RATE_LIMIT_KEYS,
+        RATE_LIMIT_KEY_CAP,
+        LEDGER_HEAD_SEQ,
+        LEDGER_APPENDS,
+        LEDGER_LAST_APPEND,
+        LEDGER_CHECKPOINT_SEQ,
+        LEDGER_ANOMALIES,
+        VERSIONED_VERSION,
+        VERSIONED_UPGRADES,
+        VERSIONED_ROLLBACKS,
+        VERSIONED_ROLLBACK_MISMATCHES,
+    ];
+}
+
+/// Recording rules the compiler generates (queried by alerts and dashboards).
+pub mod record {
+    /// Share of a rate limit's decisions that were rejections, over 5 minutes.
+    pub const RATE_LIMIT_REJECTED_RATIO: &str = "pip:rate_limit_rejected:ratio_rate5m";
+    /// Invariant violations over 5 minutes.
+    pub const INVARIANT_VIOLATIONS: &str = "pip:invariant_violations:increase5m";
+    /// Seconds since a subsystem last wrote evidence.
+    pub const LEDGER_SILENCE: &str = "pip:ledger_silence:seconds";
+
+    /// The default recording rule of a threshold: `pip:<spec>:<threshold>`.
+    pub fn threshold(spec: &str, threshold: &str) -> String {
+        format!("pip:{spec}:{threshold}")
+    }
+}
+
+/// Alert names.
+pub mod alert {
+    /// `PipInvariantViolated`, ... one per construct kind; the construct is in a label.
+    pub const INVARIANT_VIOLATED: &str = "PipInvariantViolated";
+    /// Too many requests of a rate limit are rejected.
+    pub const RATE_LIMIT_REJECTING: &str = "PipRateLimitRejecting";
+    /// A threshold is crossed (the level is in a label).
+    pub const THRESHOLD_CROSSED: &str = "PipThresholdCrossed";
+    /// A subsystem wrote no evidence for longer than the spec expects.
+    pub const EVIDENCE_GAP: &str = "PipEvidenceGap";
+    /// Ledger verification found anomalies.
+    pub const LEDGER_VERIFICATION_FAILED: &str = "PipLedgerVerificationFailed";
+    /// The ledger's head sequence went down: entries were removed.
+    pub const LEDGER_TRUNCATED: &str = "PipLedgerTruncated";
+    /// A rollback did not reproduce the recorded version.
+    pub const ROLLBACK_MISMATCH: &str = "PipRollbackMismatch";
+}
+
+/// Prometheus rule group names: one group per spec and construct kind, so that a
+/// construct's recording rules are evaluated before the alerts that read them.
+pub fn rule_group(spec: &str, kind: &str) -> String {
+    format!("pip:{spec}:{kind}")
+}
+
+/// Grafana dashboard uid: `pip-<name>`, shortened with a stable hash when longer than
+/// Grafana's 40-character limit.
+pub fn dashboard_uid(name: &str) -> String {
+    let uid = format!("pip-{name}");
+    if uid.len() <= 40 {
+        return uid;
+    }
+    // FNV-1a: stable across versions and platforms, no dependency needed.
+    let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
+    let keep: String = name.chars().take(26).collect();
+    format!("pip-{keep}-{:08x}", hash as u32)
+}
+
+/// The uid of the Grafana panel of a construct within its dashboard (stable across builds).
+pub fn panel_id(index: usize) -> usize {
+    index + 1
+}
 
 /// Whether `name` is a valid Prometheus metric name (`[a-zA-Z_:][a-zA-Z0-9_:]*`).
 pub fn is_valid_metric_name(name: &str) -> bool {
@@ -84,5 +323,29 @@ mod tests {
         assert!(!is_valid_label_name("a:b"));
         assert!(!is_valid_construct_name("__x"));
         assert!(!is_valid_construct_name(""));
+    }
+
+    #[test]
+    fn every_metric_name_is_valid_and_counters_end_in_total() {
+        for m in metric::ALL {
+            assert!(is_valid_metric_name(m.exposed), "{}", m.exposed);
+            match m.kind {
+                MetricKind::Counter => assert_eq!(m.exposed, format!("{}_total", m.base)),
+                MetricKind::Gauge => assert_eq!(m.exposed, m.base),
+            }
+            assert!(m.labels.iter().all(|l| is_valid_label_name(l)));
+        }
+        for r in [record::RATE_LIMIT_REJECTED_RATIO, record::INVARIANT_VIOLATIONS, record::LEDGER_SILENCE] {
+            assert!(is_valid_metric_name(r));
+        }
+    }
+
+    #[test]
+    fn dashboard_uids_fit_grafanas_limit_and_are_stable() {
+        assert_eq!(dashboard_uid("payments"), "pip-payments");
+        let long = dashboard_uid(&"x".repeat(100));
+        assert!(long.len() <= 40, "{long}");
+        assert_eq!(long, dashboard_uid(&"x".repeat(100)));
+        assert_ne!(long, dashboard_uid(&"x".repeat(99)));
     }
 }

@@ -1,0 +1,16 @@
+//! pip's runtime: the evidence a service produces and the checks it runs.
+//!
+//! - [`ledger`]: the HMAC-SHA256 hash-chained, tamper-evident ledger with checkpoints.
+//! - [`limiter`]: the exact sliding-window, per-key rate limiter.
+//! - [`versioned`]: versioned state with diff/patch upgrades and verified rollback.
+//! - [`metrics`]: every metric above, under the names of [`pip_conventions`].
+//! - [`clock`]: time, injectable so that tests are deterministic.
+//! - [`evidence`]: evidence events and the sink trait the ledger implements.
+#![warn(missing_docs)]
+
+pub mod clock;
+pub mod evidence;
+pub mod ledger;
+pub mod limiter;
+pub mod metrics;
+pub mod versioned;

@@ -1,0 +1,1 @@
+//! The exact sliding-window rate limiter (issue 6).

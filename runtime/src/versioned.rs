@@ -1,0 +1,1 @@
+//! Versioned state with verified rollback (issue 6).
