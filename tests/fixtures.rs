@@ -144,3 +144,27 @@ fn every_diagnostic_code_has_a_fixture() {
     let missing: Vec<&String> = declared.difference(&emitted).collect();
     assert!(missing.is_empty(), "diagnostic codes without a fixture: {missing:?}");
 }
+
+/// The artifacts of the bundled specs, pinned to their spec sources.
+#[test]
+fn generated_artifacts_of_the_bundled_specs_are_pinned() {
+    let c = pip_compiler::compile(&pip_tests::load("specs"));
+    assert!(!c.has_errors());
+    let settings = settings();
+    for spec in &c.specs {
+        let artifacts = pip_compiler::emit::emit_all(std::slice::from_ref(spec)).unwrap();
+        for a in artifacts {
+            let text = String::from_utf8(a.contents.clone()).unwrap();
+            let name = if a.path.ends_with(".rules.yml") {
+                format!("prometheus@{}", spec.name)
+            } else if a.path.ends_with(".test.yml") {
+                format!("promtool-test@{}", spec.name)
+            } else if let Some(d) = a.path.strip_prefix("grafana/") {
+                format!("grafana@{}", d.trim_end_matches(".json"))
+            } else {
+                continue;
+            };
+            settings.bind(|| insta::assert_snapshot!(name, text));
+        }
+    }
+}

@@ -1,9 +1,22 @@
 #!/usr/bin/env bash
 # Runs every test of the workspace. Installs what the tests need when it is missing, so that
-# it works on a fresh machine (Debian with the Rust toolchain).
+# it works on a fresh Debian machine with the Rust toolchain: promtool (Debian's `prometheus`
+# package), Node.js with npm, and the npm packages of tests/grafana (@grafana/schema and
+# TypeScript, pinned by its package-lock.json).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Tests of later stages (promtool, Prometheus, Chromium, npm packages) add their installs here.
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+apt_updated=""
+apt_install() {
+  if [ -z "$apt_updated" ]; then as_root apt-get update -qq; apt_updated=1; fi
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@"
+}
+
+command -v promtool >/dev/null || apt_install prometheus
+command -v node >/dev/null && command -v npm >/dev/null || apt_install nodejs npm
+if [ ! -x tests/grafana/node_modules/.bin/tsc ] || [ tests/grafana/package-lock.json -nt tests/grafana/node_modules/.package-lock.json ]; then
+  (cd tests/grafana && npm ci --no-audit --no-fund --loglevel=error)
+fi
 
 cargo test --workspace --locked "$@"

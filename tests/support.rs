@@ -1,9 +1,59 @@
 //! Helpers shared by the end-to-end tests.
 #![warn(missing_docs)]
+// Test support: failing loudly (a panic) is how a test reports a missing tool.
+#![allow(clippy::panic)]
 
 use std::path::PathBuf;
 
 /// The repository root.
 pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().map(PathBuf::from).unwrap_or_default()
+}
+
+/// The path of an external tool the tests need, or a panic that says how to install it.
+/// Tests never skip because a tool is missing: `tests/run-all.sh` installs them.
+pub fn require_tool(name: &str) -> PathBuf {
+    let found = std::env::var_os("PATH").and_then(|paths| std::env::split_paths(&paths).map(|d| d.join(name)).find(|p| p.is_file()));
+    match found {
+        Some(p) => p,
+        None => panic!("`{name}` is not installed; run tests/run-all.sh, which installs what the tests need"),
+    }
+}
+
+/// Loads `.pips` files below `rel` (a path relative to the repository root), naming each by
+/// its path from the root, as `pipc` run from the root does: artifacts embed the names (and
+/// the spec hash covers them), so they must not depend on where the checkout is.
+pub fn load(rel: &str) -> pip_compiler::source::Sources {
+    let mut files = Vec::new();
+    let mut stack = vec![root().join(rel)];
+    while let Some(p) = stack.pop() {
+        if p.is_dir() {
+            for e in std::fs::read_dir(&p).into_iter().flatten().flatten() {
+                stack.push(e.path());
+            }
+        } else if p.extension().is_some_and(|e| e == "pips") {
+            files.push(p);
+        }
+    }
+    files.sort();
+    let mut sources = pip_compiler::source::Sources::new();
+    for f in files {
+        let name = f.strip_prefix(root()).map(|r| r.to_string_lossy().replace('\\', "/")).unwrap_or_default();
+        let bytes = std::fs::read(&f).unwrap_or_default();
+        sources.add(pip_compiler::source::SourceFile::from_bytes(name, f, bytes));
+    }
+    sources
+}
+
+/// Every spec the repository holds that compiles: `specs/` (as one set) and each valid fixture.
+pub fn compiled_specs() -> Vec<pip_compiler::ir::Spec> {
+    let mut out = pip_compiler::compile(&load("specs")).specs;
+    let dir = root().join("tests/fixtures/valid");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir).map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect()).unwrap_or_default();
+    files.sort();
+    for f in files {
+        let rel = f.strip_prefix(root()).map(|r| r.to_string_lossy().into_owned()).unwrap_or_default();
+        out.extend(pip_compiler::compile(&load(&rel)).specs);
+    }
+    out
 }

@@ -1,5 +1,5 @@
 //! Times the stages of a compilation of a synthetic spec, for profilers.
-#![allow(missing_docs, clippy::unwrap_used)]
+#![allow(missing_docs, clippy::unwrap_used, clippy::indexing_slicing)]
 use std::time::Instant;
 
 use pip_compiler::source::{SourceFile, Sources};

@@ -1,6 +1,6 @@
 //! Runs the stages on a synthetic spec for profilers: `grammar` (pest only), `parse` (to AST)
 //! or `check` (everything).
-#![allow(missing_docs, clippy::unwrap_used)]
+#![allow(missing_docs, clippy::unwrap_used, clippy::indexing_slicing)]
 fn main() {
     let mode = std::env::args().nth(1).unwrap_or_else(|| "check".into());
     let text = pip_compiler::synth::spec("prof", 10_000);

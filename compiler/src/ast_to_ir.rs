@@ -292,24 +292,27 @@ fn spec_labels(cx: &mut Cx<'_>, assigns: &[ast::Assign]) -> BTreeMap<String, Str
 }
 
 fn check_across_specs(cx: &mut Cx<'_>, groups: &BTreeMap<String, Vec<Member<'_>>>) {
-    // Dashboards are written to generated/grafana/<name>.json: names are global.
+    // Dashboards are written to generated/grafana/<name>.json: names are global. A spec
+    // without a `dashboard` gets a default one named after the spec.
     let mut dashboards: BTreeMap<&str, (&str, Span)> = BTreeMap::new();
     for (spec, members) in groups {
-        for item in members.iter().flat_map(|m| m.items.iter()).filter(|i| i.kind.name == "dashboard") {
-            match dashboards.get(item.name.name.as_str()) {
+        let items: Vec<&Item> = members.iter().flat_map(|m| m.items.iter()).filter(|i| i.kind.name == "dashboard").collect();
+        let named: Vec<(&str, Span)> = if items.is_empty() {
+            members.iter().find(|m| m.header.block.is_some()).map(|m| (spec.as_str(), m.header.name.span)).into_iter().collect()
+        } else {
+            items.iter().map(|i| (i.name.name.as_str(), i.name.span)).collect()
+        };
+        for (name, span) in named {
+            match dashboards.get(name) {
                 Some((other, first)) if *other != spec.as_str() => cx.push(
-                    Diagnostic::error(
-                        "pips::duplicate-dashboard",
-                        item.name.span,
-                        format!("dashboard `{}` is also defined by spec `{other}`", item.name.name),
-                    )
-                    .label("defined again here")
-                    .also(*first, "first defined here")
-                    .help("dashboards share one folder and uid space; give them different names"),
+                    Diagnostic::error("pips::duplicate-dashboard", span, format!("dashboard `{name}` is also defined by spec `{other}`"))
+                        .label("defined again here")
+                        .also(*first, "first defined here")
+                        .help("dashboards share one folder and uid space (a spec without a `dashboard` gets one named after it); give them different names"),
                 ),
                 Some(_) => {}
                 None => {
-                    dashboards.insert(&item.name.name, (spec, item.name.span));
+                    dashboards.insert(name, (spec, span));
                 }
             }
         }

@@ -1,7 +1,10 @@
 //! Stage 3: IR → artifacts. Each emitter reads only the IR and owns one folder of
 //! `generated/`; they run in the order listed in [`EMITTERS`].
 
+pub mod grafana;
 pub mod ir_json;
+pub mod prometheus;
+pub mod promtool;
 
 use crate::ir;
 
@@ -43,7 +46,7 @@ pub struct Emitter {
 }
 
 /// Every emitter, in the order they run.
-pub const EMITTERS: &[Emitter] = &[ir_json::EMITTER];
+pub const EMITTERS: &[Emitter] = &[ir_json::EMITTER, prometheus::EMITTER, grafana::EMITTER];
 
 /// Runs every emitter on every spec. Artifacts come back sorted by path.
 pub fn emit_all(specs: &[ir::Spec]) -> Result<Vec<Artifact>, EmitError> {

@@ -485,6 +485,8 @@ pub struct Threshold {
     pub expr_normalized: String,
     /// Metric names the expression reads.
     pub metrics: Vec<String>,
+    /// The series selectors of the expression, in order of appearance (deduplicated).
+    pub selectors: Vec<Selector>,
     /// Grafana unit.
     pub unit: String,
     /// Recording rule name, when the spec chose one.
@@ -493,6 +495,26 @@ pub struct Threshold {
     pub conditions: Vec<ThresholdCondition>,
     /// Runbook URL.
     pub runbook: String,
+}
+
+/// A series selector of a PromQL expression: `http_requests_total{job="payments",code=~"5.."}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Selector {
+    /// Metric name (absent for selectors that match on labels only).
+    pub metric: Option<String>,
+    /// Label matchers.
+    pub matchers: Vec<LabelMatcher>,
+}
+
+/// One label matcher.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LabelMatcher {
+    /// Label name.
+    pub name: String,
+    /// `=`, `!=`, `=~` or `!~`.
+    pub op: String,
+    /// Value or regular expression.
+    pub value: String,
 }
 
 /// `versioned`.

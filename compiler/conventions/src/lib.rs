@@ -242,6 +242,10 @@ pub mod record {
     pub const INVARIANT_VIOLATIONS: &str = "pip:invariant_violations:increase5m";
     /// Seconds since a subsystem last wrote evidence.
     pub const LEDGER_SILENCE: &str = "pip:ledger_silence:seconds";
+    /// Ledger anomalies found by verification over 5 minutes, by class.
+    pub const LEDGER_ANOMALIES: &str = "pip:ledger_anomalies:increase5m";
+    /// Rollback mismatches of a versioned store over 5 minutes.
+    pub const ROLLBACK_MISMATCHES: &str = "pip:versioned_rollback_mismatches:increase5m";
 
     /// The default recording rule of a threshold: `pip:<spec>:<threshold>`.
     pub fn threshold(spec: &str, threshold: &str) -> String {
@@ -265,6 +269,31 @@ pub mod alert {
     pub const LEDGER_TRUNCATED: &str = "PipLedgerTruncated";
     /// A rollback did not reproduce the recorded version.
     pub const ROLLBACK_MISMATCH: &str = "PipRollbackMismatch";
+}
+
+/// Loki, where services ship ledger events as JSON log lines for dashboards to show.
+pub mod loki {
+    use super::label;
+
+    /// The stream selector of a ledger's events: `{spec="payments",ledger="audit"}`. A
+    /// service's log shipper labels ledger event streams with these two labels.
+    pub fn selector(spec: &str, ledger: &str) -> String {
+        format!("{{{}=\"{spec}\",{}=\"{ledger}\"}}", label::SPEC, label::LEDGER)
+    }
+}
+
+/// Grafana dashboard conventions.
+pub mod grafana {
+    /// Name of the Prometheus datasource template variable every panel and target uses.
+    pub const PROMETHEUS_VARIABLE: &str = "datasource";
+    /// Name of the Loki datasource template variable of log panels.
+    pub const LOKI_VARIABLE: &str = "loki";
+    /// The import input that chooses the Prometheus datasource.
+    pub const PROMETHEUS_INPUT: &str = "DS_PROMETHEUS";
+    /// The import input that chooses the Loki datasource.
+    pub const LOKI_INPUT: &str = "DS_LOKI";
+    /// The dashboard JSON schema version written (Grafana 12, `@grafana/schema`'s default).
+    pub const SCHEMA_VERSION: u32 = 42;
 }
 
 /// Prometheus rule group names: one group per spec and construct kind, so that a
@@ -335,7 +364,13 @@ mod tests {
             }
             assert!(m.labels.iter().all(|l| is_valid_label_name(l)));
         }
-        for r in [record::RATE_LIMIT_REJECTED_RATIO, record::INVARIANT_VIOLATIONS, record::LEDGER_SILENCE] {
+        for r in [
+            record::RATE_LIMIT_REJECTED_RATIO,
+            record::INVARIANT_VIOLATIONS,
+            record::LEDGER_SILENCE,
+            record::LEDGER_ANOMALIES,
+            record::ROLLBACK_MISMATCHES,
+        ] {
             assert!(is_valid_metric_name(r));
         }
     }

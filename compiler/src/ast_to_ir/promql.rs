@@ -10,13 +10,19 @@ use promql_parser::util::{ExprVisitor, walk_expr};
 
 use super::values::Cx;
 use crate::diagnostics::Diagnostic;
+use crate::ir;
 use crate::span::Span;
 
 /// A parsed, checked query.
 pub(crate) struct Query {
     pub normalized: String,
     pub metrics: Vec<String>,
+    pub selectors: Vec<ir::Selector>,
 }
+
+/// Functions that produce series without reading any: a threshold built on them would alert
+/// with no data behind it, and its generated unit tests could not drive it.
+const SOURCELESS: [&str; 5] = ["vector", "absent", "absent_over_time", "time", "scalar"];
 
 /// Parses a threshold expression; it must give an instant vector or a scalar.
 pub(crate) fn check(cx: &mut Cx<'_>, text: &str, span: Span) -> Option<Query> {
@@ -40,18 +46,20 @@ pub(crate) fn check(cx: &mut Cx<'_>, text: &str, span: Span) -> Option<Query> {
         }
     };
     match expr.value_type() {
-        ValueType::Vector | ValueType::Scalar => {}
+        ValueType::Vector => {}
         other => {
-            let help = if other == ValueType::Matrix {
-                "wrap the range selector in a function such as `rate(...)` or `avg_over_time(...)`"
-            } else {
-                "a threshold compares a number; use an expression that yields one"
+            let help = match other {
+                ValueType::Matrix => "wrap the range selector in a function such as `rate(...)` or `avg_over_time(...)`",
+                ValueType::Scalar => {
+                    "alerts are raised on series: use an expression over metrics, e.g. `sum(up)` instead of `scalar(sum(up))`"
+                }
+                _ => "a threshold compares a number; use an expression that yields one",
             };
             cx.push(
                 Diagnostic::error(
                     "pips::promql-type",
                     span,
-                    format!("a threshold needs an instant vector or a scalar, but this expression gives a {other}"),
+                    format!("a threshold needs an instant vector, but this expression gives a {other}"),
                 )
                 .label(format!("{other} expression"))
                 .help(help),
@@ -62,11 +70,23 @@ pub(crate) fn check(cx: &mut Cx<'_>, text: &str, span: Span) -> Option<Query> {
     let mut names = Names::default();
     // The visitor never fails; the result only says whether the walk was cut short.
     let _ = walk_expr(&mut names, &expr);
-    Some(Query { normalized: expr.to_string(), metrics: names.0.into_iter().collect() })
+    if let Some(f) = names.sourceless {
+        cx.push(
+            Diagnostic::error("pips::promql-sourceless", span, format!("`{f}()` makes series out of nothing"))
+                .label("not derived from metrics")
+                .help("a threshold measures metrics: its series must come from selectors, so that it has data behind it when it fires (and its generated tests can drive it); alert on missing data with an `expect` in a ledger instead"),
+        );
+        return None;
+    }
+    Some(Query { normalized: expr.to_string(), metrics: names.metrics.into_iter().collect(), selectors: names.selectors })
 }
 
 #[derive(Default)]
-struct Names(BTreeSet<String>);
+struct Names {
+    metrics: BTreeSet<String>,
+    selectors: Vec<ir::Selector>,
+    sourceless: Option<&'static str>,
+}
 
 impl ExprVisitor for Names {
     type Error = std::convert::Infallible;
@@ -75,11 +95,40 @@ impl ExprVisitor for Names {
         let selector = match e {
             Expr::VectorSelector(v) => Some(v),
             Expr::MatrixSelector(m) => Some(&m.vs),
+            Expr::Call(c) => {
+                if let Some(f) = SOURCELESS.iter().find(|f| **f == c.func.name) {
+                    self.sourceless.get_or_insert(f);
+                }
+                None
+            }
             _ => None,
         };
-        if let Some(name) = selector.and_then(|v| v.name.clone()) {
-            self.0.insert(name);
+        if let Some(v) = selector {
+            if let Some(name) = &v.name {
+                self.metrics.insert(name.clone());
+            }
+            let matchers = v
+                .matchers
+                .matchers
+                .iter()
+                .filter(|m| m.name != "__name__")
+                .map(|m| ir::LabelMatcher { name: m.name.clone(), op: op(&m.op).to_string(), value: m.value.clone() })
+                .collect();
+            let s = ir::Selector { metric: v.name.clone(), matchers };
+            if !self.selectors.contains(&s) {
+                self.selectors.push(s);
+            }
         }
         Ok(true)
+    }
+}
+
+fn op(m: &promql_parser::label::MatchOp) -> &'static str {
+    use promql_parser::label::MatchOp;
+    match m {
+        MatchOp::Equal => "=",
+        MatchOp::NotEqual => "!=",
+        MatchOp::Re(_) => "=~",
+        MatchOp::NotRe(_) => "!~",
     }
 }

@@ -1,0 +1,560 @@
+//! `prometheus` (tests): a promtool unit test file for each rules file,
+//! `generated/prometheus/<spec>.test.yml`.
+//!
+//! For every alert: a scenario just past its threshold (it fires at the computed time, with
+//! every label and annotation; with a `for`, it is still pending one evaluation earlier), a
+//! healthy scenario (silent), and the boundary: exactly at the threshold (silent for `>` and
+//! `<`, firing for `>=` and `<=`). For every recording rule: a `promql_expr_test` of its value.
+//!
+//! Scenarios are built so that PromQL computes the compared value *exactly* in binary
+//! floating point (integer counter rates, ratios of integers), so the boundary tests are
+//! decided by the threshold and nothing else. Which alerts of a construct fire at an
+//! evaluation time is computed from the plan — warn and critical levels share an alert name
+//! and input, so a scenario can fire both.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::prometheus::{AlertPlan, Plan, RecordPlan, RulePlan, Signal, TEST_INTERVAL, decimal_fraction, escape, header, number};
+use super::{EmitError, prometheus};
+use crate::ir::Spec;
+
+/// Seconds between samples and between evaluations.
+const STEP: u64 = TEST_INTERVAL.millis / 1000;
+/// When a step scenario's bad event happens (a full 5m window after the start).
+const T_EVENT: u64 = 300;
+/// Seconds between the counter samples of rate scenarios (see the rate-limit scenarios).
+const RATIO_INTERVAL: u64 = 60;
+/// When silence scenarios reach their threshold.
+const LEAD: u64 = 120;
+
+/// The path of a spec's test file, relative to the output directory.
+pub fn tests_path(spec: &Spec) -> String {
+    format!("prometheus/{}.test.yml", spec.name)
+}
+
+#[derive(Serialize)]
+struct TestFile {
+    rule_files: Vec<String>,
+    evaluation_interval: String,
+    tests: Vec<TestGroup>,
+}
+
+#[derive(Serialize)]
+struct TestGroup {
+    name: String,
+    interval: String,
+    input_series: Vec<InputSeries>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    alert_rule_test: Vec<AlertTest>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    promql_expr_test: Vec<ExprTest>,
+}
+
+#[derive(Serialize)]
+struct InputSeries {
+    series: String,
+    values: String,
+}
+
+#[derive(Serialize)]
+struct AlertTest {
+    eval_time: String,
+    alertname: String,
+    exp_alerts: Vec<ExpAlert>,
+}
+
+#[derive(Serialize)]
+struct ExpAlert {
+    exp_labels: BTreeMap<String, String>,
+    exp_annotations: BTreeMap<String, String>,
+}
+
+#[derive(Serialize)]
+struct ExprTest {
+    expr: String,
+    eval_time: String,
+    exp_samples: Vec<ExpSample>,
+}
+
+#[derive(Serialize)]
+struct ExpSample {
+    labels: String,
+    value: f64,
+}
+
+fn secs(s: u64) -> String {
+    crate::units::Duration::from_secs(s).to_string()
+}
+
+fn series(metric: &str, labels: &BTreeMap<String, String>) -> String {
+    let inner: Vec<String> = labels.iter().map(|(k, v)| format!("{k}=\"{}\"", escape(v))).collect();
+    format!("{metric}{{{}}}", inner.join(","))
+}
+
+/// `n` samples (one per [`STEP`]) starting at `start`, growing by `inc` each.
+fn run(start: f64, inc: f64, n: u64) -> String {
+    if inc == 0.0 {
+        format!("{}x{}", number(start), n.saturating_sub(1))
+    } else {
+        format!("{}+{}x{}", number(start), number(inc), n.saturating_sub(1))
+    }
+}
+
+/// What a scenario makes the compared quantity be at each evaluation time (`None` when the
+/// alert's expression has no value then).
+struct Scenario {
+    title: String,
+    /// Seconds between input samples (evaluations are always [`STEP`] apart).
+    interval: u64,
+    inputs: Vec<InputSeries>,
+    value: Box<dyn Fn(u64) -> Option<f64>>,
+    /// Times to check, in seconds.
+    evals: Vec<u64>,
+}
+
+/// First evaluation time at which `alert` is active, if any, up to `until`.
+fn active_since(alert: &AlertPlan, s: &Scenario, until: u64) -> Option<u64> {
+    (0..=until / STEP).map(|i| i * STEP).find(|&t| (s.value)(t).is_some_and(|v| alert.op.holds(v, alert.threshold)))
+}
+
+/// Whether `alert` fires at `t` in scenario `s`. Scenario values are monotone past the first
+/// time they hold, so the condition holds continuously from then on.
+fn fires(alert: &AlertPlan, s: &Scenario, t: u64) -> bool {
+    let holds_now = (s.value)(t).is_some_and(|v| alert.op.holds(v, alert.threshold));
+    holds_now && active_since(alert, s, t).is_some_and(|a| t * 1000 >= a * 1000 + alert.for_.millis)
+}
+
+/// An alert's `for` rounded up to whole evaluation steps: when it can first fire after
+/// becoming active.
+fn for_steps(alert: &AlertPlan) -> u64 {
+    alert.for_.millis.div_ceil(STEP * 1000) * STEP
+}
+
+fn expected(alert: &AlertPlan) -> ExpAlert {
+    let mut labels = alert.output_labels.clone();
+    labels.extend(alert.labels.clone());
+    ExpAlert { exp_labels: labels, exp_annotations: alert.annotations.clone() }
+}
+
+/// The alerts that a scenario driving an alert's inputs can fire: same name, same construct,
+/// same output labels (warn and critical of one threshold). Indexed once per plan.
+struct Siblings<'p>(std::collections::HashMap<(&'p str, &'p str), Vec<&'p AlertPlan>>);
+
+impl<'p> Siblings<'p> {
+    fn new(plan: &'p Plan) -> Self {
+        let mut map: std::collections::HashMap<(&str, &str), Vec<&AlertPlan>> = std::collections::HashMap::new();
+        for r in plan.groups.iter().flat_map(|g| g.rules.iter()) {
+            if let RulePlan::Alert(a) = r {
+                map.entry((a.alert.as_str(), a.construct.as_str())).or_default().push(a);
+            }
+        }
+        Siblings(map)
+    }
+
+    fn of(&self, alert: &AlertPlan) -> Vec<&'p AlertPlan> {
+        self.0
+            .get(&(alert.alert.as_str(), alert.construct.as_str()))
+            .map(|v| v.iter().copied().filter(|a| a.output_labels == alert.output_labels).collect())
+            .unwrap_or_default()
+    }
+}
+
+fn group_for(sibs: &Siblings<'_>, alert: &AlertPlan, s: Scenario) -> TestGroup {
+    let sibs = sibs.of(alert);
+    let alert_rule_test = s
+        .evals
+        .iter()
+        .map(|&t| AlertTest {
+            eval_time: secs(t),
+            alertname: alert.alert.clone(),
+            exp_alerts: sibs.iter().filter(|a| fires(a, &s, t)).map(|a| expected(a)).collect(),
+        })
+        .collect();
+    TestGroup { name: s.title, interval: secs(s.interval), input_series: s.inputs, alert_rule_test, promql_expr_test: Vec::new() }
+}
+
+/// How an alert's test groups are named: their names start with this and a space.
+pub fn describe(alert: &AlertPlan) -> String {
+    let extra: Vec<String> = ["level", "subsystem"].iter().filter_map(|k| alert.labels.get(*k).map(|v| format!("{k}={v}"))).collect();
+    if extra.is_empty() {
+        format!("{} {}", alert.alert, alert.construct)
+    } else {
+        format!("{} {} ({})", alert.alert, alert.construct, extra.join(", "))
+    }
+}
+
+/// The value just past the threshold, on the firing side.
+fn past(alert: &AlertPlan) -> f64 {
+    if alert.op.is_upper_bound() { alert.threshold + alert.step } else { alert.threshold - alert.step }
+}
+
+/// The value just inside the threshold, on the healthy side.
+fn inside(alert: &AlertPlan) -> f64 {
+    if alert.op.is_upper_bound() { alert.threshold - alert.step } else { alert.threshold + alert.step }
+}
+
+/// A value well on the healthy side of every sibling's threshold.
+fn healthy(sibs: &[&AlertPlan], alert: &AlertPlan) -> f64 {
+    let margin = 100.0 * alert.step;
+    if alert.op.is_upper_bound() {
+        sibs.iter().map(|a| a.threshold).fold(alert.threshold, f64::min) - margin
+    } else {
+        sibs.iter().map(|a| a.threshold).fold(alert.threshold, f64::max) + margin
+    }
+}
+
+/// The three scenarios (fires, healthy, boundary) of one alert.
+fn alert_scenarios(sibs: &Siblings<'_>, alert: &AlertPlan) -> Vec<Scenario> {
+    let for_s = for_steps(alert);
+    let name = describe(alert);
+    match &alert.signal {
+        Signal::CounterStep { metric, labels } => {
+            let end = T_EVENT + for_s + 120;
+            let n = end / STEP + 1;
+            let before = T_EVENT / STEP;
+            let step_series = |start: f64| InputSeries {
+                series: series(metric, labels),
+                values: format!("{} {}", run(start, 0.0, before), run(start + 1.0, 0.0, n - before)),
+            };
+            let step_value = move |t: u64| Some(if (T_EVENT..T_EVENT + 300).contains(&t) { 1.0 } else { 0.0 });
+            vec![
+                Scenario {
+                    title: format!("{name} fires when the counter steps up by one"),
+                    interval: STEP,
+                    inputs: vec![step_series(0.0)],
+                    value: Box::new(step_value),
+                    evals: evals_around(T_EVENT, for_s),
+                },
+                Scenario {
+                    title: format!("{name} stays silent while the counter stays at zero"),
+                    interval: STEP,
+                    inputs: vec![InputSeries { series: series(metric, labels), values: run(0.0, 0.0, n) }],
+                    value: Box::new(|_| Some(0.0)),
+                    evals: vec![end],
+                },
+                Scenario {
+                    title: format!("{name} at the boundary: a counter that does not move is not a new event"),
+                    interval: STEP,
+                    inputs: vec![InputSeries { series: series(metric, labels), values: run(7.0, 0.0, n) }],
+                    value: Box::new(|_| Some(0.0)),
+                    evals: vec![end],
+                },
+            ]
+        }
+        Signal::RejectedRatio { metric, labels } => {
+            let (num, den) = decimal_fraction(alert.threshold);
+            // N requests per second of which R are rejected, sampled once a minute: with 1m
+            // samples every rate PromQL computes over a full 5m window is an integer (its
+            // extrapolation factor is 1 or 5/4), so the ratio is exactly R/N.
+            let total = den * 1000;
+            let exact = num * 1000;
+            let input = RATIO_INTERVAL;
+            let end = input + for_s + 300;
+            let n = end / input + 1;
+            let ratio_scenario = |title: String, rejected: u64, evals: Vec<u64>| -> Scenario {
+                let mut allowed = labels.clone();
+                allowed.insert("outcome".into(), pip_conventions::outcome::ALLOWED.into());
+                let mut refused = labels.clone();
+                refused.insert("outcome".into(), pip_conventions::outcome::REJECTED.into());
+                let ratio = rejected as f64 / total as f64;
+                Scenario {
+                    title,
+                    interval: input,
+                    inputs: vec![
+                        InputSeries { series: series(metric, &allowed), values: run(0.0, ((total - rejected) * input) as f64, n) },
+                        InputSeries { series: series(metric, &refused), values: run(0.0, (rejected * input) as f64, n) },
+                    ],
+                    value: Box::new(move |t| (t >= input).then_some(ratio)),
+                    evals,
+                }
+            };
+            vec![
+                ratio_scenario(format!("{name} fires just past its ratio"), exact + 1, evals_around(input, for_s)),
+                ratio_scenario(format!("{name} stays silent when nothing is rejected"), 0, vec![end]),
+                ratio_scenario(format!("{name} at the boundary: exactly at its ratio"), exact, vec![end]),
+                ratio_scenario(format!("{name} at the boundary: just inside its ratio"), exact.saturating_sub(1), vec![end]),
+            ]
+        }
+        Signal::Gauge { metric, labels } => {
+            let sibs = sibs.of(alert);
+            let end = for_s + 300;
+            let n = end / STEP + 1;
+            let gauge = |title: String, v: f64, evals: Vec<u64>| Scenario {
+                title,
+                interval: STEP,
+                inputs: vec![InputSeries { series: series(metric, labels), values: run(v, 0.0, n) }],
+                value: Box::new(move |_| Some(v)),
+                evals,
+            };
+            vec![
+                gauge(format!("{name} fires just past {}", number(alert.threshold)), past(alert), evals_around(0, for_s)),
+                gauge(format!("{name} stays silent on the healthy side"), healthy(&sibs, alert), vec![end]),
+                gauge(format!("{name} at the boundary: exactly {}", number(alert.threshold)), alert.threshold, vec![end]),
+                gauge(format!("{name} at the boundary: just inside {}", number(alert.threshold)), inside(alert), vec![end]),
+            ]
+        }
+        Signal::Silence { metric, labels } => {
+            // The subsystem last wrote `threshold - LEAD` seconds before time 0, so the silence
+            // reaches the threshold at LEAD seconds whatever the threshold: a day-long
+            // expectation is tested in minutes.
+            let threshold = alert.threshold;
+            let last = LEAD as f64 - threshold;
+            let first_past = LEAD + STEP;
+            let end = first_past + for_s + 120;
+            let n = end / STEP + 1;
+            vec![
+                Scenario {
+                    title: format!("{name} fires once the subsystem is silent for longer than expected"),
+                    interval: STEP,
+                    inputs: vec![InputSeries { series: series(metric, labels), values: run(last, 0.0, n) }],
+                    value: Box::new(move |t| Some(t as f64 - last)),
+                    evals: evals_around(first_past, for_s),
+                },
+                Scenario {
+                    title: format!("{name} stays silent while the subsystem writes evidence"),
+                    interval: STEP,
+                    inputs: vec![InputSeries { series: series(metric, labels), values: run(0.0, STEP as f64, n) }],
+                    value: Box::new(|_| Some(0.0)),
+                    evals: vec![end],
+                },
+                Scenario {
+                    title: format!("{name} at the boundary: silent for exactly the expected time"),
+                    interval: STEP,
+                    inputs: vec![InputSeries { series: series(metric, labels), values: run(last, 0.0, LEAD / STEP + 1) }],
+                    value: Box::new(move |t| Some(t as f64 - last)),
+                    evals: vec![LEAD],
+                },
+            ]
+        }
+        Signal::Decrease { metric, labels } => {
+            let end = T_EVENT + for_s + 120;
+            let n = end / STEP + 1;
+            let before = T_EVENT / STEP;
+            vec![
+                Scenario {
+                    title: format!("{name} fires when the head sequence goes down by one"),
+                    interval: STEP,
+                    inputs: vec![InputSeries {
+                        series: series(metric, labels),
+                        values: format!("{} {}", run(100.0, 0.0, before), run(99.0, 0.0, n - before)),
+                    }],
+                    value: Box::new(|t| Some(if t >= T_EVENT { -1.0 } else { 0.0 })),
+                    evals: evals_around(T_EVENT, for_s),
+                },
+                Scenario {
+                    title: format!("{name} stays silent while the ledger grows"),
+                    interval: STEP,
+                    inputs: vec![InputSeries { series: series(metric, labels), values: run(100.0, 10.0, n) }],
+                    value: Box::new(|_| Some(0.0)),
+                    evals: vec![end],
+                },
+                Scenario {
+                    title: format!("{name} at the boundary: a head that does not move"),
+                    interval: STEP,
+                    inputs: vec![InputSeries { series: series(metric, labels), values: run(100.0, 0.0, n) }],
+                    value: Box::new(|_| Some(0.0)),
+                    evals: vec![end],
+                },
+            ]
+        }
+        Signal::Expression { .. } => Vec::new(),
+    }
+}
+
+/// Evaluation times around the moment an alert becomes active at `active`: just before, and
+/// with a `for`, one step before it elapses and when it elapses.
+fn evals_around(active: u64, for_s: u64) -> Vec<u64> {
+    let mut v = Vec::new();
+    if active >= STEP {
+        v.push(active - STEP);
+    }
+    if for_s >= STEP {
+        v.push(active + for_s - STEP);
+    }
+    v.push(active + for_s);
+    v.dedup();
+    v
+}
+
+fn record_group(r: &RecordPlan) -> Option<TestGroup> {
+    let t = T_EVENT;
+    let n = (t + 120) / STEP + 1;
+    let (inputs, expr, samples) = match &r.signal {
+        Signal::CounterStep { metric, labels } => {
+            let before = t / STEP;
+            let input =
+                InputSeries { series: series(metric, labels), values: format!("{} {}", run(0.0, 0.0, before), run(1.0, 0.0, n - before)) };
+            let out = project(labels, &r.expr);
+            (vec![input], r.record.clone(), vec![ExpSample { labels: series(&r.record, &out), value: 1.0 }])
+        }
+        Signal::RejectedRatio { metric, labels } => {
+            let (total, rejected) = (400u64, 20u64);
+            let n = (t + 120) / RATIO_INTERVAL + 1;
+            let mut allowed = labels.clone();
+            allowed.insert("outcome".into(), pip_conventions::outcome::ALLOWED.into());
+            let mut refused = labels.clone();
+            refused.insert("outcome".into(), pip_conventions::outcome::REJECTED.into());
+            let inputs = vec![
+                InputSeries { series: series(metric, &allowed), values: run(0.0, ((total - rejected) * RATIO_INTERVAL) as f64, n) },
+                InputSeries { series: series(metric, &refused), values: run(0.0, (rejected * RATIO_INTERVAL) as f64, n) },
+            ];
+            let ratio = ExpSample { labels: series(&r.record, labels), value: rejected as f64 / total as f64 };
+            return Some(TestGroup {
+                name: format!("recording rule {} of {}", r.record, r.construct),
+                interval: secs(RATIO_INTERVAL),
+                input_series: inputs,
+                alert_rule_test: Vec::new(),
+                promql_expr_test: vec![ExprTest { expr: r.record.clone(), eval_time: secs(t), exp_samples: vec![ratio] }],
+            });
+        }
+        Signal::Silence { metric, labels } => {
+            let input = InputSeries { series: series(metric, labels), values: run(0.0, 0.0, n) };
+            (vec![input], r.record.clone(), vec![ExpSample { labels: series(&r.record, labels), value: t as f64 }])
+        }
+        Signal::Expression { selectors } => {
+            let inputs = synthetic_inputs(selectors);
+            if inputs.is_empty() {
+                return None;
+            }
+            let sel = series(&r.record, &r.labels);
+            (inputs, format!("count({sel}) > bool 0"), vec![ExpSample { labels: "{}".into(), value: 1.0 }])
+        }
+        Signal::Gauge { .. } | Signal::Decrease { .. } => return None,
+    };
+    Some(TestGroup {
+        name: format!("recording rule {} of {}", r.record, r.construct),
+        interval: secs(STEP),
+        input_series: inputs,
+        alert_rule_test: Vec::new(),
+        promql_expr_test: vec![ExprTest { expr, eval_time: secs(t), exp_samples: samples }],
+    })
+}
+
+/// The labels of an input series that survive the recording rule's `sum by (...)`.
+fn project(labels: &BTreeMap<String, String>, expr: &str) -> BTreeMap<String, String> {
+    let by = expr.split_once("by (").and_then(|(_, rest)| rest.split_once(')')).map(|(inner, _)| inner).unwrap_or("");
+    let keep: Vec<&str> = by.split(',').map(str::trim).collect();
+    labels.iter().filter(|(k, _)| keep.contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect()
+}
+
+/// One growing series per selector of a threshold expression, labelled so that the selector
+/// matches it (an example string for regular expressions, `le="+Inf"` for histogram buckets).
+fn synthetic_inputs(selectors: &[crate::ir::Selector]) -> Vec<InputSeries> {
+    let mut out: Vec<InputSeries> = Vec::new();
+    for sel in selectors {
+        let Some(metric) = &sel.metric else { continue };
+        let mut labels = BTreeMap::new();
+        for m in &sel.matchers {
+            let value = match m.op.as_str() {
+                "=" => m.value.clone(),
+                "=~" => match regex_example(&m.value) {
+                    Some(v) => v,
+                    None => continue,
+                },
+                _ => format!("pip_synthetic_{}", m.name),
+            };
+            labels.insert(m.name.clone(), value);
+        }
+        if metric.ends_with("_bucket") && !labels.contains_key("le") {
+            labels.insert("le".into(), "+Inf".into());
+        }
+        let s = series(metric, &labels);
+        if !out.iter().any(|i| i.series == s) {
+            out.push(InputSeries { series: s, values: run(1.0, 1.0, (T_EVENT + 120) / STEP + 1) });
+        }
+    }
+    out
+}
+
+/// A string the (fully anchored) regular expression matches, preferring plain characters.
+pub fn regex_example(re: &str) -> Option<String> {
+    use regex_syntax::hir::{Class, Hir, HirKind};
+    fn walk(h: &Hir, out: &mut String) -> Option<()> {
+        match h.kind() {
+            HirKind::Empty | HirKind::Look(_) => {}
+            HirKind::Literal(l) => out.push_str(std::str::from_utf8(&l.0).ok()?),
+            HirKind::Class(Class::Unicode(c)) => {
+                let nice = ['0', 'a', 'A', '_', '-', 'x', '1']
+                    .into_iter()
+                    .find(|ch| c.ranges().iter().any(|r| r.start() <= *ch && *ch <= r.end()));
+                out.push(nice.or_else(|| c.ranges().first().map(|r| r.start()))?);
+            }
+            HirKind::Class(Class::Bytes(c)) => out.push(char::from(c.ranges().first()?.start())),
+            HirKind::Repetition(r) => {
+                for _ in 0..r.min {
+                    walk(&r.sub, out)?;
+                }
+            }
+            HirKind::Capture(c) => walk(&c.sub, out)?,
+            HirKind::Concat(parts) => {
+                for p in parts {
+                    walk(p, out)?;
+                }
+            }
+            HirKind::Alternation(alts) => walk(alts.first()?, out)?,
+        }
+        Some(())
+    }
+    let hir = regex_syntax::Parser::new().parse(re).ok()?;
+    let mut s = String::new();
+    walk(&hir, &mut s)?;
+    Some(s)
+}
+
+/// Serializes the promtool tests of a plan.
+pub fn tests_yaml(spec: &Spec, plan: &Plan) -> Result<String, EmitError> {
+    let mut tests = Vec::new();
+    let sibs = Siblings::new(plan);
+    for r in plan.groups.iter().flat_map(|g| g.rules.iter()) {
+        match r {
+            RulePlan::Record(r) => tests.extend(record_group(r)),
+            RulePlan::Alert(a) => {
+                for s in alert_scenarios(&sibs, a) {
+                    tests.push(group_for(&sibs, a, s));
+                }
+            }
+        }
+    }
+    let file = TestFile { rule_files: vec![format!("{}.rules.yml", spec.name)], evaluation_interval: secs(STEP), tests };
+    let body = serde_norway::to_string(&file).map_err(|e| EmitError::Serialize {
+        emitter: prometheus::EMITTER.name,
+        path: tests_path(spec),
+        message: e.to_string(),
+    })?;
+    Ok(format!(
+        "{}{body}",
+        header(
+            spec,
+            &format!(
+                "promtool unit tests of the rules of spec {}: `promtool test rules {}`",
+                spec.name,
+                tests_path(spec).trim_start_matches("prometheus/")
+            )
+        )
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn regex_examples_match_what_they_were_made_from() {
+        assert_eq!(regex_example("5..").as_deref(), Some("500"));
+        assert_eq!(regex_example("GET|POST").as_deref(), Some("GET"));
+        assert_eq!(regex_example("api/v[0-9]+").as_deref(), Some("api/v0"));
+        assert_eq!(regex_example(".*").as_deref(), Some(""));
+    }
+
+    #[test]
+    fn exact_ratios_come_from_the_decimal_form() {
+        assert_eq!(decimal_fraction(0.05), (5, 100));
+        assert_eq!(decimal_fraction(0.1), (1, 10));
+        assert_eq!(decimal_fraction(0.0137), (137, 10000));
+        let (num, den) = decimal_fraction(0.05);
+        let (total, exact) = (20 * den * 1000, 20 * num * 1000);
+        assert_eq!(exact as f64 / total as f64, 0.05);
+    }
+}

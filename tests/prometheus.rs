@@ -1,0 +1,160 @@
+//! The generated Prometheus rules and promtool tests, checked by promtool itself: every rules
+//! file lints clean, every test file passes, every alert has tests, and every alert's tests
+//! fail when its threshold or `for` is changed in a copy of the rules.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing, missing_docs)]
+
+use std::path::Path;
+use std::process::Command;
+
+use pip_compiler::emit::prometheus::{self, RulePlan};
+use pip_compiler::emit::promtool;
+use pip_compiler::ir::Spec;
+use pip_tests::{compiled_specs, require_tool};
+
+/// Writes a spec's rules and tests into `dir`.
+fn write(spec: &Spec, dir: &Path) {
+    for a in prometheus::emit(spec).unwrap() {
+        let name = a.path.trim_start_matches("prometheus/");
+        std::fs::write(dir.join(name), &a.contents).unwrap();
+    }
+}
+
+fn promtool(dir: &Path, args: &[&str]) -> (bool, String) {
+    let out = Command::new(require_tool("promtool")).args(args).current_dir(dir).output().unwrap();
+    (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+}
+
+#[test]
+fn every_rules_file_passes_promtool_check_with_every_lint() {
+    for spec in compiled_specs() {
+        let dir = tempfile::tempdir().unwrap();
+        write(&spec, dir.path());
+        let file = format!("{}.rules.yml", spec.name);
+        let (ok, out) = promtool(dir.path(), &["check", "rules", "--lint=all", "--lint-fatal", &file]);
+        assert!(ok, "{}: promtool check rules failed:\n{out}", spec.name);
+        let findings: Vec<&str> =
+            out.lines().filter(|l| !l.starts_with("Checking") && !l.contains("SUCCESS") && !l.trim().is_empty()).collect();
+        assert!(findings.is_empty(), "{}: promtool reported:\n{out}", spec.name);
+    }
+}
+
+#[test]
+fn every_generated_test_file_passes_promtool_test_rules() {
+    for spec in compiled_specs() {
+        let dir = tempfile::tempdir().unwrap();
+        write(&spec, dir.path());
+        let (ok, out) = promtool(dir.path(), &["test", "rules", &format!("{}.test.yml", spec.name)]);
+        assert!(ok, "{}: promtool test rules failed:\n{out}", spec.name);
+    }
+}
+
+/// Reads the artifacts back (not the plan): every alert of the rules file is expected to fire
+/// in at least one test, and every recording rule has an expression test.
+#[test]
+fn every_alert_and_recording_rule_has_a_test() {
+    for spec in compiled_specs() {
+        let artifacts = prometheus::emit(&spec).unwrap();
+        let rules: serde_norway::Value = serde_norway::from_slice(&artifacts[0].contents).unwrap();
+        let tests: serde_norway::Value = serde_norway::from_slice(&artifacts[1].contents).unwrap();
+        let mut fired = Vec::new();
+        let mut expr_tested = String::new();
+        for t in tests["tests"].as_sequence().unwrap() {
+            for a in t["alert_rule_test"].as_sequence().into_iter().flatten() {
+                for e in a["exp_alerts"].as_sequence().unwrap() {
+                    fired.push((a["alertname"].as_str().unwrap().to_string(), serde_norway::to_string(&e["exp_labels"]).unwrap()));
+                }
+            }
+            for e in t["promql_expr_test"].as_sequence().into_iter().flatten() {
+                expr_tested.push_str(e["expr"].as_str().unwrap());
+                expr_tested.push('\n');
+            }
+        }
+        for g in rules["groups"].as_sequence().unwrap() {
+            for r in g["rules"].as_sequence().unwrap() {
+                if let Some(alert) = r["alert"].as_str() {
+                    let labels = &r["labels"];
+                    let covered = fired.iter().any(|(name, exp)| {
+                        let exp: serde_norway::Value = serde_norway::from_str(exp).unwrap();
+                        name == alert && labels.as_mapping().unwrap().iter().all(|(k, v)| exp[k.as_str().unwrap()] == *v)
+                    });
+                    assert!(covered, "{}: alert {alert} {:?} never fires in the generated tests", spec.name, labels["construct"]);
+                }
+                if let Some(record) = r["record"].as_str() {
+                    assert!(expr_tested.contains(record), "{}: recording rule {record} has no promql_expr_test", spec.name);
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn every_alerts_tests_fail_when_its_threshold_or_for_is_changed() {
+    let specs = compiled_specs();
+    let mut cases = Vec::new();
+    for spec in &specs {
+        let plan = prometheus::plan(spec);
+        for (gi, g) in plan.groups.iter().enumerate() {
+            for (ri, r) in g.rules.iter().enumerate() {
+                if let RulePlan::Alert(a) = r {
+                    for m in a.mutations() {
+                        cases.push((spec.clone(), gi, ri, a.alert.clone(), promtool::describe(a), m));
+                    }
+                }
+            }
+        }
+    }
+    assert!(cases.len() > 50, "only {} mutations", cases.len());
+    // promtool runs are independent: spread them over the cores.
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let chunk = cases.len().div_ceil(threads);
+    let survivors: Vec<String> = std::thread::scope(|scope| {
+        let handles: Vec<_> = cases
+            .chunks(chunk)
+            .map(|part| {
+                scope.spawn(move || {
+                    let mut survived = Vec::new();
+                    for (spec, gi, ri, alert, prefix, m) in part {
+                        let dir = tempfile::tempdir().unwrap();
+                        write(spec, dir.path());
+                        let rules_file = dir.path().join(format!("{}.rules.yml", spec.name));
+                        let mut rules: serde_norway::Value = serde_norway::from_slice(&std::fs::read(&rules_file).unwrap()).unwrap();
+                        let rule = &mut rules["groups"][*gi]["rules"][*ri];
+                        assert_eq!(rule["alert"].as_str(), Some(alert.as_str()));
+                        rule["expr"] = serde_norway::Value::String(m.expr.clone());
+                        rule["for"] = serde_norway::Value::String(m.for_.to_string());
+                        std::fs::write(&rules_file, serde_norway::to_string(&rules).unwrap()).unwrap();
+                        // Only this alert's own test groups: they are the ones that must notice.
+                        let tests_file = dir.path().join(format!("{}.test.yml", spec.name));
+                        let mut tests: serde_norway::Value = serde_norway::from_slice(&std::fs::read(&tests_file).unwrap()).unwrap();
+                        let prefix = format!("{} ", prefix);
+                        tests["tests"].as_sequence_mut().unwrap().retain(|t| t["name"].as_str().is_some_and(|n| n.starts_with(&prefix)));
+                        assert!(!tests["tests"].as_sequence().unwrap().is_empty(), "no test groups named {prefix}");
+                        std::fs::write(&tests_file, serde_norway::to_string(&tests).unwrap()).unwrap();
+                        let (ok, out) = promtool(dir.path(), &["test", "rules", &format!("{}.test.yml", spec.name)]);
+                        if ok || !out.contains(alert.as_str()) {
+                            survived.push(format!(
+                                "{}: {prefix}: {} ({}):\n{out}",
+                                spec.name,
+                                m.what,
+                                if ok { "its tests still pass" } else { "the failure does not name the alert" }
+                            ));
+                        }
+                    }
+                    survived
+                })
+            })
+            .collect();
+        handles.into_iter().flat_map(|h| h.join().unwrap()).collect()
+    });
+    assert!(survivors.is_empty(), "mutations the generated tests did not catch:\n{}", survivors.join("\n"));
+}
+
+#[test]
+fn the_committed_test_files_name_their_rules_file() {
+    for spec in compiled_specs() {
+        let artifacts = prometheus::emit(&spec).unwrap();
+        let tests = String::from_utf8(artifacts[1].contents.clone()).unwrap();
+        assert!(tests.contains(&format!("- {}.rules.yml", spec.name)), "{tests}");
+        assert_eq!(artifacts[1].path, promtool::tests_path(&spec));
+    }
+}
