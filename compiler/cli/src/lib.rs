@@ -2,6 +2,9 @@
 #![warn(missing_docs)]
 
 mod commands;
+mod ledger_commands;
+
+pub use ledger_commands::{EntryArgs, FilterArgs, KeyArgs, ReportFormat};
 
 use std::ffi::OsString;
 use std::io::Write;
@@ -90,6 +93,103 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = ErrorFormat::Human)]
         error_format: ErrorFormat,
     },
+    /// Verify a ledger: name every anomaly with its class and position (exit 1 if any).
+    VerifyLog {
+        /// The ledger file.
+        ledger: PathBuf,
+        /// The key.
+        #[command(flatten)]
+        key: KeyArgs,
+        /// The checkpoint file (default: LEDGER.ckpt when it exists).
+        #[arg(long, value_name = "FILE")]
+        checkpoints: Option<PathBuf>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = ReportFormat::Human)]
+        format: ReportFormat,
+        /// Threads that hash entries (default: all cores).
+        #[arg(long)]
+        threads: Option<usize>,
+    },
+    /// Append to, read and summarise a ledger.
+    Log {
+        /// What to do.
+        #[command(subcommand)]
+        command: LogCommand,
+    },
+    /// Write a new random ledger key (hex, mode 0600) to a file that must not exist.
+    Keygen {
+        /// The key file to create.
+        #[arg(short, long, value_name = "FILE")]
+        output: PathBuf,
+    },
+}
+
+/// `pipc log` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum LogCommand {
+    /// Append one entry from flags, or one per JSON line of stdin; prints each entry's seq
+    /// once all are synced.
+    Append {
+        /// The ledger file (created when missing).
+        ledger: PathBuf,
+        /// The key.
+        #[command(flatten)]
+        key: KeyArgs,
+        /// The checkpoint file (default: LEDGER.ckpt).
+        #[arg(long, value_name = "FILE")]
+        checkpoints: Option<PathBuf>,
+        /// The entry, when given as flags.
+        #[command(flatten)]
+        entry: EntryArgs,
+    },
+    /// Print the entries that match, as JSON lines.
+    Show {
+        /// The ledger file.
+        ledger: PathBuf,
+        /// Filters.
+        #[command(flatten)]
+        filter: FilterArgs,
+    },
+    /// Count entries per subsystem, actor and action.
+    Summary {
+        /// The ledger file.
+        ledger: PathBuf,
+        /// From this time on (RFC 3339, a date, or Unix milliseconds).
+        #[arg(long, value_name = "TIME")]
+        since: Option<String>,
+        /// Before this time.
+        #[arg(long, value_name = "TIME")]
+        until: Option<String>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = ReportFormat::Human)]
+        format: ReportFormat,
+    },
+    /// Name the subsystems that were silent longer than the spec expects (exit 1 if any).
+    Gaps {
+        /// The ledger file.
+        ledger: PathBuf,
+        /// Spec files or directories.
+        #[arg(long = "spec", value_name = "PATH", required = true)]
+        specs: Vec<PathBuf>,
+        /// The ledger's name in the spec (`audit` or `payments.audit`; needed when the specs
+        /// declare several).
+        #[arg(long = "ledger", value_name = "NAME")]
+        name: Option<String>,
+        /// Judge silences up to this time (default: now).
+        #[arg(long, value_name = "TIME")]
+        now: Option<String>,
+        /// Start of the period (default: the ledger's first entry).
+        #[arg(long, value_name = "TIME")]
+        since: Option<String>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = ReportFormat::Human)]
+        format: ReportFormat,
+    },
+    /// Print every entry with its hashes and MAC, as JSON lines.
+    Dump {
+        /// The ledger file.
+        ledger: PathBuf,
+    },
 }
 
 /// Runs `pipc` with these arguments (the first is the program name) and returns the exit code.
@@ -114,5 +214,22 @@ pub fn run(args: impl IntoIterator<Item = impl Into<OsString> + Clone>, stdout: 
         Command::Check { paths, error_format } => commands::check(&mut out, &paths, error_format),
         Command::Fmt { paths, check, error_format } => commands::fmt(&mut out, &paths, check, error_format),
         Command::Build { paths, out: dir, check, error_format } => commands::build(&mut out, &paths, &dir, check, error_format),
+        Command::VerifyLog { ledger, key, checkpoints, format, threads } => {
+            ledger_commands::verify_log(&mut out, &ledger, &key, checkpoints.as_ref(), format, threads)
+        }
+        Command::Log { command } => match command {
+            LogCommand::Append { ledger, key, checkpoints, entry } => {
+                ledger_commands::append(&mut out, &mut std::io::stdin().lock(), &ledger, &key, checkpoints.as_ref(), &entry)
+            }
+            LogCommand::Show { ledger, filter } => ledger_commands::show(&mut out, &ledger, &filter),
+            LogCommand::Summary { ledger, since, until, format } => {
+                ledger_commands::summary(&mut out, &ledger, since.as_ref(), until.as_ref(), format)
+            }
+            LogCommand::Gaps { ledger, specs, name, now, since, format } => {
+                ledger_commands::gaps(&mut out, &ledger, &specs, name.as_deref(), now.as_ref(), since.as_ref(), format)
+            }
+            LogCommand::Dump { ledger } => ledger_commands::show(&mut out, &ledger, &FilterArgs::default()),
+        },
+        Command::Keygen { output } => ledger_commands::keygen(&mut out, &output),
     }
 }

@@ -1,0 +1,541 @@
+//! `verify-log`, `log append|show|summary|gaps|dump` and `keygen`: the tamper-evident ledger
+//! from the shell.
+
+use std::collections::BTreeMap;
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use pip_runtime::clock::{Clock, SystemClock};
+use pip_runtime::evidence::Event;
+use pip_runtime::ledger::checkpoint::default_path;
+use pip_runtime::ledger::key::{generate_key_file, to_hex};
+use pip_runtime::ledger::query::{Expectation, Filter, LedgerReader, entry_json, evidence_gaps, summarize};
+use pip_runtime::ledger::timefmt::{format_millis, parse_millis};
+use pip_runtime::ledger::{Durability, KeySource, Ledger, LedgerConfig, LedgerKey, Report, verify_files};
+
+use crate::commands::Out;
+use crate::{EXIT_FAIL, EXIT_OK, EXIT_USAGE};
+
+/// How a report is printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ReportFormat {
+    /// Lines for people.
+    Human,
+    /// JSON.
+    Json,
+}
+
+/// Where the ledger key comes from (exactly one).
+#[derive(Debug, Clone, clap::Args)]
+#[group(required = true, multiple = false)]
+pub struct KeyArgs {
+    /// File holding the key as hex (`pipc keygen` writes one).
+    #[arg(long, value_name = "FILE")]
+    pub key_file: Option<PathBuf>,
+    /// Environment variable holding the key as hex.
+    #[arg(long, value_name = "VAR")]
+    pub key_env: Option<String>,
+}
+
+impl KeyArgs {
+    fn load(&self) -> Result<LedgerKey, String> {
+        let source = match (&self.key_file, &self.key_env) {
+            (Some(f), _) => KeySource::File(f.clone()),
+            (None, Some(v)) => KeySource::Env(v.clone()),
+            (None, None) => return Err("give the key with `--key-file` or `--key-env`".into()),
+        };
+        source.load().map_err(|e| e.to_string())
+    }
+}
+
+/// The fields of one entry given as flags to `log append`.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct EntryArgs {
+    /// Subsystem (with `--actor`, `--action` and `--resource`: append one entry from flags
+    /// instead of JSON lines from stdin).
+    #[arg(long)]
+    pub subsystem: Option<String>,
+    /// Actor.
+    #[arg(long)]
+    pub actor: Option<String>,
+    /// Action.
+    #[arg(long)]
+    pub action: Option<String>,
+    /// Resource.
+    #[arg(long)]
+    pub resource: Option<String>,
+    /// Payload, as JSON text.
+    #[arg(long, value_name = "JSON")]
+    pub payload: Option<String>,
+    /// Result.
+    #[arg(long)]
+    pub result: Option<String>,
+}
+
+/// Filters of `log show`.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct FilterArgs {
+    /// Only this subsystem.
+    #[arg(long)]
+    pub subsystem: Option<String>,
+    /// Only this actor.
+    #[arg(long)]
+    pub actor: Option<String>,
+    /// Only this action.
+    #[arg(long)]
+    pub action: Option<String>,
+    /// Only this resource.
+    #[arg(long)]
+    pub resource: Option<String>,
+    /// From this time on (RFC 3339, a date, or Unix milliseconds).
+    #[arg(long, value_name = "TIME")]
+    pub since: Option<String>,
+    /// Before this time.
+    #[arg(long, value_name = "TIME")]
+    pub until: Option<String>,
+}
+
+fn err(out: &mut Out<'_>, msg: impl std::fmt::Display) {
+    let _ = writeln!(out.stderr, "pipc: {msg}");
+}
+
+fn time(text: Option<&String>) -> Result<Option<u64>, String> {
+    text.map(|t| parse_millis(t).map_err(|e| e.to_string())).transpose()
+}
+
+fn checkpoints_for(ledger: &Path, given: Option<&PathBuf>) -> Option<PathBuf> {
+    given.cloned().or_else(|| Some(default_path(ledger)).filter(|p| p.exists()))
+}
+
+/// `pipc verify-log`.
+pub(crate) fn verify_log(
+    out: &mut Out<'_>,
+    ledger: &Path,
+    key: &KeyArgs,
+    checkpoints: Option<&PathBuf>,
+    format: ReportFormat,
+    threads: Option<usize>,
+) -> u8 {
+    let key = match key.load() {
+        Ok(k) => k,
+        Err(e) => {
+            err(out, e);
+            return EXIT_USAGE;
+        }
+    };
+    let ckpt = checkpoints_for(ledger, checkpoints);
+    let threads = threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from));
+    let report = match verify_files(ledger, ckpt.as_deref(), &key, threads) {
+        Ok(r) => r,
+        Err(e) => {
+            err(out, e);
+            return EXIT_USAGE;
+        }
+    };
+    match format {
+        ReportFormat::Human => print_human(out, ledger, ckpt.as_deref(), &report),
+        ReportFormat::Json => {
+            let doc = serde_json::json!({
+                "ledger": ledger.display().to_string(),
+                "checkpoints_file": ckpt.as_ref().map(|p| p.display().to_string()),
+                "clean": report.is_clean(),
+                "entries": report.entries,
+                "authentic": report.authentic,
+                "head": report.head.map(|h| serde_json::json!({ "seq": h.seq, "hash": to_hex(&h.hash), "time": format_millis(h.ts_millis) })),
+                "checkpoints": report.checkpoints,
+                "checkpointed_through": report.checkpointed_through,
+                "anomalies": report.anomalies.iter().map(|a| a.to_json()).collect::<Vec<_>>(),
+            });
+            let _ = writeln!(out.stdout, "{doc}");
+        }
+    }
+    if report.is_clean() { EXIT_OK } else { EXIT_FAIL }
+}
+
+fn print_human(out: &mut Out<'_>, ledger: &Path, ckpt: Option<&Path>, report: &Report) {
+    for a in &report.anomalies {
+        let _ = writeln!(out.stdout, "{a}");
+    }
+    let head = report.head.map_or_else(|| "no entries".to_string(), |h| format!("head seq {} at {}", h.seq, format_millis(h.ts_millis)));
+    let cps = match ckpt {
+        Some(p) => format!(
+            "{} checkpoint(s) from `{}`{}",
+            report.checkpoints,
+            p.display(),
+            report.checkpointed_through.map(|s| format!(" through seq {s}")).unwrap_or_default()
+        ),
+        None => "no checkpoint file (a cut-off end cannot be detected)".to_string(),
+    };
+    let verdict = if report.is_clean() {
+        "clean".to_string()
+    } else {
+        let mut by: BTreeMap<&str, usize> = BTreeMap::new();
+        for a in &report.anomalies {
+            *by.entry(a.class.as_str()).or_default() += 1;
+        }
+        let parts: Vec<String> = by.iter().map(|(c, n)| format!("{n} {c}")).collect();
+        format!("{} anomal{}: {}", report.anomalies.len(), if report.anomalies.len() == 1 { "y" } else { "ies" }, parts.join(", "))
+    };
+    let _ =
+        writeln!(out.stdout, "{}: {} entries ({} authentic), {head}; {cps}; {verdict}", ledger.display(), report.entries, report.authentic);
+}
+
+/// One JSON line of `log append`'s input.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EventLine {
+    subsystem: String,
+    actor: String,
+    action: String,
+    resource: String,
+    #[serde(default)]
+    payload: serde_json::Value,
+    #[serde(default = "ok")]
+    result: String,
+}
+
+fn ok() -> String {
+    "ok".to_string()
+}
+
+fn events_from_flags(e: &EntryArgs) -> Result<Option<Event>, String> {
+    let given = [&e.subsystem, &e.actor, &e.action, &e.resource, &e.payload, &e.result];
+    if given.iter().all(|f| f.is_none()) {
+        return Ok(None);
+    }
+    let need = |v: &Option<String>, flag: &str| v.clone().ok_or_else(|| format!("`{flag}` is required to append an entry from flags"));
+    let payload = match &e.payload {
+        Some(text) => serde_json::from_str(text).map_err(|x| format!("`--payload` is not JSON: {x}"))?,
+        None => serde_json::Value::Null,
+    };
+    Ok(Some(Event {
+        subsystem: need(&e.subsystem, "--subsystem")?,
+        actor: need(&e.actor, "--actor")?,
+        action: need(&e.action, "--action")?,
+        resource: need(&e.resource, "--resource")?,
+        payload,
+        result: e.result.clone().unwrap_or_else(ok),
+    }))
+}
+
+fn events_from_lines(input: &mut dyn BufRead) -> Result<Vec<Event>, String> {
+    let mut events = Vec::new();
+    for (n, line) in input.lines().enumerate() {
+        let line = line.map_err(|e| format!("cannot read standard input: {e}"))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let e: EventLine = serde_json::from_str(&line).map_err(|e| format!("line {} of standard input is not an entry: {e}", n + 1))?;
+        events.push(Event {
+            subsystem: e.subsystem,
+            actor: e.actor,
+            action: e.action,
+            resource: e.resource,
+            payload: e.payload,
+            result: e.result,
+        });
+    }
+    Ok(events)
+}
+
+/// `pipc log append`: all entries or none (a bad input line appends nothing); prints one
+/// JSON line per entry once every entry is synced.
+pub(crate) fn append(
+    out: &mut Out<'_>,
+    stdin: &mut dyn BufRead,
+    ledger: &Path,
+    key: &KeyArgs,
+    checkpoints: Option<&PathBuf>,
+    entry: &EntryArgs,
+) -> u8 {
+    let events = match events_from_flags(entry) {
+        Ok(Some(e)) => vec![e],
+        Ok(None) => match events_from_lines(stdin) {
+            Ok(e) => e,
+            Err(e) => {
+                err(out, format!("{e}; nothing appended"));
+                return EXIT_USAGE;
+            }
+        },
+        Err(e) => {
+            err(out, e);
+            return EXIT_USAGE;
+        }
+    };
+    let key = match key.load() {
+        Ok(k) => k,
+        Err(e) => {
+            err(out, e);
+            return EXIT_USAGE;
+        }
+    };
+    let mut cfg = LedgerConfig::new("", "", ledger);
+    cfg.checkpoint_path = checkpoints.cloned();
+    cfg.durability = Durability::Group { entries: None, interval: Some(std::time::Duration::from_secs(1)) };
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock::new());
+    let (handle, report) = match Ledger::open(cfg, key, clock, None) {
+        Ok(x) => x,
+        Err(e) => {
+            err(out, e);
+            return EXIT_USAGE;
+        }
+    };
+    if let Some(t) = &report.torn_tail {
+        err(
+            out,
+            format!(
+                "warning: the ledger ended in an unfinished entry ({} bytes at offset {}); it was cut off and saved to `{}`",
+                t.len,
+                t.offset,
+                t.saved_to.display()
+            ),
+        );
+    }
+    let receipts = match handle.append_batch(&events).and_then(|r| handle.sync().map(|_| r)).and_then(|r| handle.close().map(|()| r)) {
+        Ok(r) => r,
+        Err(e) => {
+            err(out, e);
+            return EXIT_USAGE;
+        }
+    };
+    for r in receipts {
+        let line = serde_json::json!({ "seq": r.seq, "ts": r.ts_millis, "time": format_millis(r.ts_millis), "hash": to_hex(&r.hash) });
+        let _ = writeln!(out.stdout, "{line}");
+    }
+    EXIT_OK
+}
+
+fn open_reader(out: &mut Out<'_>, ledger: &Path) -> Result<LedgerReader, u8> {
+    LedgerReader::open(ledger).map_err(|e| {
+        err(out, e);
+        EXIT_USAGE
+    })
+}
+
+/// Warns about parts that could not be read; returns whether there were any.
+fn warn_damage(out: &mut Out<'_>, ledger: &Path, reader: &LedgerReader) -> bool {
+    let damaged = reader.damaged();
+    for (offset, len) in &damaged {
+        err(out, format!("warning: {len} bytes at offset {offset} of `{}` are not an entry; skipped", ledger.display()));
+    }
+    if let Some(t) = reader.torn_tail() {
+        err(out, format!("warning: `{}` ends in an unfinished entry ({} bytes at offset {})", ledger.display(), t.len, t.offset));
+    }
+    if !damaged.is_empty() || reader.torn_tail().is_some() {
+        err(out, "reading does not verify: run `pipc verify-log` to name every anomaly");
+        return true;
+    }
+    false
+}
+
+/// `pipc log show` and `pipc log dump`: entries as JSON lines.
+pub(crate) fn show(out: &mut Out<'_>, ledger: &Path, f: &FilterArgs) -> u8 {
+    let (since, until) = match (time(f.since.as_ref()), time(f.until.as_ref())) {
+        (Ok(s), Ok(u)) => (s, u),
+        (Err(e), _) | (_, Err(e)) => {
+            err(out, e);
+            return EXIT_USAGE;
+        }
+    };
+    let reader = match open_reader(out, ledger) {
+        Ok(r) => r,
+        Err(code) => return code,
+    };
+    let filter = Filter {
+        subsystem: f.subsystem.clone(),
+        actor: f.actor.clone(),
+        action: f.action.clone(),
+        resource: f.resource.clone(),
+        since,
+        until,
+    };
+    let mut unreadable = false;
+    for e in reader.entries() {
+        match e {
+            Ok(e) if filter.matches(&e) => {
+                let _ = writeln!(out.stdout, "{}", entry_json(&e));
+            }
+            Ok(_) => {}
+            Err(x) => {
+                err(out, format!("warning: {x}; skipped"));
+                unreadable = true;
+            }
+        }
+    }
+    let damaged = warn_damage(out, ledger, &reader);
+    if damaged || unreadable { EXIT_FAIL } else { EXIT_OK }
+}
+
+/// `pipc log summary`.
+pub(crate) fn summary(out: &mut Out<'_>, ledger: &Path, since: Option<&String>, until: Option<&String>, format: ReportFormat) -> u8 {
+    let (since, until) = match (time(since), time(until)) {
+        (Ok(s), Ok(u)) => (s, u),
+        (Err(e), _) | (_, Err(e)) => {
+            err(out, e);
+            return EXIT_USAGE;
+        }
+    };
+    let reader = match open_reader(out, ledger) {
+        Ok(r) => r,
+        Err(code) => return code,
+    };
+    let filter = Filter { since, until, ..Filter::default() };
+    let entries: Vec<_> = reader.entries().filter_map(Result::ok).filter(|e| filter.matches(e)).collect();
+    let rows = summarize(&entries);
+    match format {
+        ReportFormat::Json => {
+            for r in &rows {
+                let line = serde_json::json!({
+                    "subsystem": r.subsystem, "actor": r.actor, "action": r.action, "count": r.count,
+                    "first": format_millis(r.first_ms), "last": format_millis(r.last_ms),
+                });
+                let _ = writeln!(out.stdout, "{line}");
+            }
+        }
+        ReportFormat::Human => {
+            let header = ["SUBSYSTEM", "ACTOR", "ACTION", "COUNT", "FIRST", "LAST"];
+            let cells: Vec<[String; 6]> = rows
+                .iter()
+                .map(|r| {
+                    [
+                        r.subsystem.clone(),
+                        r.actor.clone(),
+                        r.action.clone(),
+                        r.count.to_string(),
+                        format_millis(r.first_ms),
+                        format_millis(r.last_ms),
+                    ]
+                })
+                .collect();
+            let mut width = header.map(str::len);
+            for row in &cells {
+                for (w, c) in width.iter_mut().zip(row) {
+                    *w = (*w).max(c.chars().count());
+                }
+            }
+            let line = |cols: Vec<&str>| -> String {
+                cols.iter().zip(width).map(|(c, w)| format!("{c:<w$}")).collect::<Vec<_>>().join("  ").trim_end().to_string()
+            };
+            let _ = writeln!(out.stdout, "{}", line(header.to_vec()));
+            for row in &cells {
+                let _ = writeln!(out.stdout, "{}", line(row.iter().map(String::as_str).collect()));
+            }
+            let _ = writeln!(out.stdout, "{} entries", entries.len());
+        }
+    }
+    let damaged = warn_damage(out, ledger, &reader);
+    if damaged { EXIT_FAIL } else { EXIT_OK }
+}
+
+/// `pipc log gaps`: silences longer than the spec's `expect subsystem` lines allow.
+pub(crate) fn gaps(
+    out: &mut Out<'_>,
+    ledger: &Path,
+    specs: &[PathBuf],
+    name: Option<&str>,
+    now: Option<&String>,
+    since: Option<&String>,
+    format: ReportFormat,
+) -> u8 {
+    let expectations = match expectations(specs, name) {
+        Ok(x) => x,
+        Err(e) => {
+            err(out, e);
+            return EXIT_USAGE;
+        }
+    };
+    let (now, since) = match (time(now), time(since)) {
+        (Ok(n), Ok(s)) => (n.unwrap_or_else(|| SystemClock::new().unix_millis()), s),
+        (Err(e), _) | (_, Err(e)) => {
+            err(out, e);
+            return EXIT_USAGE;
+        }
+    };
+    let reader = match open_reader(out, ledger) {
+        Ok(r) => r,
+        Err(code) => return code,
+    };
+    let first = reader.raw().next().map(|b| b.ts_millis);
+    let start = since.or(first).unwrap_or(now);
+    let found = evidence_gaps(reader.raw().map(|b| (b.subsystem, b.ts_millis, b.seq)), &expectations, start, now);
+    for g in &found {
+        match format {
+            ReportFormat::Json => {
+                let line = serde_json::json!({
+                    "subsystem": g.subsystem, "from": format_millis(g.from_ms), "to": format_millis(g.to_ms),
+                    "silent_ms": g.to_ms - g.from_ms, "expected_every_ms": g.every_ms, "severity": g.severity,
+                    "ongoing": g.ongoing, "ended_by_seq": g.ended_by,
+                });
+                let _ = writeln!(out.stdout, "{line}");
+            }
+            ReportFormat::Human => {
+                let end = if g.ongoing { format!("now ({})", format_millis(g.to_ms)) } else { format_millis(g.to_ms) };
+                let _ = writeln!(
+                    out.stdout,
+                    "{} {}: silent from {} to {end}, {} (expected every {})",
+                    g.severity,
+                    g.subsystem,
+                    format_millis(g.from_ms),
+                    human_duration(g.to_ms - g.from_ms),
+                    human_duration(g.every_ms)
+                );
+            }
+        }
+    }
+    if format == ReportFormat::Human {
+        let _ =
+            writeln!(out.stderr, "{} gap(s) for {} expected subsystem(s) since {}", found.len(), expectations.len(), format_millis(start));
+    }
+    if found.is_empty() { EXIT_OK } else { EXIT_FAIL }
+}
+
+fn human_duration(ms: u64) -> String {
+    let s = ms / 1000;
+    match s {
+        0 => format!("{ms}ms"),
+        1..=119 => format!("{s}s"),
+        120..=7199 => format!("{}m{:02}s", s / 60, s % 60),
+        _ => format!("{}h{:02}m", s / 3600, (s % 3600) / 60),
+    }
+}
+
+/// The `expect subsystem` lines of the named ledger (or the only ledger) of the specs.
+fn expectations(specs: &[PathBuf], name: Option<&str>) -> Result<Vec<Expectation>, String> {
+    let sources = pip_compiler::source::Sources::load(specs).map_err(|e| e.to_string())?;
+    let c = pip_compiler::compile(&sources);
+    if c.has_errors() {
+        return Err("the spec has errors; run `pipc check` to see them".to_string());
+    }
+    let ledgers: Vec<(&str, &pip_compiler::ir::Ledger)> =
+        c.specs.iter().flat_map(|s| s.ledgers.iter().map(move |l| (s.name.as_str(), l))).collect();
+    let all = || ledgers.iter().map(|(s, l)| format!("`{s}.{}`", l.name)).collect::<Vec<_>>().join(", ");
+    let picked: Vec<&(&str, &pip_compiler::ir::Ledger)> = match name {
+        Some(n) => ledgers.iter().filter(|(s, l)| l.name == n || format!("{s}.{}", l.name) == n).collect(),
+        None => ledgers.iter().collect(),
+    };
+    match picked.as_slice() {
+        [(_, l)] => Ok(l
+            .expects
+            .iter()
+            .map(|x| Expectation { subsystem: x.subsystem.clone(), every_ms: x.every.millis, severity: x.severity.as_str().to_string() })
+            .collect()),
+        [] if ledgers.is_empty() => Err("the spec declares no ledger".to_string()),
+        [] => Err(format!("no ledger `{}` in the spec; it has {}", name.unwrap_or_default(), all())),
+        _ => Err(format!("the spec has several ledgers ({}); name one with `--ledger`", all())),
+    }
+}
+
+/// `pipc keygen`.
+pub(crate) fn keygen(out: &mut Out<'_>, output: &Path) -> u8 {
+    match generate_key_file(output) {
+        Ok(key) => {
+            let _ = writeln!(out.stderr, "wrote a new key to `{}` (key id {}); keep it secret", output.display(), key.id_hex());
+            EXIT_OK
+        }
+        Err(e) => {
+            err(out, e);
+            EXIT_USAGE
+        }
+    }
+}

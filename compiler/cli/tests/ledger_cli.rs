@@ -1,0 +1,267 @@
+//! The ledger commands as a user runs them: `keygen`, `log append|show|summary|gaps|dump`
+//! and `verify-log`, with their output and exit codes.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing, missing_docs)]
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+fn pipc(dir: &Path, args: &[&str], stdin: &str) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pipc"))
+        .args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn json_lines(b: &[u8]) -> Vec<serde_json::Value> {
+    text(b).lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as u64
+}
+
+/// A folder with a key and a ledger of four entries.
+fn project() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let k = pipc(dir.path(), &["keygen", "-o", "key"], "");
+    assert_eq!(k.status.code(), Some(0), "{}", text(&k.stderr));
+    let lines = concat!(
+        r#"{"subsystem":"billing","actor":"svc","action":"charge","resource":"acct/1","payload":{"amount":5}}"#,
+        "\n",
+        r#"{"subsystem":"billing","actor":"svc","action":"refund","resource":"acct/2","result":"denied"}"#,
+        "\n\n",
+        r#"{"subsystem":"auth","actor":"sso","action":"login","resource":"user/7"}"#,
+        "\n"
+    );
+    let a = pipc(dir.path(), &["log", "append", "audit.ledger", "--key-file", "key"], lines);
+    assert_eq!(a.status.code(), Some(0), "{}", text(&a.stderr));
+    let seqs: Vec<u64> = json_lines(&a.stdout).iter().map(|v| v["seq"].as_u64().unwrap()).collect();
+    assert_eq!(seqs, vec![1, 2, 3]);
+    let one = pipc(
+        dir.path(),
+        &[
+            "log",
+            "append",
+            "audit.ledger",
+            "--key-file",
+            "key",
+            "--subsystem",
+            "billing",
+            "--actor",
+            "ops",
+            "--action",
+            "rollback",
+            "--resource",
+            "cfg",
+            "--payload",
+            r#"{"to":3}"#,
+        ],
+        "",
+    );
+    assert_eq!(one.status.code(), Some(0), "{}", text(&one.stderr));
+    assert_eq!(json_lines(&one.stdout)[0]["seq"], 4);
+    dir
+}
+
+#[test]
+fn keygen_writes_a_private_key_never_prints_it_and_never_overwrites() {
+    let dir = project();
+    let key = std::fs::read_to_string(dir.path().join("key")).unwrap();
+    assert_eq!(key.trim().len(), 64);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(dir.path().join("key")).unwrap().permissions().mode() & 0o777, 0o600);
+    }
+    let again = pipc(dir.path(), &["keygen", "-o", "key"], "");
+    assert_eq!(again.status.code(), Some(2));
+    assert!(text(&again.stderr).contains("exists already"), "{}", text(&again.stderr));
+    assert_eq!(std::fs::read_to_string(dir.path().join("key")).unwrap(), key);
+    let shown = pipc(dir.path(), &["verify-log", "audit.ledger", "--key-file", "key", "--format", "json"], "");
+    for out in [&again.stdout, &again.stderr, &shown.stdout, &shown.stderr] {
+        assert!(!text(out).contains(key.trim()), "the key was printed");
+    }
+}
+
+#[test]
+fn a_clean_ledger_verifies_with_exit_0() {
+    let dir = project();
+    let v = pipc(dir.path(), &["verify-log", "audit.ledger", "--key-file", "key"], "");
+    assert_eq!(v.status.code(), Some(0), "{}{}", text(&v.stdout), text(&v.stderr));
+    let out = text(&v.stdout);
+    assert!(out.contains("4 entries (4 authentic)") && out.contains("through seq 4") && out.ends_with("clean\n"), "{out}");
+    let j = pipc(dir.path(), &["verify-log", "audit.ledger", "--key-file", "key", "--format", "json", "--threads", "1"], "");
+    let doc: serde_json::Value = serde_json::from_slice(&j.stdout).unwrap();
+    assert_eq!(
+        (doc["clean"].as_bool(), doc["head"]["seq"].as_u64(), doc["anomalies"].as_array().map(Vec::len)),
+        (Some(true), Some(4), Some(0))
+    );
+}
+
+#[test]
+fn verify_log_names_each_anomaly_with_its_class_and_position_and_exits_1() {
+    let dir = project();
+    let path = dir.path().join("audit.ledger");
+    let dump = pipc(dir.path(), &["log", "dump", "audit.ledger"], "");
+    let offset = json_lines(&dump.stdout)[1]["offset"].as_u64().unwrap() as usize;
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes[offset + 70] ^= 0x01;
+    std::fs::write(&path, &bytes).unwrap();
+    let v = pipc(dir.path(), &["verify-log", "audit.ledger", "--key-file", "key"], "");
+    assert_eq!(v.status.code(), Some(1));
+    let out = text(&v.stdout);
+    assert!(out.starts_with(&format!("modified in ledger at offset {offset} (seq 2): entry seq 2 fails its MAC")), "{out}");
+    assert!(out.contains("1 anomaly: 1 modified"), "{out}");
+    let j = pipc(dir.path(), &["verify-log", "audit.ledger", "--key-file", "key", "--format", "json"], "");
+    assert_eq!(j.status.code(), Some(1));
+    let doc: serde_json::Value = serde_json::from_slice(&j.stdout).unwrap();
+    assert_eq!(doc["anomalies"][0]["class"], "modified");
+    assert_eq!(doc["anomalies"][0]["seq"]["first"], 2);
+    assert_eq!(doc["anomalies"][0]["offset"], offset as u64);
+}
+
+#[test]
+fn a_cut_off_end_is_named_truncated_against_the_checkpoint_file() {
+    let dir = project();
+    let path = dir.path().join("audit.ledger");
+    let dump = pipc(dir.path(), &["log", "dump", "audit.ledger"], "");
+    let last = json_lines(&dump.stdout)[3]["offset"].as_u64().unwrap();
+    std::fs::OpenOptions::new().write(true).open(&path).unwrap().set_len(last).unwrap();
+    let v = pipc(dir.path(), &["verify-log", "audit.ledger", "--key-file", "key", "--checkpoints", "audit.ledger.ckpt"], "");
+    assert_eq!(v.status.code(), Some(1));
+    assert!(text(&v.stdout).starts_with("truncated in ledger"), "{}", text(&v.stdout));
+}
+
+#[test]
+fn another_key_is_named_wrong_key() {
+    let dir = project();
+    let other = "ab".repeat(32);
+    let v = Command::new(env!("CARGO_BIN_EXE_pipc"))
+        .args(["verify-log", "audit.ledger", "--key-env", "PIP_TEST_OTHER_KEY"])
+        .env("PIP_TEST_OTHER_KEY", &other)
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(v.status.code(), Some(1));
+    let out = text(&v.stdout);
+    assert!(out.starts_with("wrong_key in ledger at offset 0"), "{out}");
+    assert!(!out.contains(&other) && !text(&v.stderr).contains(&other));
+}
+
+#[test]
+fn usage_io_and_key_errors_exit_2() {
+    let dir = project();
+    let cases: [&[&str]; 5] = [
+        &["verify-log", "audit.ledger"],
+        &["verify-log", "missing.ledger", "--key-file", "key"],
+        &["verify-log", "audit.ledger", "--key-file", "no-such-key"],
+        &["verify-log", "key", "--key-file", "key"],
+        &["log", "show", "audit.ledger", "--since", "yesterday"],
+    ];
+    for args in cases {
+        let o = pipc(dir.path(), args, "");
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", text(&o.stderr));
+    }
+    std::fs::write(dir.path().join("short"), "abcd\n").unwrap();
+    let short = pipc(dir.path(), &["verify-log", "audit.ledger", "--key-file", "short"], "");
+    assert_eq!(short.status.code(), Some(2));
+    assert!(text(&short.stderr).contains("has 2 bytes; at least 32 are required"), "{}", text(&short.stderr));
+}
+
+#[test]
+fn a_bad_input_line_appends_nothing() {
+    let dir = project();
+    let input = concat!(r#"{"subsystem":"a","actor":"b","action":"c","resource":"d"}"#, "\n", r#"{"subsystem":"a","actr":"b"}"#, "\n");
+    let o = pipc(dir.path(), &["log", "append", "audit.ledger", "--key-file", "key"], input);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        text(&o.stderr).contains("line 2 of standard input is not an entry") && text(&o.stderr).contains("nothing appended"),
+        "{}",
+        text(&o.stderr)
+    );
+    let dump = pipc(dir.path(), &["log", "dump", "audit.ledger"], "");
+    assert_eq!(json_lines(&dump.stdout).len(), 4);
+    let partial = pipc(dir.path(), &["log", "append", "audit.ledger", "--key-file", "key", "--subsystem", "x"], "");
+    assert_eq!(partial.status.code(), Some(2));
+    assert!(text(&partial.stderr).contains("`--actor` is required"), "{}", text(&partial.stderr));
+}
+
+#[test]
+fn show_filters_entries_and_prints_json_lines() {
+    let dir = project();
+    let o = pipc(dir.path(), &["log", "show", "audit.ledger", "--subsystem", "billing", "--actor", "svc"], "");
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let rows = json_lines(&o.stdout);
+    assert_eq!(rows.iter().map(|r| r["seq"].as_u64().unwrap()).collect::<Vec<_>>(), vec![1, 2]);
+    assert_eq!(rows[0]["payload"], serde_json::json!({ "amount": 5 }));
+    assert_eq!(rows[1]["result"], "denied");
+    assert_eq!(rows[0]["hash"], rows[1]["prev"]);
+    let future = (now_ms() + 3_600_000).to_string();
+    let none = pipc(dir.path(), &["log", "show", "audit.ledger", "--since", &future], "");
+    assert_eq!((none.status.code(), none.stdout.len()), (Some(0), 0));
+}
+
+#[test]
+fn summary_counts_activity_per_subsystem_actor_and_action() {
+    let dir = project();
+    let o = pipc(dir.path(), &["log", "summary", "audit.ledger", "--format", "json"], "");
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let rows: Vec<(String, u64)> = json_lines(&o.stdout)
+        .iter()
+        .map(|r| {
+            (
+                format!("{}/{}/{}", r["subsystem"].as_str().unwrap(), r["actor"].as_str().unwrap(), r["action"].as_str().unwrap()),
+                r["count"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        vec![
+            ("auth/sso/login".into(), 1),
+            ("billing/ops/rollback".into(), 1),
+            ("billing/svc/charge".into(), 1),
+            ("billing/svc/refund".into(), 1)
+        ]
+    );
+    let human = pipc(dir.path(), &["log", "summary", "audit.ledger"], "");
+    let out = text(&human.stdout);
+    assert!(out.starts_with("SUBSYSTEM  ACTOR  ACTION") && out.ends_with("4 entries\n"), "{out}");
+}
+
+#[test]
+fn gaps_name_subsystems_silent_longer_than_the_spec_expects() {
+    let dir = project();
+    std::fs::write(
+        dir.path().join("demo.pips"),
+        "spec demo version \"1.0.0\" {\n  owner   = \"team\"\n  runbook = \"https://runbooks.example.com/demo\"\n}\n\nledger audit {\n  key = env(\"K\")\n  expect subsystem \"billing\" every 15m severity P1\n  expect subsystem \"export\" every 1h severity P3\n}\n",
+    )
+    .unwrap();
+    let soon = (now_ms() + 60_000).to_string();
+    let quiet = pipc(dir.path(), &["log", "gaps", "audit.ledger", "--spec", "demo.pips", "--now", &soon], "");
+    assert_eq!(quiet.status.code(), Some(0), "{}{}", text(&quiet.stdout), text(&quiet.stderr));
+    let later = (now_ms() + 2 * 3_600_000).to_string();
+    let o = pipc(dir.path(), &["log", "gaps", "audit.ledger", "--spec", "demo.pips", "--now", &later, "--format", "json"], "");
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
+    let gaps = json_lines(&o.stdout);
+    let mut names: Vec<(&str, &str, bool)> =
+        gaps.iter().map(|g| (g["subsystem"].as_str().unwrap(), g["severity"].as_str().unwrap(), g["ongoing"].as_bool().unwrap())).collect();
+    names.sort();
+    assert_eq!(names, vec![("billing", "P1", true), ("export", "P3", true)]);
+    let unknown = pipc(dir.path(), &["log", "gaps", "audit.ledger", "--spec", "demo.pips", "--ledger", "nope"], "");
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(text(&unknown.stderr).contains("no ledger `nope` in the spec; it has `demo.audit`"), "{}", text(&unknown.stderr));
+}

@@ -1,0 +1,481 @@
+//! The ledger's binary file format: the header, one entry's canonical bytes, its frame, and
+//! decoding. All integers are little-endian.
+//!
+//! ```text
+//! file   = header record*
+//! header = "PIPLEDGR" u16:version(=1) u16:reserved(=0) key_id[16]          (28 bytes)
+//! record = u32:body_len body mac[32]
+//! body   = u8:entry_version(=1) u64:seq u64:unix_millis prev[32]
+//!          u16:len subsystem  u16:len actor  u16:len action  u16:len resource
+//!          u16:len result     u32:len payload (JSON text)
+//! hash   = SHA-256(body)            prev of entry n+1 = hash of entry n; prev of the first = 0^32
+//! mac    = HMAC-SHA256(key, hash)
+//! ```
+//!
+//! `body` is the entry's canonical bytes: it is what is hashed, so verification never
+//! re-serialises anything. The MAC is taken over the body's SHA-256 rather than over the body
+//! itself: the hash has to be computed anyway for the chain, and HMAC over a collision-
+//! resistant digest binds the body just as well, at two compression-function calls instead
+//! of one per 64 body bytes plus one.
+
+use sha2::{Digest, Sha256};
+
+use crate::evidence::Event;
+use crate::ledger::key::{KEY_ID_LEN, LedgerKey};
+
+/// First bytes of every ledger file.
+pub const LEDGER_MAGIC: [u8; 8] = *b"PIPLEDGR";
+/// The file format version this code writes and reads.
+pub const FORMAT_VERSION: u16 = 1;
+/// Bytes of the file header.
+pub const HEADER_LEN: usize = 8 + 2 + 2 + KEY_ID_LEN;
+/// The version byte at the start of every body.
+pub const ENTRY_VERSION: u8 = 1;
+/// Bytes of a hash.
+pub const HASH_LEN: usize = 32;
+/// Bytes of a MAC.
+pub const MAC_LEN: usize = 32;
+/// The `prev` of the first entry.
+pub const GENESIS: [u8; HASH_LEN] = [0; HASH_LEN];
+/// Bytes of a body with empty fields.
+pub const FIXED_BODY_LEN: usize = 1 + 8 + 8 + HASH_LEN + 5 * 2 + 4;
+/// Longest subsystem, actor, action, resource or result, in bytes.
+pub const MAX_FIELD_LEN: usize = u16::MAX as usize;
+/// Longest payload, in bytes of JSON text.
+pub const MAX_PAYLOAD_LEN: usize = 1 << 20;
+/// Longest body.
+pub const MAX_BODY_LEN: usize = FIXED_BODY_LEN + 5 * MAX_FIELD_LEN + MAX_PAYLOAD_LEN;
+/// Bytes of a record around its body (length prefix and MAC).
+pub const FRAME_OVERHEAD: usize = 4 + MAC_LEN;
+
+/// Why bytes are not a ledger, or an event cannot become an entry.
+#[derive(Debug, thiserror::Error)]
+pub enum FormatError {
+    /// The file does not start with the ledger magic.
+    #[error("not a pip ledger (the file does not start with `PIPLEDGR`)")]
+    NotALedger,
+    /// The file is shorter than a header.
+    #[error("not a pip ledger (the file is {0} bytes, shorter than a ledger header)")]
+    TooShort(usize),
+    /// The format version is unknown.
+    #[error("ledger format version {0} is not supported (this pip reads version {FORMAT_VERSION})")]
+    UnsupportedVersion(u16),
+    /// A field of an event is too long.
+    #[error("the {field} of an entry has {len} bytes; at most {max} are allowed")]
+    FieldTooLong {
+        /// Which field.
+        field: &'static str,
+        /// Its length.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// The payload could not be serialised.
+    #[error("the payload cannot be written as JSON: {0}")]
+    Payload(String),
+    /// An entry's text fields are not UTF-8 or its payload is not JSON.
+    #[error("the entry at offset {offset} has {what}")]
+    BadContent {
+        /// Frame offset.
+        offset: u64,
+        /// What is wrong.
+        what: &'static str,
+    },
+}
+
+/// The ledger file header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Header {
+    /// Id of the key the ledger was created with.
+    pub key_id: [u8; KEY_ID_LEN],
+}
+
+impl Header {
+    /// The header's bytes.
+    pub fn encode(&self) -> [u8; HEADER_LEN] {
+        let mut out = [0u8; HEADER_LEN];
+        let mut w = Writer { out: &mut out, at: 0 };
+        w.put(&LEDGER_MAGIC);
+        w.put(&FORMAT_VERSION.to_le_bytes());
+        w.put(&0u16.to_le_bytes());
+        w.put(&self.key_id);
+        out
+    }
+
+    /// Reads the header at the start of `bytes`.
+    pub fn decode(bytes: &[u8]) -> Result<Header, FormatError> {
+        decode_header(bytes, &LEDGER_MAGIC).map(|key_id| Header { key_id })
+    }
+}
+
+/// Reads a header with this magic (shared with the checkpoint file).
+pub(crate) fn decode_header(bytes: &[u8], magic: &[u8; 8]) -> Result<[u8; KEY_ID_LEN], FormatError> {
+    let mut c = Cursor::new(bytes);
+    let (Some(m), Some(version), Some(_reserved), Some(key_id)) = (c.array::<8>(), c.u16(), c.u16(), c.array::<KEY_ID_LEN>()) else {
+        return if bytes.starts_with(magic) || magic.starts_with(bytes) {
+            Err(FormatError::TooShort(bytes.len()))
+        } else {
+            Err(FormatError::NotALedger)
+        };
+    };
+    if m != magic {
+        return Err(FormatError::NotALedger);
+    }
+    if version != FORMAT_VERSION {
+        return Err(FormatError::UnsupportedVersion(version));
+    }
+    Ok(*key_id)
+}
+
+struct Writer<'a> {
+    out: &'a mut [u8],
+    at: usize,
+}
+
+impl Writer<'_> {
+    fn put(&mut self, bytes: &[u8]) {
+        if let Some(dst) = self.out.get_mut(self.at..self.at + bytes.len()) {
+            dst.copy_from_slice(bytes);
+        }
+        self.at += bytes.len();
+    }
+}
+
+/// A bounds-checked reader over bytes.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Cursor<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> Cursor<'a> {
+    pub(crate) fn new(bytes: &'a [u8]) -> Self {
+        Cursor { rest: bytes }
+    }
+
+    pub(crate) fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        let (a, b) = self.rest.split_at_checked(n)?;
+        self.rest = b;
+        Some(a)
+    }
+
+    pub(crate) fn array<const N: usize>(&mut self) -> Option<&'a [u8; N]> {
+        let (a, b) = self.rest.split_first_chunk::<N>()?;
+        self.rest = b;
+        Some(a)
+    }
+
+    pub(crate) fn u8(&mut self) -> Option<u8> {
+        self.array::<1>().map(|a| u8::from_le_bytes(*a))
+    }
+
+    pub(crate) fn u16(&mut self) -> Option<u16> {
+        self.array::<2>().map(|a| u16::from_le_bytes(*a))
+    }
+
+    pub(crate) fn u32(&mut self) -> Option<u32> {
+        self.array::<4>().map(|a| u32::from_le_bytes(*a))
+    }
+
+    pub(crate) fn u64(&mut self) -> Option<u64> {
+        self.array::<8>().map(|a| u64::from_le_bytes(*a))
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.rest.is_empty()
+    }
+}
+
+/// The fields of one entry as borrowed bytes, read from a body without copying or
+/// validating text.
+#[derive(Debug, Clone, Copy)]
+pub struct RawBody<'a> {
+    /// Sequence number.
+    pub seq: u64,
+    /// Unix milliseconds.
+    pub ts_millis: u64,
+    /// Hash of the previous entry.
+    pub prev: &'a [u8; HASH_LEN],
+    /// Subsystem bytes.
+    pub subsystem: &'a [u8],
+    /// Actor bytes.
+    pub actor: &'a [u8],
+    /// Action bytes.
+    pub action: &'a [u8],
+    /// Resource bytes.
+    pub resource: &'a [u8],
+    /// Result bytes.
+    pub result: &'a [u8],
+    /// Payload JSON text bytes.
+    pub payload: &'a [u8],
+}
+
+impl<'a> RawBody<'a> {
+    /// Parses a body; `None` when its version is unknown or its field lengths do not add up
+    /// to exactly its length.
+    pub fn parse(body: &'a [u8]) -> Option<RawBody<'a>> {
+        let mut c = Cursor::new(body);
+        if c.u8()? != ENTRY_VERSION {
+            return None;
+        }
+        let seq = c.u64()?;
+        let ts_millis = c.u64()?;
+        let prev = c.array::<HASH_LEN>()?;
+        let mut short = || {
+            let n = c.u16()?;
+            c.take(usize::from(n))
+        };
+        let subsystem = short()?;
+        let actor = short()?;
+        let action = short()?;
+        let resource = short()?;
+        let result = short()?;
+        let n = usize::try_from(c.u32()?).ok()?;
+        if n > MAX_PAYLOAD_LEN {
+            return None;
+        }
+        let payload = c.take(n)?;
+        if !c.is_empty() {
+            return None;
+        }
+        Some(RawBody { seq, ts_millis, prev, subsystem, actor, action, resource, result, payload })
+    }
+}
+
+/// An event checked against the format's limits and with its payload serialised, ready to be
+/// encoded (done outside the ledger's lock).
+#[derive(Debug, Clone)]
+pub struct PreparedEvent<'a> {
+    pub(crate) subsystem: &'a str,
+    pub(crate) actor: &'a str,
+    pub(crate) action: &'a str,
+    pub(crate) resource: &'a str,
+    pub(crate) result: &'a str,
+    pub(crate) payload: Vec<u8>,
+}
+
+impl<'a> PreparedEvent<'a> {
+    /// Checks the event's field lengths and serialises its payload.
+    pub fn new(event: &'a Event) -> Result<PreparedEvent<'a>, FormatError> {
+        let payload = serde_json::to_vec(&event.payload).map_err(|e| FormatError::Payload(e.to_string()))?;
+        Self::with_raw_payload(&event.subsystem, &event.actor, &event.action, &event.resource, &event.result, payload)
+    }
+
+    /// An event whose payload is JSON text already (it is stored byte for byte).
+    pub fn with_raw_payload(
+        subsystem: &'a str,
+        actor: &'a str,
+        action: &'a str,
+        resource: &'a str,
+        result: &'a str,
+        payload: Vec<u8>,
+    ) -> Result<PreparedEvent<'a>, FormatError> {
+        for (field, value) in [("subsystem", subsystem), ("actor", actor), ("action", action), ("resource", resource), ("result", result)] {
+            if value.len() > MAX_FIELD_LEN {
+                return Err(FormatError::FieldTooLong { field, len: value.len(), max: MAX_FIELD_LEN });
+            }
+        }
+        if payload.len() > MAX_PAYLOAD_LEN {
+            return Err(FormatError::FieldTooLong { field: "payload", len: payload.len(), max: MAX_PAYLOAD_LEN });
+        }
+        Ok(PreparedEvent { subsystem, actor, action, resource, result, payload })
+    }
+
+    /// The subsystem.
+    pub fn subsystem(&self) -> &str {
+        self.subsystem
+    }
+}
+
+/// Appends one record (frame, body, MAC) to `out` and returns the entry's hash.
+pub fn encode_record(
+    out: &mut Vec<u8>,
+    key: &LedgerKey,
+    seq: u64,
+    ts_millis: u64,
+    prev: &[u8; HASH_LEN],
+    event: &PreparedEvent<'_>,
+) -> [u8; HASH_LEN] {
+    let start = out.len();
+    out.extend_from_slice(&[0u8; 4]);
+    let body_start = out.len();
+    write_body(out, seq, ts_millis, prev, event);
+    let body_len = out.len() - body_start;
+    // INVARIANT: PreparedEvent bounds every field, so a body is at most MAX_BODY_LEN (< 2^32).
+    let len32 = u32::try_from(body_len).unwrap_or(u32::MAX);
+    if let Some(dst) = out.get_mut(start..body_start) {
+        dst.copy_from_slice(&len32.to_le_bytes());
+    }
+    let hash: [u8; HASH_LEN] = Sha256::digest(out.get(body_start..).unwrap_or_default()).into();
+    out.extend_from_slice(&key.mac_entry(&hash));
+    hash
+}
+
+/// Appends an entry's canonical bytes to `out`.
+pub fn write_body(out: &mut Vec<u8>, seq: u64, ts_millis: u64, prev: &[u8; HASH_LEN], event: &PreparedEvent<'_>) {
+    out.reserve(
+        FIXED_BODY_LEN
+            + event.subsystem.len()
+            + event.actor.len()
+            + event.action.len()
+            + event.resource.len()
+            + event.result.len()
+            + event.payload.len(),
+    );
+    out.push(ENTRY_VERSION);
+    out.extend_from_slice(&seq.to_le_bytes());
+    out.extend_from_slice(&ts_millis.to_le_bytes());
+    out.extend_from_slice(prev);
+    for field in [event.subsystem, event.actor, event.action, event.resource, event.result] {
+        out.extend_from_slice(&u16::try_from(field.len()).unwrap_or(u16::MAX).to_le_bytes());
+        out.extend_from_slice(field.as_bytes());
+    }
+    out.extend_from_slice(&u32::try_from(event.payload.len()).unwrap_or(u32::MAX).to_le_bytes());
+    out.extend_from_slice(&event.payload);
+}
+
+/// SHA-256 of a body.
+pub fn hash_body(body: &[u8]) -> [u8; HASH_LEN] {
+    Sha256::digest(body).into()
+}
+
+/// One decoded entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// Sequence number (the first entry is 1).
+    pub seq: u64,
+    /// Time of the append, Unix milliseconds (never decreasing along the ledger).
+    pub ts_millis: u64,
+    /// Subsystem.
+    pub subsystem: String,
+    /// Actor.
+    pub actor: String,
+    /// Action.
+    pub action: String,
+    /// Resource.
+    pub resource: String,
+    /// Result.
+    pub result: String,
+    /// Payload, the JSON text exactly as stored (so that the canonical bytes can be rebuilt).
+    pub payload: String,
+    /// Hash of the previous entry.
+    pub prev: [u8; HASH_LEN],
+    /// SHA-256 of this entry's canonical bytes.
+    pub hash: [u8; HASH_LEN],
+    /// The stored MAC.
+    pub mac: [u8; MAC_LEN],
+    /// Byte offset of the record in its file (0 when the entry did not come from a file).
+    pub offset: u64,
+}
+
+impl Entry {
+    /// Decodes a well-formed body and its MAC.
+    pub fn decode(body: &[u8], mac: &[u8; MAC_LEN], offset: u64) -> Result<Entry, FormatError> {
+        let raw = RawBody::parse(body).ok_or(FormatError::BadContent { offset, what: "no valid entry structure" })?;
+        let text = |b: &[u8], what: &'static str| String::from_utf8(b.to_vec()).map_err(|_| FormatError::BadContent { offset, what });
+        let payload = text(raw.payload, "a payload that is not UTF-8")?;
+        Ok(Entry {
+            seq: raw.seq,
+            ts_millis: raw.ts_millis,
+            subsystem: text(raw.subsystem, "a subsystem that is not UTF-8")?,
+            actor: text(raw.actor, "an actor that is not UTF-8")?,
+            action: text(raw.action, "an action that is not UTF-8")?,
+            resource: text(raw.resource, "a resource that is not UTF-8")?,
+            result: text(raw.result, "a result that is not UTF-8")?,
+            payload,
+            prev: *raw.prev,
+            hash: hash_body(body),
+            mac: *mac,
+            offset,
+        })
+    }
+
+    /// The entry's canonical bytes, rebuilt from its fields.
+    pub fn body(&self) -> Vec<u8> {
+        let event = PreparedEvent {
+            subsystem: &self.subsystem,
+            actor: &self.actor,
+            action: &self.action,
+            resource: &self.resource,
+            result: &self.result,
+            payload: self.payload.as_bytes().to_vec(),
+        };
+        let mut out = Vec::new();
+        write_body(&mut out, self.seq, self.ts_millis, &self.prev, &event);
+        out
+    }
+
+    /// The payload parsed as JSON.
+    pub fn payload_json(&self) -> Result<serde_json::Value, FormatError> {
+        serde_json::from_str(&self.payload).map_err(|_| FormatError::BadContent { offset: self.offset, what: "a payload that is not JSON" })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+    use super::*;
+
+    fn event() -> Event {
+        Event {
+            subsystem: "billing".into(),
+            actor: "svc".into(),
+            action: "transfer".into(),
+            resource: "acct/1".into(),
+            payload: serde_json::json!({"amount": 5}),
+            result: "ok".into(),
+        }
+    }
+
+    #[test]
+    fn a_record_decodes_to_the_fields_it_was_encoded_from() {
+        let key = LedgerKey::generate().unwrap();
+        let ev = event();
+        let mut out = Vec::new();
+        let hash = encode_record(&mut out, &key, 7, 1234, &GENESIS, &PreparedEvent::new(&ev).unwrap());
+        let len = u32::from_le_bytes(out[..4].try_into().unwrap()) as usize;
+        assert_eq!(out.len(), 4 + len + MAC_LEN);
+        let body = &out[4..4 + len];
+        let mac: [u8; 32] = out[4 + len..].try_into().unwrap();
+        let e = Entry::decode(body, &mac, 0).unwrap();
+        assert_eq!((e.seq, e.ts_millis, e.subsystem.as_str(), e.payload.as_str()), (7, 1234, "billing", r#"{"amount":5}"#));
+        assert_eq!(e.hash, hash);
+        assert!(key.verify_entry(&hash, &mac));
+        assert_eq!(e.body(), body);
+    }
+
+    #[test]
+    fn bodies_whose_lengths_do_not_add_up_are_rejected() {
+        let key = LedgerKey::generate().unwrap();
+        let ev = event();
+        let mut out = Vec::new();
+        encode_record(&mut out, &key, 1, 1, &GENESIS, &PreparedEvent::new(&ev).unwrap());
+        let body = &out[4..out.len() - MAC_LEN];
+        assert!(RawBody::parse(body).is_some());
+        assert!(RawBody::parse(&body[..body.len() - 1]).is_none());
+        let mut longer = body.to_vec();
+        longer.push(0);
+        assert!(RawBody::parse(&longer).is_none());
+        let mut version = body.to_vec();
+        version[0] = 2;
+        assert!(RawBody::parse(&version).is_none());
+    }
+
+    #[test]
+    fn oversized_fields_are_refused_with_their_name() {
+        let mut ev = event();
+        ev.actor = "a".repeat(MAX_FIELD_LEN + 1);
+        let err = PreparedEvent::new(&ev).unwrap_err();
+        assert_eq!(err.to_string(), format!("the actor of an entry has {} bytes; at most {MAX_FIELD_LEN} are allowed", MAX_FIELD_LEN + 1));
+    }
+
+    #[test]
+    fn headers_round_trip_and_foreign_files_are_named() {
+        let h = Header { key_id: [3; KEY_ID_LEN] };
+        assert_eq!(Header::decode(&h.encode()).unwrap(), h);
+        assert!(matches!(Header::decode(b"hello world, this is not a ledger"), Err(FormatError::NotALedger)));
+        assert!(matches!(Header::decode(b"PIPLE"), Err(FormatError::TooShort(5))));
+        let mut v2 = h.encode();
+        v2[8] = 2;
+        assert!(matches!(Header::decode(&v2), Err(FormatError::UnsupportedVersion(2))));
+    }
+}

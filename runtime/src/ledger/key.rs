@@ -1,0 +1,359 @@
+//! The ledger's MAC key: loading (hex, from a file or an environment variable), generating,
+//! and every MAC the ledger computes or checks.
+//!
+//! A key is at least [`MIN_KEY_BYTES`] random bytes, written as hex (`0-9a-f`, either
+//! case) on one line; surrounding whitespace is ignored. The key bytes are never printed:
+//! [`LedgerKey`]'s `Debug` shows only the key id, a MAC of a fixed string that is also
+//! written into every ledger and checkpoint file header so that a wrong key is recognised
+//! at once. MACs are compared in constant time (`hmac`'s `verify_slice`).
+
+use std::fmt;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use hmac::{Hmac, KeyInit, Mac};
+use sha2::Sha256;
+
+/// Fewest key bytes accepted (the output size of SHA-256).
+pub const MIN_KEY_BYTES: usize = 32;
+/// Most key bytes accepted.
+pub const MAX_KEY_BYTES: usize = 1024;
+/// Bytes of a key written by [`generate_key_file`].
+pub const GENERATED_KEY_BYTES: usize = 32;
+/// Length of a key id.
+pub const KEY_ID_LEN: usize = 16;
+
+/// MAC input of the key id. Every MAC input has a distinct length (key id 20 bytes, entry
+/// 32 bytes, checkpoint 72 bytes), so one kind of MAC can never stand in for another.
+const KEY_ID_TAG: &[u8; 20] = b"pip-ledger key id v1";
+/// Prefix of a checkpoint's MAC input.
+const CHECKPOINT_TAG: &[u8; 24] = b"pip-ledger checkpoint v1";
+
+/// Why a key could not be loaded or written. Messages never contain key material.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    /// The environment variable is not set.
+    #[error("environment variable `{0}` is not set")]
+    MissingEnv(String),
+    /// The environment variable is not Unicode.
+    #[error("environment variable `{0}` is not valid text")]
+    EnvNotUnicode(String),
+    /// The key file could not be read.
+    #[error("cannot read key file `{path}`: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The key file could not be written.
+    #[error("cannot write key file `{path}`: {source}")]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The key file exists already.
+    #[error("key file `{0}` exists already; pipc never overwrites a key")]
+    Exists(PathBuf),
+    /// The key text is not hex.
+    #[error("the key from {origin} is not hex: character {position} is not a hex digit")]
+    NotHex {
+        /// Where the key came from.
+        origin: String,
+        /// 1-based position of the first bad character.
+        position: usize,
+    },
+    /// The key text has an odd number of hex digits.
+    #[error("the key from {origin} has an odd number of hex digits")]
+    OddLength {
+        /// Where the key came from.
+        origin: String,
+    },
+    /// The key is too short.
+    #[error("the key from {origin} has {bytes} bytes; at least {MIN_KEY_BYTES} are required")]
+    TooShort {
+        /// Where the key came from.
+        origin: String,
+        /// Its length in bytes.
+        bytes: usize,
+    },
+    /// The key is too long.
+    #[error("the key from {origin} has {bytes} bytes; at most {MAX_KEY_BYTES} are accepted")]
+    TooLong {
+        /// Where the key came from.
+        origin: String,
+        /// Its length in bytes.
+        bytes: usize,
+    },
+    /// The operating system's random source failed.
+    #[error("no random bytes from the operating system: {0}")]
+    Random(String),
+}
+
+/// Where a key comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeySource {
+    /// An environment variable holding the hex key.
+    Env(String),
+    /// A file holding the hex key.
+    File(PathBuf),
+}
+
+impl KeySource {
+    /// Loads the key.
+    pub fn load(&self) -> Result<LedgerKey, KeyError> {
+        match self {
+            KeySource::Env(var) => LedgerKey::from_env(var),
+            KeySource::File(path) => LedgerKey::from_file(path),
+        }
+    }
+}
+
+/// A loaded MAC key. Cloning shares nothing mutable; the key bytes themselves are not kept,
+/// only HMAC's keyed state.
+#[derive(Clone)]
+pub struct LedgerKey {
+    mac: Hmac<Sha256>,
+    id: [u8; KEY_ID_LEN],
+}
+
+impl fmt::Debug for LedgerKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "LedgerKey(id {}, key redacted)", self.id_hex())
+    }
+}
+
+impl LedgerKey {
+    /// A key from raw bytes (32 to 1024 of them).
+    pub fn from_bytes(bytes: &[u8]) -> Result<LedgerKey, KeyError> {
+        Self::from_bytes_named(bytes, "the caller")
+    }
+
+    fn from_bytes_named(bytes: &[u8], origin: &str) -> Result<LedgerKey, KeyError> {
+        if bytes.len() < MIN_KEY_BYTES {
+            return Err(KeyError::TooShort { origin: origin.to_string(), bytes: bytes.len() });
+        }
+        if bytes.len() > MAX_KEY_BYTES {
+            return Err(KeyError::TooLong { origin: origin.to_string(), bytes: bytes.len() });
+        }
+        // HMAC accepts keys of any length; the length was checked above.
+        let mac = <Hmac<Sha256> as KeyInit>::new_from_slice(bytes)
+            .map_err(|_| KeyError::TooShort { origin: origin.to_string(), bytes: bytes.len() })?;
+        let mut id_mac = mac.clone();
+        id_mac.update(KEY_ID_TAG);
+        let full: [u8; 32] = id_mac.finalize().into_bytes().into();
+        let mut id = [0u8; KEY_ID_LEN];
+        for (d, s) in id.iter_mut().zip(full.iter()) {
+            *d = *s;
+        }
+        Ok(LedgerKey { mac, id })
+    }
+
+    /// A key from hex text; `origin` names where it came from in error messages.
+    pub fn from_hex(text: &str, origin: &str) -> Result<LedgerKey, KeyError> {
+        let bytes = decode_hex(text.trim(), origin)?;
+        Self::from_bytes_named(&bytes, origin)
+    }
+
+    /// Reads a hex key from a file.
+    pub fn from_file(path: &Path) -> Result<LedgerKey, KeyError> {
+        let text = std::fs::read_to_string(path).map_err(|source| KeyError::Read { path: path.to_path_buf(), source })?;
+        Self::from_hex(&text, &format!("`{}`", path.display()))
+    }
+
+    /// Reads a hex key from an environment variable.
+    pub fn from_env(var: &str) -> Result<LedgerKey, KeyError> {
+        match std::env::var(var) {
+            Ok(text) => Self::from_hex(&text, &format!("`${var}`")),
+            Err(std::env::VarError::NotPresent) => Err(KeyError::MissingEnv(var.to_string())),
+            Err(std::env::VarError::NotUnicode(_)) => Err(KeyError::EnvNotUnicode(var.to_string())),
+        }
+    }
+
+    /// A new random key (for tests and tools that keep the key in memory).
+    pub fn generate() -> Result<LedgerKey, KeyError> {
+        let bytes = random_key_bytes()?;
+        Self::from_bytes(&bytes)
+    }
+
+    /// The key id: the first 16 bytes of HMAC(key, "pip-ledger key id v1"). Public: it is
+    /// written into file headers and identifies the key without revealing it.
+    pub fn id(&self) -> [u8; KEY_ID_LEN] {
+        self.id
+    }
+
+    /// The key id as hex.
+    pub fn id_hex(&self) -> String {
+        to_hex(&self.id)
+    }
+
+    /// The MAC of an entry: HMAC-SHA256(key, SHA-256(canonical entry bytes)).
+    pub fn mac_entry(&self, hash: &[u8; 32]) -> [u8; 32] {
+        let mut m = self.mac.clone();
+        m.update(hash);
+        m.finalize().into_bytes().into()
+    }
+
+    /// Whether `mac` is the MAC of the entry with this hash (constant-time comparison).
+    pub fn verify_entry(&self, hash: &[u8; 32], mac: &[u8; 32]) -> bool {
+        let mut m = self.mac.clone();
+        m.update(hash);
+        m.verify_slice(mac).is_ok()
+    }
+
+    /// The MAC of a checkpoint.
+    pub fn mac_checkpoint(&self, seq: u64, time_millis: u64, head: &[u8; 32]) -> [u8; 32] {
+        self.checkpoint_state(seq, time_millis, head).finalize().into_bytes().into()
+    }
+
+    /// Whether `mac` is the MAC of this checkpoint (constant-time comparison).
+    pub fn verify_checkpoint(&self, seq: u64, time_millis: u64, head: &[u8; 32], mac: &[u8; 32]) -> bool {
+        self.checkpoint_state(seq, time_millis, head).verify_slice(mac).is_ok()
+    }
+
+    fn checkpoint_state(&self, seq: u64, time_millis: u64, head: &[u8; 32]) -> Hmac<Sha256> {
+        let mut m = self.mac.clone();
+        m.update(CHECKPOINT_TAG);
+        m.update(&seq.to_le_bytes());
+        m.update(&time_millis.to_le_bytes());
+        m.update(head);
+        m
+    }
+}
+
+fn random_key_bytes() -> Result<[u8; GENERATED_KEY_BYTES], KeyError> {
+    let mut bytes = [0u8; GENERATED_KEY_BYTES];
+    getrandom::fill(&mut bytes).map_err(|e| KeyError::Random(e.to_string()))?;
+    Ok(bytes)
+}
+
+/// Writes a new random key, as hex and a newline, to a file that must not exist yet. On Unix
+/// the file is created with mode 0600. Returns the new key's id (never the key).
+pub fn generate_key_file(path: &Path) -> Result<LedgerKey, KeyError> {
+    let bytes = random_key_bytes()?;
+    let key = LedgerKey::from_bytes(&bytes)?;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path).map_err(|source| {
+        if source.kind() == std::io::ErrorKind::AlreadyExists {
+            KeyError::Exists(path.to_path_buf())
+        } else {
+            KeyError::Write { path: path.to_path_buf(), source }
+        }
+    })?;
+    let mut text = to_hex(&bytes);
+    text.push('\n');
+    file.write_all(text.as_bytes())
+        .and_then(|()| file.sync_all())
+        .map_err(|source| KeyError::Write { path: path.to_path_buf(), source })?;
+    Ok(key)
+}
+
+fn decode_hex(text: &str, origin: &str) -> Result<Vec<u8>, KeyError> {
+    let digits = text.as_bytes();
+    if let Some(bad) = digits.iter().position(|b| !b.is_ascii_hexdigit()) {
+        return Err(KeyError::NotHex {
+            origin: origin.to_string(),
+            position: text.char_indices().take_while(|(i, _)| *i < bad).count() + 1,
+        });
+    }
+    if !digits.len().is_multiple_of(2) {
+        return Err(KeyError::OddLength { origin: origin.to_string() });
+    }
+    Ok(digits.chunks_exact(2).map(|pair| pair.iter().fold(0u8, |acc, &d| (acc << 4) | hex_value(d))).collect())
+}
+
+fn hex_value(digit: u8) -> u8 {
+    match digit {
+        b'0'..=b'9' => digit - b'0',
+        b'a'..=b'f' => digit - b'a' + 10,
+        b'A'..=b'F' => digit - b'A' + 10,
+        _ => 0,
+    }
+}
+
+/// Lowercase hex of bytes (hashes, MACs, key ids).
+pub fn to_hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        for nibble in [b >> 4, b & 0x0f] {
+            s.push(char::from(DIGITS.get(usize::from(nibble)).copied().unwrap_or(b'0')));
+        }
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+    use super::*;
+
+    const HEX64: &str = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
+
+    #[test]
+    fn hex_keys_of_32_bytes_or_more_load_and_whitespace_is_ignored() {
+        let a = LedgerKey::from_hex(HEX64, "test").unwrap();
+        let b = LedgerKey::from_hex(&format!("  {}\n", HEX64.to_uppercase()), "test").unwrap();
+        assert_eq!(a.id(), b.id());
+    }
+
+    #[test]
+    fn short_odd_or_non_hex_keys_are_refused_without_echoing_them() {
+        let short = LedgerKey::from_hex(&HEX64[..62], "test").unwrap_err();
+        assert!(matches!(short, KeyError::TooShort { bytes: 31, .. }), "{short}");
+        let odd = LedgerKey::from_hex(&HEX64[..63], "test").unwrap_err();
+        assert!(matches!(odd, KeyError::OddLength { .. }));
+        let bad = LedgerKey::from_hex(&format!("{}zz", &HEX64[..62]), "test").unwrap_err();
+        assert!(matches!(bad, KeyError::NotHex { position: 63, .. }), "{bad}");
+        assert!(!bad.to_string().contains(&HEX64[..20]));
+        let long = LedgerKey::from_bytes(&[7u8; MAX_KEY_BYTES + 1]).unwrap_err();
+        assert!(matches!(long, KeyError::TooLong { .. }));
+    }
+
+    #[test]
+    fn debug_output_never_contains_the_key() {
+        let key = LedgerKey::from_hex(HEX64, "test").unwrap();
+        let shown = format!("{key:?}");
+        assert!(!shown.contains(&HEX64[..16]), "{shown}");
+        assert!(shown.contains("redacted"));
+    }
+
+    #[test]
+    fn macs_verify_only_with_the_same_key_and_input() {
+        let a = LedgerKey::generate().unwrap();
+        let b = LedgerKey::generate().unwrap();
+        let h = [9u8; 32];
+        let mac = a.mac_entry(&h);
+        assert!(a.verify_entry(&h, &mac));
+        assert!(!b.verify_entry(&h, &mac));
+        assert!(!a.verify_entry(&[8u8; 32], &mac));
+        let c = a.mac_checkpoint(5, 10, &h);
+        assert!(a.verify_checkpoint(5, 10, &h, &c));
+        assert!(!a.verify_checkpoint(6, 10, &h, &c));
+        assert_ne!(a.id(), b.id());
+    }
+
+    #[test]
+    fn generated_key_files_are_private_and_never_overwritten() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("k");
+        let key = generate_key_file(&path).unwrap();
+        assert_eq!(LedgerKey::from_file(&path).unwrap().id(), key.id());
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        }
+        let before = std::fs::read(&path).unwrap();
+        assert!(matches!(generate_key_file(&path), Err(KeyError::Exists(_))));
+        assert_eq!(std::fs::read(&path).unwrap(), before);
+    }
+}

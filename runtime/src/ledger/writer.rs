@@ -1,0 +1,599 @@
+//! Appending: [`Ledger`] is a cloneable handle that many threads append through. Appenders
+//! sequence, hash, MAC and buffer their entry under one lock; a flusher thread writes the
+//! buffer and syncs it, so that many appends share one `fdatasync` (group commit).
+//!
+//! Durability, as configured ([`Durability`]):
+//! - `EveryAppend`: [`Ledger::append`] returns once the entry is on disk (written and
+//!   synced). Appends that arrive while a sync runs are written and synced together next.
+//! - `Group { entries, interval }`: `append` returns once the entry is sequenced and MACed
+//!   in memory; the flusher writes and syncs as soon as `entries` entries are waiting or the
+//!   oldest has waited `interval`. Until then a crash may lose it: an entry is durable once
+//!   [`Ledger::durable_seq`] has reached its seq, and [`Ledger::wait_durable`] or
+//!   [`Ledger::sync`] wait for that.
+//!
+//! Checkpoints are written by the flusher after the entries they cover are synced, every
+//! `every_entries` entries (at exact multiples of the count since the previous one) and,
+//! when the head has moved, every `every` of time; and once more when the ledger is closed.
+//! The head seq metric follows the durable head, so that it never goes down after a crash.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+
+use crate::clock::Clock;
+use crate::evidence::{Event, EvidenceError, EvidenceSink};
+use crate::ledger::checkpoint;
+use crate::ledger::flusher;
+use crate::ledger::format::{FormatError, HASH_LEN, PreparedEvent, encode_record};
+use crate::ledger::key::LedgerKey;
+use crate::ledger::open::{OpenReport, open_files};
+use crate::ledger::verify::{AnomalyClass, Report, VerifyError, verify_bytes};
+use crate::metrics::{AnomalyLabels, FloatGauge, LedgerLabels, Metrics, SubsystemLabels};
+
+/// Why the ledger could not be opened or could not take an entry.
+#[derive(Debug, thiserror::Error)]
+pub enum LedgerError {
+    /// A file operation failed.
+    #[error("cannot {op} `{path}`: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// What was being done.
+        op: &'static str,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// Another process appends to this ledger.
+    #[error("ledger `{0}` is open for appending in another process")]
+    Locked(PathBuf),
+    /// The file is not a ledger (or not a checkpoint file).
+    #[error("`{path}` is unusable: {source}")]
+    NotALedger {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        source: FormatError,
+    },
+    /// The file was created with another key.
+    #[error("`{path}` was created with key id {file_key_id}, not with this key (id {key_id})")]
+    WrongKey {
+        /// The file.
+        path: PathBuf,
+        /// The key id in the file.
+        file_key_id: String,
+        /// The given key's id.
+        key_id: String,
+    },
+    /// The ledger is damaged; it is not appended to.
+    #[error("ledger `{path}` is damaged at offset {offset}: {what}; run `pipc verify-log` to name every anomaly")]
+    Damaged {
+        /// The file.
+        path: PathBuf,
+        /// Where.
+        offset: u64,
+        /// What was found.
+        what: String,
+    },
+    /// The ledger ends before its last checkpoint.
+    #[error("ledger `{path}` ends at seq {head} but its checkpoints cover seq {checkpoint}: entries were cut off")]
+    Truncated {
+        /// The file.
+        path: PathBuf,
+        /// Its last seq.
+        head: u64,
+        /// The seq its last checkpoint covers.
+        checkpoint: u64,
+    },
+    /// The event does not fit the format.
+    #[error(transparent)]
+    Event(#[from] FormatError),
+    /// The configuration is inconsistent.
+    #[error("invalid ledger configuration: {0}")]
+    Config(String),
+    /// A write or sync failed earlier; the ledger accepts nothing more.
+    #[error("the ledger stopped after an I/O error and accepts no entries: {0}")]
+    Failed(String),
+    /// The ledger was closed.
+    #[error("the ledger is closed")]
+    Closed,
+    /// Verification could not run.
+    #[error(transparent)]
+    Verify(#[from] VerifyError),
+}
+
+/// When entries are synced to disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// Every append is synced before it returns (concurrent appends share a sync).
+    EveryAppend,
+    /// Synced after `entries` entries or `interval`, whichever comes first.
+    Group {
+        /// Entry count.
+        entries: Option<u64>,
+        /// Longest time an entry waits.
+        interval: Option<Duration>,
+    },
+}
+
+/// When checkpoints are written (whichever comes first).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CheckpointPolicy {
+    /// Every this many entries.
+    pub every_entries: Option<u64>,
+    /// Every this much time, when entries were added.
+    pub every: Option<Duration>,
+}
+
+/// How to open a ledger. A caller fills it from the spec's `ledger` block.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LedgerConfig {
+    /// The spec id (metric label).
+    pub spec: String,
+    /// The ledger's name (metric label).
+    pub name: String,
+    /// The ledger file.
+    pub path: PathBuf,
+    /// The checkpoint file (default: the ledger's path plus `.ckpt`).
+    pub checkpoint_path: Option<PathBuf>,
+    /// Checkpoint policy.
+    pub checkpoint: CheckpointPolicy,
+    /// Durability policy.
+    pub durability: Durability,
+    /// Bytes of entries that may wait for the flusher before appends block.
+    pub max_pending_bytes: usize,
+}
+
+impl LedgerConfig {
+    /// Defaults: checkpoint every 1000 entries or 10 s, sync every append, 64 MiB pending.
+    pub fn new(spec: impl Into<String>, name: impl Into<String>, path: impl Into<PathBuf>) -> LedgerConfig {
+        LedgerConfig {
+            spec: spec.into(),
+            name: name.into(),
+            path: path.into(),
+            checkpoint_path: None,
+            checkpoint: CheckpointPolicy { every_entries: Some(1000), every: Some(Duration::from_secs(10)) },
+            durability: Durability::EveryAppend,
+            max_pending_bytes: 64 << 20,
+        }
+    }
+
+    /// The checkpoint file's path.
+    pub fn checkpoint_path(&self) -> PathBuf {
+        self.checkpoint_path.clone().unwrap_or_else(|| checkpoint::default_path(&self.path))
+    }
+
+    fn validate(&self) -> Result<(), LedgerError> {
+        let bad = |m: &str| Err(LedgerError::Config(m.to_string()));
+        match self.durability {
+            Durability::Group { entries: None, interval: None } => return bad("a group sync needs an entry count or an interval"),
+            Durability::Group { entries: Some(0), .. } => return bad("a group sync needs at least one entry"),
+            Durability::Group { interval: Some(d), .. } if d.is_zero() => return bad("a group sync interval must be positive"),
+            _ => {}
+        }
+        if self.checkpoint.every_entries == Some(0) {
+            return bad("checkpoints need at least one entry between them");
+        }
+        if self.checkpoint.every.is_some_and(|d| d.is_zero()) {
+            return bad("a checkpoint interval must be positive");
+        }
+        Ok(())
+    }
+}
+
+/// What an append returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Receipt {
+    /// The entry's sequence number.
+    pub seq: u64,
+    /// The time given to it, Unix milliseconds.
+    pub ts_millis: u64,
+    /// Its hash (the next entry's `prev`).
+    pub hash: [u8; HASH_LEN],
+}
+
+/// Counters of the flusher's work.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Entries appended since open.
+    pub appends: u64,
+    /// Ledger syncs since open.
+    pub syncs: u64,
+    /// Checkpoints written since open.
+    pub checkpoints: u64,
+}
+
+pub(crate) struct SubsystemMetrics {
+    appends: Counter,
+    last: FloatGauge,
+}
+
+pub(crate) struct LedgerMetrics {
+    pub head: Gauge,
+    pub checkpoint: Gauge,
+    appends: Family<SubsystemLabels, Counter>,
+    last_append: Family<SubsystemLabels, FloatGauge>,
+    anomalies: Family<AnomalyLabels, Counter>,
+    spec: String,
+    name: String,
+}
+
+impl LedgerMetrics {
+    fn new(metrics: &Metrics, spec: &str, name: &str) -> LedgerMetrics {
+        let labels = LedgerLabels { spec: spec.to_string(), ledger: name.to_string() };
+        LedgerMetrics {
+            head: metrics.ledger_head_seq.get_or_create(&labels).clone(),
+            checkpoint: metrics.ledger_checkpoint_seq.get_or_create(&labels).clone(),
+            appends: metrics.ledger_appends.clone(),
+            last_append: metrics.ledger_last_append.clone(),
+            anomalies: metrics.ledger_anomalies.clone(),
+            spec: spec.to_string(),
+            name: name.to_string(),
+        }
+    }
+
+    fn subsystem(&self, subsystem: &str) -> SubsystemMetrics {
+        let labels = SubsystemLabels { spec: self.spec.clone(), ledger: self.name.clone(), subsystem: subsystem.to_string() };
+        SubsystemMetrics { appends: self.appends.get_or_create(&labels).clone(), last: self.last_append.get_or_create(&labels).clone() }
+    }
+
+    pub(crate) fn anomaly(&self, class: AnomalyClass) {
+        self.anomalies
+            .get_or_create(&AnomalyLabels { spec: self.spec.clone(), ledger: self.name.clone(), class: class.as_str().to_string() })
+            .inc();
+    }
+}
+
+fn to_gauge(seq: u64) -> i64 {
+    i64::try_from(seq).unwrap_or(i64::MAX)
+}
+
+/// State shared by appenders and the flusher.
+pub(crate) struct State {
+    pub next_seq: u64,
+    pub head_hash: [u8; HASH_LEN],
+    pub last_ts: u64,
+    pub buf: Vec<u8>,
+    pub buf_entries: u64,
+    /// Monotonic time of the oldest entry waiting in `buf`.
+    pub buf_since: Option<u64>,
+    /// Appenders want everything up to this seq synced now.
+    pub requested: u64,
+    /// Count-based checkpoint points (seq, hash, time) not yet written.
+    pub due: Vec<(u64, [u8; HASH_LEN], u64)>,
+    pub checkpoint_mark: u64,
+    pub subsystems: HashMap<String, SubsystemMetrics>,
+    pub failed: Option<String>,
+    pub closing: bool,
+    pub closed: bool,
+    pub durable_len: u64,
+    pub checkpoints_len: u64,
+    pub stats: Stats,
+}
+
+pub(crate) struct Shared {
+    pub state: Mutex<State>,
+    /// Wakes the flusher.
+    pub work: Condvar,
+    /// Wakes appenders waiting for durability or for buffer space.
+    pub done: Condvar,
+    pub durable_seq: AtomicU64,
+    pub key: LedgerKey,
+    pub clock: Arc<dyn Clock>,
+    pub config: LedgerConfig,
+    pub metrics: LedgerMetrics,
+}
+
+impl Shared {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock cannot leave State half-updated in a way that
+        // matters more than stopping would: keep going with the data.
+        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+struct Handle {
+    shared: Arc<Shared>,
+    flusher: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        let _ = close(&self.shared, &self.flusher);
+    }
+}
+
+/// An open ledger. Clones are handles to the same ledger; it closes (flushing everything
+/// and writing a final checkpoint) when the last handle is dropped or on [`Ledger::close`].
+#[derive(Clone)]
+pub struct Ledger {
+    handle: Arc<Handle>,
+}
+
+impl std::fmt::Debug for Ledger {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let s = &self.handle.shared;
+        f.debug_struct("Ledger").field("path", &s.config.path).field("durable_seq", &s.durable_seq.load(Ordering::Acquire)).finish()
+    }
+}
+
+impl Ledger {
+    /// Opens (creating if needed) the ledger, recovering from a crash: see
+    /// [`crate::ledger::open`]. Metrics are registered in `metrics` when given: the head seq,
+    /// checkpoint seq and each subsystem's last append time are set from the file at once.
+    pub fn open(
+        config: LedgerConfig,
+        key: LedgerKey,
+        clock: Arc<dyn Clock>,
+        metrics: Option<&Metrics>,
+    ) -> Result<(Ledger, OpenReport), LedgerError> {
+        config.validate()?;
+        let rec = open_files(&config.path, &config.checkpoint_path(), &key)?;
+        let fallback = Metrics::default();
+        let lm = LedgerMetrics::new(metrics.unwrap_or(&fallback), &config.spec, &config.name);
+        let head = rec.next_seq - 1;
+        lm.head.set(to_gauge(head));
+        let last_cp = rec.last_checkpoint.map_or(0, |c| c.seq);
+        lm.checkpoint.set(to_gauge(last_cp));
+        let mut subsystems = HashMap::new();
+        for (name, ts) in &rec.subsystems {
+            let m = lm.subsystem(name);
+            m.last.set(*ts as f64 / 1000.0);
+            subsystems.insert(name.clone(), m);
+        }
+        if rec.report.torn_tail.is_some() {
+            lm.anomaly(AnomalyClass::TornTail);
+        }
+        let state = State {
+            next_seq: rec.next_seq,
+            head_hash: rec.head_hash,
+            last_ts: rec.last_ts,
+            buf: Vec::with_capacity(1 << 16),
+            buf_entries: 0,
+            buf_since: None,
+            requested: 0,
+            due: Vec::new(),
+            checkpoint_mark: last_cp,
+            subsystems,
+            failed: None,
+            closing: false,
+            closed: false,
+            durable_len: rec.ledger_len,
+            checkpoints_len: rec.checkpoints_len,
+            stats: Stats::default(),
+        };
+        let shared = Arc::new(Shared {
+            state: Mutex::new(state),
+            work: Condvar::new(),
+            done: Condvar::new(),
+            durable_seq: AtomicU64::new(head),
+            key,
+            clock,
+            config,
+            metrics: lm,
+        });
+        let start = flusher::Start {
+            ledger: rec.ledger,
+            checkpoints: rec.checkpoints,
+            last_checkpoint_seq: last_cp,
+            head_hash: rec.head_hash,
+            head_ts: rec.last_ts,
+        };
+        let thread_shared = Arc::clone(&shared);
+        let name = format!("pip-ledger-{}", shared.config.name);
+        let thread = std::thread::Builder::new()
+            .name(name)
+            .spawn(move || flusher::run(&thread_shared, start))
+            .map_err(|source| LedgerError::Io { path: shared.config.path.clone(), op: "start the flusher thread for", source })?;
+        let report = rec.report;
+        Ok((Ledger { handle: Arc::new(Handle { shared, flusher: Mutex::new(Some(thread)) }) }, report))
+    }
+
+    /// Appends an event. Returns its seq, time and hash once it is durable as configured
+    /// (see the module docs).
+    pub fn append(&self, event: &Event) -> Result<Receipt, LedgerError> {
+        let prepared = PreparedEvent::new(event)?;
+        self.append_prepared(&prepared)
+    }
+
+    /// Appends an event whose payload is serialised already.
+    pub fn append_prepared(&self, event: &PreparedEvent<'_>) -> Result<Receipt, LedgerError> {
+        let s = &self.handle.shared;
+        let receipt = {
+            let mut st = self.admit()?;
+            push(s, &mut st, event)
+        };
+        if s.config.durability == Durability::EveryAppend {
+            self.wait_durable(receipt.seq)?;
+        }
+        Ok(receipt)
+    }
+
+    /// Appends events in order, under one lock and (with `EveryAppend`) one wait.
+    pub fn append_batch(&self, events: &[Event]) -> Result<Vec<Receipt>, LedgerError> {
+        let prepared = events.iter().map(PreparedEvent::new).collect::<Result<Vec<_>, _>>()?;
+        let s = &self.handle.shared;
+        let receipts: Vec<Receipt> = {
+            let mut st = self.admit()?;
+            prepared.iter().map(|p| push(s, &mut st, p)).collect()
+        };
+        if s.config.durability == Durability::EveryAppend
+            && let Some(last) = receipts.last()
+        {
+            self.wait_durable(last.seq)?;
+        }
+        Ok(receipts)
+    }
+
+    /// Locks the state once the ledger can take entries (waiting for buffer space).
+    fn admit(&self) -> Result<MutexGuard<'_, State>, LedgerError> {
+        let s = &self.handle.shared;
+        let mut st = s.lock();
+        loop {
+            if let Some(e) = &st.failed {
+                return Err(LedgerError::Failed(e.clone()));
+            }
+            if st.closing {
+                return Err(LedgerError::Closed);
+            }
+            if st.buf.len() < s.config.max_pending_bytes {
+                return Ok(st);
+            }
+            s.work.notify_one();
+            st = s.done.wait(st).unwrap_or_else(std::sync::PoisonError::into_inner);
+        }
+    }
+
+    /// The highest seq that is synced to disk.
+    pub fn durable_seq(&self) -> u64 {
+        self.handle.shared.durable_seq.load(Ordering::Acquire)
+    }
+
+    /// The seq and hash of the last appended entry (durable or not).
+    pub fn head(&self) -> (u64, [u8; HASH_LEN]) {
+        let st = self.handle.shared.lock();
+        (st.next_seq - 1, st.head_hash)
+    }
+
+    /// Counters of the work done since open.
+    pub fn stats(&self) -> Stats {
+        self.handle.shared.lock().stats
+    }
+
+    /// Waits until every entry up to `seq` is synced (asking the flusher to sync now).
+    pub fn wait_durable(&self, seq: u64) -> Result<(), LedgerError> {
+        let s = &self.handle.shared;
+        if s.durable_seq.load(Ordering::Acquire) >= seq {
+            return Ok(());
+        }
+        let mut st = s.lock();
+        loop {
+            if s.durable_seq.load(Ordering::Acquire) >= seq {
+                return Ok(());
+            }
+            if let Some(e) = &st.failed {
+                return Err(LedgerError::Failed(e.clone()));
+            }
+            if st.closed {
+                return Err(LedgerError::Closed);
+            }
+            if st.requested < seq {
+                st.requested = seq;
+                s.work.notify_one();
+            }
+            st = s.done.wait(st).unwrap_or_else(std::sync::PoisonError::into_inner);
+        }
+    }
+
+    /// Syncs everything appended so far; returns the durable seq.
+    pub fn sync(&self) -> Result<u64, LedgerError> {
+        let head = self.handle.shared.lock().next_seq - 1;
+        self.wait_durable(head)?;
+        Ok(head)
+    }
+
+    /// Syncs, then verifies the ledger's durable bytes and checkpoints; anomalies are added
+    /// to the anomalies metric.
+    pub fn verify(&self, threads: usize) -> Result<Report, LedgerError> {
+        self.sync()?;
+        let s = &self.handle.shared;
+        let (len, ckpt_len) = {
+            let st = s.lock();
+            (st.durable_len, st.checkpoints_len)
+        };
+        let read = |path: &std::path::Path, len: u64| -> Result<Vec<u8>, LedgerError> {
+            let mut bytes = std::fs::read(path).map_err(|source| LedgerError::Io { path: path.to_path_buf(), op: "read", source })?;
+            bytes.truncate(usize::try_from(len).unwrap_or(usize::MAX));
+            Ok(bytes)
+        };
+        let bytes = read(&s.config.path, len)?;
+        let ckpt = read(&s.config.checkpoint_path(), ckpt_len)?;
+        let report = verify_bytes(&bytes, Some(&ckpt), &s.key, threads)?;
+        for a in &report.anomalies {
+            s.metrics.anomaly(a.class);
+        }
+        Ok(report)
+    }
+
+    /// Flushes everything, writes a final checkpoint and stops the flusher. Other handles
+    /// get [`LedgerError::Closed`] afterwards.
+    pub fn close(&self) -> Result<(), LedgerError> {
+        close(&self.handle.shared, &self.handle.flusher)
+    }
+
+    /// The configuration it was opened with.
+    pub fn config(&self) -> &LedgerConfig {
+        &self.handle.shared.config
+    }
+}
+
+fn close(shared: &Shared, flusher: &Mutex<Option<JoinHandle<()>>>) -> Result<(), LedgerError> {
+    {
+        let mut st = shared.lock();
+        st.closing = true;
+        shared.work.notify_all();
+    }
+    let thread = flusher.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
+    if let Some(t) = thread
+        && t.join().is_err()
+    {
+        let mut st = shared.lock();
+        st.failed.get_or_insert_with(|| "the flusher thread stopped unexpectedly".to_string());
+        st.closed = true;
+        shared.done.notify_all();
+    }
+    let st = shared.lock();
+    match &st.failed {
+        Some(e) => Err(LedgerError::Failed(e.clone())),
+        None => Ok(()),
+    }
+}
+
+/// Sequences, hashes, MACs and buffers one entry. The caller holds the lock.
+fn push(s: &Shared, st: &mut State, event: &PreparedEvent<'_>) -> Receipt {
+    let seq = st.next_seq;
+    let ts = s.clock.unix_millis().max(st.last_ts);
+    let hash = encode_record(&mut st.buf, &s.key, seq, ts, &st.head_hash, event);
+    st.next_seq = seq + 1;
+    st.head_hash = hash;
+    st.last_ts = ts;
+    st.buf_entries += 1;
+    st.stats.appends += 1;
+    if st.buf_since.is_none() {
+        st.buf_since = Some(s.clock.monotonic_nanos());
+    }
+    if let Some(n) = s.config.checkpoint.every_entries
+        && seq >= st.checkpoint_mark + n
+    {
+        st.due.push((seq, hash, ts));
+        st.checkpoint_mark = seq;
+    }
+    let m = match st.subsystems.get(event.subsystem()) {
+        Some(m) => m,
+        None => st.subsystems.entry(event.subsystem().to_string()).or_insert_with(|| s.metrics.subsystem(event.subsystem())),
+    };
+    m.appends.inc();
+    m.last.set(ts as f64 / 1000.0);
+    let wake = match s.config.durability {
+        Durability::EveryAppend => true,
+        Durability::Group { entries, .. } => {
+            st.buf_entries == 1 || entries.is_some_and(|n| st.buf_entries >= n) || st.buf.len() >= s.config.max_pending_bytes / 2
+        }
+    };
+    if wake {
+        s.work.notify_one();
+    }
+    Receipt { seq, ts_millis: ts, hash }
+}
+
+impl EvidenceSink for Ledger {
+    fn record(&self, event: Event) -> Result<u64, EvidenceError> {
+        self.append(&event).map(|r| r.seq).map_err(|e| EvidenceError(e.to_string()))
+    }
+}
