@@ -4,6 +4,11 @@
 //! One [`Metrics`] is shared (behind an `Arc`) by every ledger, limiter, store and check of a
 //! process. Label structs spell their fields as the conventions' label names; a test renders
 //! the registry and compares every name with the conventions, so a drift fails the build.
+//!
+//! The rate limiters' metrics are not families the limiters write into but a collector,
+//! [`LimiterMetrics`], that sums the limiters' per-shard counts at scrape time: a decision
+//! takes a few tens of nanoseconds, and one counter shared by every decision of every thread
+//! would cost as much again once two cores take turns owning its cache line.
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -13,6 +18,8 @@ use prometheus_client::registry::Registry;
 use std::sync::atomic::AtomicU64;
 
 use pip_conventions::metric;
+
+pub use crate::limiter::LimiterMetrics;
 
 /// Labels of invariant checks and violations.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
@@ -90,19 +97,16 @@ pub struct StoreLabels {
 /// A gauge holding a float (timestamps).
 pub type FloatGauge = Gauge<f64, AtomicU64>;
 
-/// The runtime's metric families.
+/// The runtime's metrics.
 #[derive(Debug, Default)]
 pub struct Metrics {
     /// [`metric::INVARIANT_CHECKS`].
     pub invariant_checks: Family<InvariantLabels, Counter>,
     /// [`metric::INVARIANT_VIOLATIONS`].
     pub invariant_violations: Family<InvariantLabels, Counter>,
-    /// [`metric::RATE_LIMIT_DECISIONS`].
-    pub rate_limit_decisions: Family<DecisionLabels, Counter>,
-    /// [`metric::RATE_LIMIT_KEYS`].
-    pub rate_limit_keys: Family<LimitLabels, Gauge>,
-    /// [`metric::RATE_LIMIT_KEY_CAP`].
-    pub rate_limit_key_cap: Family<LimitLabels, Counter>,
+    /// [`metric::RATE_LIMIT_DECISIONS`], [`metric::RATE_LIMIT_KEYS`] and
+    /// [`metric::RATE_LIMIT_KEY_CAP`] of every limiter built with these metrics.
+    pub rate_limits: LimiterMetrics,
     /// [`metric::LEDGER_HEAD_SEQ`].
     pub ledger_head_seq: Family<LedgerLabels, Gauge>,
     /// [`metric::LEDGER_APPENDS`].
@@ -124,15 +128,14 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    /// Creates the families and registers each under its conventions name.
+    /// Creates the families and registers each under its conventions name, and the rate
+    /// limiters' collector, which exports under theirs.
     pub fn register(registry: &mut Registry) -> Metrics {
         let m = Metrics::default();
         let r = registry;
         r.register(metric::INVARIANT_CHECKS.base, metric::INVARIANT_CHECKS.help, m.invariant_checks.clone());
         r.register(metric::INVARIANT_VIOLATIONS.base, metric::INVARIANT_VIOLATIONS.help, m.invariant_violations.clone());
-        r.register(metric::RATE_LIMIT_DECISIONS.base, metric::RATE_LIMIT_DECISIONS.help, m.rate_limit_decisions.clone());
-        r.register(metric::RATE_LIMIT_KEYS.base, metric::RATE_LIMIT_KEYS.help, m.rate_limit_keys.clone());
-        r.register(metric::RATE_LIMIT_KEY_CAP.base, metric::RATE_LIMIT_KEY_CAP.help, m.rate_limit_key_cap.clone());
+        r.register_collector(Box::new(m.rate_limits.clone()));
         r.register(metric::LEDGER_HEAD_SEQ.base, metric::LEDGER_HEAD_SEQ.help, m.ledger_head_seq.clone());
         r.register(metric::LEDGER_APPENDS.base, metric::LEDGER_APPENDS.help, m.ledger_appends.clone());
         r.register(metric::LEDGER_LAST_APPEND.base, metric::LEDGER_LAST_APPEND.help, m.ledger_last_append.clone());
@@ -162,12 +165,17 @@ pub fn render(registry: &Registry) -> String {
 mod tests {
     #![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
     use super::*;
+    use crate::clock::ManualClock;
+    use crate::limiter::{LimitConfig, RateLimiter};
+    use std::sync::Arc;
+    use std::time::Duration;
 
     fn s(v: &str) -> String {
         v.to_string()
     }
 
-    /// Touches one series of every family and checks that the rendered names and labels are
+    /// Touches one series of every family (and builds a limiter, whose collector exports the
+    /// limiter metrics) and checks that the rendered names, labels, types and help texts are
     /// exactly the conventions'.
     #[test]
     fn exported_names_and_labels_are_the_conventions() {
@@ -176,10 +184,9 @@ mod tests {
         let inv = InvariantLabels { spec: s("a"), invariant: s("b"), check: s("requires"), severity: s("critical") };
         m.invariant_checks.get_or_create(&inv).inc();
         m.invariant_violations.get_or_create(&inv).inc();
-        m.rate_limit_decisions.get_or_create(&DecisionLabels { spec: s("a"), limit: s("l"), outcome: s("allowed") }).inc();
-        let limit = LimitLabels { spec: s("a"), limit: s("l") };
-        m.rate_limit_keys.get_or_create(&limit).set(1);
-        m.rate_limit_key_cap.get_or_create(&limit).inc();
+        let limiter: RateLimiter<u64> =
+            RateLimiter::new(LimitConfig::new("a", "l", 1, Duration::from_secs(1)), &m, Arc::new(ManualClock::new(0))).unwrap();
+        limiter.check(&1);
         let ledger = LedgerLabels { spec: s("a"), ledger: s("audit") };
         m.ledger_head_seq.get_or_create(&ledger).set(1);
         m.ledger_checkpoint_seq.get_or_create(&ledger).set(1);
@@ -202,6 +209,14 @@ mod tests {
             let labels: Vec<&str> =
                 line.split('{').nth(1).unwrap().split('}').next().unwrap().split(',').map(|kv| kv.split('=').next().unwrap()).collect();
             assert_eq!(labels, metric.labels, "labels of {}", metric.exposed);
+            let kind = match metric.kind {
+                pip_conventions::MetricKind::Counter => "counter",
+                pip_conventions::MetricKind::Gauge => "gauge",
+            };
+            let has = |wanted: String| text.lines().any(|l| l == wanted);
+            assert!(has(format!("# TYPE {} {kind}", metric.base)), "type of {}:\n{text}", metric.base);
+            // The registry ends help texts with a period; the limiters' collector does too.
+            assert!(has(format!("# HELP {} {}.", metric.base, metric.help)), "help of {}:\n{text}", metric.base);
         }
     }
 }

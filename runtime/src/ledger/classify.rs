@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::ledger::checkpoint::Checkpoint;
 use crate::ledger::format::HASH_LEN;
+use crate::ledger::sweep::Remembered;
 use crate::ledger::verify::{Anchor, Anomaly, AnomalyClass, FileKind, Head, SeqRange};
 
 /// One record (or damaged region) as the classifier sees it.
@@ -172,16 +173,54 @@ pub(crate) fn classify(
         if let Some(n) = found
             && n.hash != cp.head
         {
-            out.push(anomaly(
-                AnomalyClass::Modified,
-                n.offset,
-                Some(SeqRange::one(cp.seq)),
-                format!("entry seq {} is not the entry checkpoint {} commits to", cp.seq, k + 1),
-            ));
+            out.push(checkpoint_disagrees(k, cp, n.offset));
         }
     }
     let head = (!a_is_genesis).then_some(Head { seq: a.seq, hash: a.hash, ts_millis: a.ts });
     Outcome { anomalies: out, head }
+}
+
+/// What [`classify`] concludes when every record is authentic and they form one unbroken
+/// chain from `anchor` (seqs up by one, each `prev` the hash of the record before, times
+/// never going back), ending in `last`: then no record is out of place, damaged or forged,
+/// and only the end of the ledger (truncation, a torn tail) and the checkpoints can disagree.
+/// `named` holds the entries whose seqs the checkpoints name, sorted by seq.
+pub(crate) fn classify_chain(
+    last: Option<&Remembered>,
+    named: &[Remembered],
+    anchor: &Anchor,
+    checkpoints: &[Checkpoint],
+    torn: Option<TornTail>,
+    end_offset: u64,
+    unauthentic: &str,
+) -> Outcome {
+    let mut out = Vec::new();
+    let genesis = Point { seq: anchor.next_seq.saturating_sub(1), hash: anchor.prev, ts: anchor.min_ts, offset: 0 };
+    let a = last.map_or(genesis, |l| Point { seq: l.seq, hash: l.hash, ts: l.ts, offset: l.offset });
+    let nothing_moved = BTreeSet::new();
+    let ctx = RunContext { nodes: &[], moved: &nothing_moved, unauthentic };
+    let covered = checkpoints.iter().map(|c| c.seq).max();
+    judge_run(&ctx, &a, None, &[], Some(Tail { covered, torn, end_offset }), &mut out);
+    for (k, cp) in checkpoints.iter().enumerate() {
+        if let Ok(i) = named.binary_search_by_key(&cp.seq, |n| n.seq)
+            && let Some(n) = named.get(i)
+            && n.hash != cp.head
+        {
+            out.push(checkpoint_disagrees(k, cp, n.offset));
+        }
+    }
+    let head = last.map(|l| Head { seq: l.seq, hash: l.hash, ts_millis: l.ts });
+    Outcome { anomalies: out, head }
+}
+
+/// Checkpoint `k` (0-based) names an authentic entry, at `offset`, with another hash.
+fn checkpoint_disagrees(k: usize, cp: &Checkpoint, offset: u64) -> Anomaly {
+    anomaly(
+        AnomalyClass::Modified,
+        offset,
+        Some(SeqRange::one(cp.seq)),
+        format!("entry seq {} is not the entry checkpoint {} commits to", cp.seq, k + 1),
+    )
 }
 
 struct Tail {

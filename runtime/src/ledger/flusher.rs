@@ -7,7 +7,8 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use crate::ledger::checkpoint::{CHECKPOINT_LEN, Checkpoint};
-use crate::ledger::format::HASH_LEN;
+use crate::ledger::format::{HASH_LEN, pay_mac};
+use crate::ledger::meters::Batch;
 use crate::ledger::writer::{Durability, Shared, State};
 
 /// What the flusher starts from.
@@ -56,6 +57,7 @@ pub(crate) fn run(s: &Shared, start: Start) {
         publish_checkpoints(s, &mut st, 1, f.last_cp_seq);
     }
     let mut spare: Vec<u8> = Vec::with_capacity(1 << 16);
+    let mut counts = Batch::new();
     loop {
         let mut st = s.lock();
         loop {
@@ -76,7 +78,11 @@ pub(crate) fn run(s: &Shared, start: Start) {
         }
         let flush = st.buf_entries > 0;
         let (batch_last, batch_hash, batch_ts) = (st.next_seq - 1, st.head_hash, st.last_ts);
+        if let Some(owed) = st.owed.take() {
+            pay_mac(&mut st.buf, &s.key, owed);
+        }
         std::mem::swap(&mut st.buf, &mut spare);
+        st.subsystems.take_batch(&mut counts);
         st.buf_entries = 0;
         st.buf_since = None;
         let due = std::mem::take(&mut st.due);
@@ -105,10 +111,12 @@ pub(crate) fn run(s: &Shared, start: Start) {
             f.durable = new_durable;
             f.durable_hash = new_hash;
             f.durable_ts = new_ts;
-            s.durable_seq.store(new_durable, Ordering::Release);
             st.durable_len += spare.len() as u64;
             st.stats.syncs += 1;
+            // Metrics first: an appender that sees its entry durable sees it counted.
+            st.subsystems.publish(&counts);
             s.metrics.head.set(i64::try_from(new_durable).unwrap_or(i64::MAX));
+            s.durable_seq.store(new_durable, Ordering::Release);
         }
         if !cps.is_empty() {
             publish_checkpoints(s, &mut st, cps.len(), f.last_cp_seq);

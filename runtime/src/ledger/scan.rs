@@ -114,11 +114,41 @@ fn frame_at(bytes: &[u8], o: usize) -> Frame {
     }
 }
 
-fn span_with_body(bytes: &[u8], o: usize, body_len: usize) -> Option<Span> {
+/// A well-formed record, borrowed from the file's bytes.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Record<'a> {
+    /// The body's bytes.
+    pub body: &'a [u8],
+    /// The stored MAC.
+    pub mac: &'a [u8; MAC_LEN],
+    /// The body's fields.
+    pub raw: RawBody<'a>,
+    /// Offset just past the record.
+    pub end: usize,
+}
+
+/// The record at `o`, when there is a well-formed one: exactly when the scan sees one
+/// (`frame_at` is `Frame::Ok`), without copying anything.
+pub(crate) fn record_at(bytes: &[u8], o: usize) -> Option<Record<'_>> {
+    let len = bytes.get(o..)?.first_chunk::<4>().map(|b| u32::from_le_bytes(*b))?;
+    let body_len = usize::try_from(len).ok()?;
+    if !(FIXED_BODY_LEN..=MAX_BODY_LEN).contains(&body_len) {
+        return None;
+    }
+    record_with_body(bytes, o, body_len)
+}
+
+fn record_with_body(bytes: &[u8], o: usize, body_len: usize) -> Option<Record<'_>> {
     let body = bytes.get(o + 4..o + 4 + body_len)?;
-    bytes.get(o + 4 + body_len..o + 4 + body_len + MAC_LEN)?;
+    let end = o + 4 + body_len + MAC_LEN;
+    let mac = bytes.get(o + 4 + body_len..end)?.first_chunk::<MAC_LEN>()?;
     let raw = RawBody::parse(body)?;
-    Some(Span { offset: o, body_len, seq: raw.seq, ts_millis: raw.ts_millis, prev: *raw.prev, frame_damaged: false })
+    Some(Record { body, mac, raw, end })
+}
+
+fn span_with_body(bytes: &[u8], o: usize, body_len: usize) -> Option<Span> {
+    let r = record_with_body(bytes, o, body_len)?;
+    Some(Span { offset: o, body_len, seq: r.raw.seq, ts_millis: r.raw.ts_millis, prev: *r.raw.prev, frame_damaged: false })
 }
 
 /// Splits `bytes[start..]` into records.

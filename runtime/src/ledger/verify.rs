@@ -1,17 +1,20 @@
 //! Verification: reads a ledger (a whole file, or a slice of entries with the hash before it)
 //! and its checkpoints, and names every anomaly with its class and position.
 
-use std::collections::BTreeSet;
-use std::fmt;
+use std::fs::File;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use crate::ledger::checkpoint::{CHECKPOINT_HEADER_LEN, CHECKPOINT_LEN, Checkpoint, CheckpointFile};
-use crate::ledger::class;
-use crate::ledger::classify::{Node, TornTail, classify};
-use crate::ledger::format::{Entry, FormatError, GENESIS, HASH_LEN, hash_body};
+use crate::ledger::classify::{Node, TornTail, classify, classify_chain};
+use crate::ledger::format::{Entry, FormatError, HASH_LEN, HEADER_LEN, Header, hash_body};
 use crate::ledger::key::{LedgerKey, to_hex};
-use crate::ledger::scan::{Item, Span, scan};
-use crate::metrics::{AnomalyLabels, Metrics};
+use crate::ledger::scan::{Item, Scan, Span, scan};
+use crate::ledger::sweep::{CHUNK_BYTES, Intact, MIN_RANGE_BYTES, Source, sweep};
+
+mod report;
+
+pub use report::{Anchor, Anomaly, AnomalyClass, Authenticity, FileKind, Head, Report, SeqRange};
 
 /// Why verification could not run at all (anomalies are not errors: they are the result).
 #[derive(Debug, thiserror::Error)]
@@ -32,265 +35,176 @@ pub enum VerifyError {
     Checkpoints(FormatError),
 }
 
-/// The classes of anomaly.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum AnomalyClass {
-    /// An entry's bytes are not what the key holder wrote.
-    Modified,
-    /// Entries are missing inside the ledger (a seq gap).
-    Deleted,
-    /// An entry the key holder never wrote, that nothing links to (forged).
-    Inserted,
-    /// An authentic entry out of its place.
-    Reordered,
-    /// A second copy of an authentic entry (duplicate seq).
-    Replayed,
-    /// Entries a checkpoint covers are missing from the end.
-    Truncated,
-    /// An entry is older than the entry before it.
-    TimestampReversal,
-    /// Nothing verifies with this key.
-    WrongKey,
-    /// The file ends in an unfinished, never acknowledged entry.
-    TornTail,
-}
-
-impl AnomalyClass {
-    /// Every class.
-    pub const ALL: [AnomalyClass; 9] = [
-        AnomalyClass::Modified,
-        AnomalyClass::Deleted,
-        AnomalyClass::Inserted,
-        AnomalyClass::Reordered,
-        AnomalyClass::Replayed,
-        AnomalyClass::Truncated,
-        AnomalyClass::TimestampReversal,
-        AnomalyClass::WrongKey,
-        AnomalyClass::TornTail,
-    ];
-
-    /// The snake_case name (the `class` label value of the anomalies metric).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AnomalyClass::Modified => class::MODIFIED,
-            AnomalyClass::Deleted => class::DELETED,
-            AnomalyClass::Inserted => class::INSERTED,
-            AnomalyClass::Reordered => class::REORDERED,
-            AnomalyClass::Replayed => class::REPLAYED,
-            AnomalyClass::Truncated => class::TRUNCATED,
-            AnomalyClass::TimestampReversal => class::TIMESTAMP_REVERSAL,
-            AnomalyClass::WrongKey => class::WRONG_KEY,
-            AnomalyClass::TornTail => class::TORN_TAIL,
-        }
-    }
-}
-
-impl fmt::Display for AnomalyClass {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// Which file an anomaly is in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum FileKind {
-    /// The ledger.
-    Ledger,
-    /// The checkpoint file.
-    Checkpoints,
-}
-
-impl FileKind {
-    /// `ledger` or `checkpoints`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            FileKind::Ledger => "ledger",
-            FileKind::Checkpoints => "checkpoints",
-        }
-    }
-}
-
-/// An inclusive range of sequence numbers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct SeqRange {
-    /// First.
-    pub first: u64,
-    /// Last.
-    pub last: u64,
-}
-
-impl SeqRange {
-    /// One seq.
-    pub fn one(seq: u64) -> SeqRange {
-        SeqRange { first: seq, last: seq }
-    }
-
-    /// How many seqs.
-    pub fn len(&self) -> u64 {
-        self.last.saturating_sub(self.first) + 1
-    }
-
-    /// Never empty; here for clippy's `len_without_is_empty`.
-    pub fn is_empty(&self) -> bool {
-        false
-    }
-}
-
-impl fmt::Display for SeqRange {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.first == self.last { write!(f, "{}", self.first) } else { write!(f, "{}..={}", self.first, self.last) }
-    }
-}
-
-/// One anomaly: its class, where it is, and what was seen.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Anomaly {
-    /// The class.
-    pub class: AnomalyClass,
-    /// The file it is in.
-    pub file: FileKind,
-    /// Byte offset in that file (for missing entries: where they should have been).
-    pub offset: u64,
-    /// The sequence number(s) concerned, when known.
-    pub seq: Option<SeqRange>,
-    /// What was seen, in words.
-    pub detail: String,
-}
-
-impl fmt::Display for Anomaly {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} in {} at offset {}", self.class, self.file.as_str(), self.offset)?;
-        if let Some(s) = self.seq {
-            write!(f, " (seq {s})")?;
-        }
-        write!(f, ": {}", self.detail)
-    }
-}
-
-impl Anomaly {
-    /// The anomaly as a JSON object.
-    pub fn to_json(&self) -> serde_json::Value {
-        serde_json::json!({
-            "class": self.class.as_str(),
-            "file": self.file.as_str(),
-            "offset": self.offset,
-            "seq": self.seq.map(|s| serde_json::json!({ "first": s.first, "last": s.last })),
-            "detail": self.detail,
-        })
-    }
-}
-
-/// The last in-order authentic entry.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Head {
-    /// Its seq.
-    pub seq: u64,
-    /// Its hash.
-    pub hash: [u8; HASH_LEN],
-    /// Its time.
-    pub ts_millis: u64,
-}
-
-/// Where a ledger or slice starts: the first seq expected and the hash before it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Anchor {
-    /// The seq of the first entry.
-    pub next_seq: u64,
-    /// The hash of the entry before it (all zeros before a ledger's first entry).
-    pub prev: [u8; HASH_LEN],
-    /// The time of the entry before it (entries may not be older).
-    pub min_ts: u64,
-}
-
-impl Anchor {
-    /// The start of a whole ledger.
-    pub const GENESIS: Anchor = Anchor { next_seq: 1, prev: GENESIS, min_ts: 0 };
-}
-
-/// How a slice's entries are authenticated.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Authenticity {
-    /// Each entry carries its own MAC.
-    PerEntryMac,
-    /// Entries carry no MAC (compact bundles): an entry is authentic when the hash chain
-    /// leads from it to a checkpoint whose MAC verifies.
-    ChainToCheckpoint,
-}
-
-/// The result of a verification.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Report {
-    /// Records read (well-formed, authentic or not).
-    pub entries: u64,
-    /// Records that verified.
-    pub authentic: u64,
-    /// The last in-order authentic entry.
-    pub head: Option<Head>,
-    /// Checkpoints whose MAC verified.
-    pub checkpoints: usize,
-    /// The highest seq a verified checkpoint covers.
-    pub checkpointed_through: Option<u64>,
-    /// Every anomaly, in file order.
-    pub anomalies: Vec<Anomaly>,
-}
-
-impl Report {
-    /// Whether no anomaly was found.
-    pub fn is_clean(&self) -> bool {
-        self.anomalies.is_empty()
-    }
-
-    /// The distinct classes found.
-    pub fn classes(&self) -> BTreeSet<AnomalyClass> {
-        self.anomalies.iter().map(|a| a.class).collect()
-    }
-
-    /// How many anomalies of this class were found.
-    pub fn count(&self, class: AnomalyClass) -> usize {
-        self.anomalies.iter().filter(|a| a.class == class).count()
-    }
-
-    /// Adds the anomalies to the `pip_ledger_anomalies_total` counter of this ledger.
-    pub fn record_metrics(&self, metrics: &Metrics, spec: &str, ledger: &str) {
-        for a in &self.anomalies {
-            metrics
-                .ledger_anomalies
-                .get_or_create(&AnomalyLabels { spec: spec.to_string(), ledger: ledger.to_string(), class: a.class.as_str().to_string() })
-                .inc();
-        }
-    }
-}
-
 /// Verifies a ledger file and, when given, its checkpoint file, hashing on `threads` threads.
 pub fn verify_files(ledger: &Path, checkpoints: Option<&Path>, key: &LedgerKey, threads: usize) -> Result<Report, VerifyError> {
-    let bytes = std::fs::read(ledger).map_err(|source| VerifyError::Io { path: ledger.to_path_buf(), source })?;
     let ckpt = match checkpoints {
         Some(p) => Some(std::fs::read(p).map_err(|source| VerifyError::Io { path: p.to_path_buf(), source })?),
         None => None,
     };
-    verify_bytes(&bytes, ckpt.as_deref(), key, threads)
+    verify_file(ledger, None, ckpt.as_deref(), key, threads)
 }
 
-/// Verifies a ledger's bytes and, when given, its checkpoint file's bytes.
-pub fn verify_bytes(ledger: &[u8], checkpoints: Option<&[u8]>, key: &LedgerKey, threads: usize) -> Result<Report, VerifyError> {
-    let scanned = scan(ledger, Some(key))?;
-    let ckpt_file = checkpoints.map(CheckpointFile::parse).transpose().map_err(VerifyError::Checkpoints)?;
-    let spans: Vec<&Span> = scanned.items.iter().filter_map(|i| if let Item::Record(s) = i { Some(s) } else { None }).collect();
-    let hashed = hash_spans(ledger, &spans, key, threads);
+/// How a ledger file is read while it is verified.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Streaming {
+    /// Files at least this long are read in chunks while they are hashed (on Unix), not into
+    /// memory first.
+    pub min_file: u64,
+    /// Bytes each thread reads at once.
+    pub chunk: usize,
+    /// The least bytes of records per thread.
+    pub min_range: usize,
+}
 
-    let mut anomalies = Vec::new();
-    let (valid_cps, any_cp_ok) = check_checkpoints(ckpt_file.as_ref(), key, &mut anomalies);
-    let header_ok = scanned.header.key_id == key.id();
-    let any_entry_ok = hashed.iter().any(|&(_, ok)| ok);
-    let torn = scanned.tail.map(|t| TornTail { offset: t.offset as u64, len: t.len as u64 });
+/// What [`verify_files`] uses.
+pub(crate) const STREAMING: Streaming = Streaming { min_file: 4 << 20, chunk: CHUNK_BYTES, min_range: MIN_RANGE_BYTES };
+
+/// Verifies the first `len` bytes of a ledger file (all of it when `None`) against the
+/// checkpoint file's bytes. A long file is verified as it is read, each thread reading its
+/// range in chunks ([`Source::File`]); only when it is not intact is it read whole and
+/// verified record by record.
+pub(crate) fn verify_file(
+    path: &Path,
+    len: Option<u64>,
+    checkpoints: Option<&[u8]>,
+    key: &LedgerKey,
+    threads: usize,
+) -> Result<Report, VerifyError> {
+    verify_file_with(path, len, checkpoints, key, threads, STREAMING)
+}
+
+/// [`verify_file`], streaming as `streaming` says.
+pub(crate) fn verify_file_with(
+    path: &Path,
+    len: Option<u64>,
+    checkpoints: Option<&[u8]>,
+    key: &LedgerKey,
+    threads: usize,
+    streaming: Streaming,
+) -> Result<Report, VerifyError> {
+    let io = |source| VerifyError::Io { path: path.to_path_buf(), source };
+    let file = File::open(path).map_err(io)?;
+    let file_len = file.metadata().map_err(io)?.len();
+    let len = len.map_or(file_len, |l| l.min(file_len));
+    let read_all = |file: &File| -> Result<Vec<u8>, VerifyError> {
+        let mut bytes = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
+        file.take(len).read_to_end(&mut bytes).map_err(io)?;
+        Ok(bytes)
+    };
+    #[cfg(unix)]
+    if let Ok(stream_len) = usize::try_from(len)
+        && len >= streaming.min_file.max(HEADER_LEN as u64)
+    {
+        use std::os::unix::fs::FileExt;
+        let mut head = [0u8; HEADER_LEN];
+        file.read_exact_at(&mut head, 0).map_err(io)?;
+        let header = Header::decode(&head)?;
+        let checked = Checked::new(checkpoints, key)?;
+        let source = Source::File { file: &file, len: stream_len, chunk: streaming.chunk };
+        if let Some(intact) = sweep(source, key, &Anchor::GENESIS, &checked.named_seqs(), threads, streaming.min_range) {
+            return Ok(judge(&header, len, checked, &Records::Intact(intact), key));
+        }
+        // Not intact: the pass would decline on the bytes in memory too.
+        return verify_ledger(&read_all(&file)?, checkpoints, key, threads, Pass::General);
+    }
+    verify_ledger(&read_all(&file)?, checkpoints, key, threads, Pass::Fast(streaming.min_range))
+}
+
+/// Verifies a ledger's bytes and, when given, its checkpoint file's bytes, hashing on
+/// `threads` threads.
+///
+/// An intact ledger is verified in one parallel pass (the ledger's `sweep` module);
+/// anything else is scanned, hashed and classified record by record, which names every
+/// anomaly. Both give the same report for the same bytes.
+pub fn verify_bytes(ledger: &[u8], checkpoints: Option<&[u8]>, key: &LedgerKey, threads: usize) -> Result<Report, VerifyError> {
+    verify_ledger(ledger, checkpoints, key, threads, Pass::Fast(MIN_RANGE_BYTES))
+}
+
+/// How [`verify_ledger`] looks at the records.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Pass {
+    /// The parallel pass first (ranges of at least this many bytes), then record by record
+    /// if the ledger is not intact.
+    Fast(usize),
+    /// Record by record only (when the pass declined already; tests compare the two).
+    General,
+}
+
+/// What was learnt about the records, by one pass or the other.
+enum Records {
+    Intact(Intact),
+    Scanned { scanned: Scan, hashed: Vec<([u8; HASH_LEN], bool)> },
+}
+
+/// The checkpoint file, checked.
+struct Checked {
+    file: Option<CheckpointFile>,
+    /// The checkpoints whose MAC verifies.
+    valid: Vec<Checkpoint>,
+    /// Whether any does.
+    any_ok: bool,
+    anomalies: Vec<Anomaly>,
+}
+
+impl Checked {
+    fn new(checkpoints: Option<&[u8]>, key: &LedgerKey) -> Result<Checked, VerifyError> {
+        let file = checkpoints.map(CheckpointFile::parse).transpose().map_err(VerifyError::Checkpoints)?;
+        let mut anomalies = Vec::new();
+        let (valid, any_ok) = check_checkpoints(file.as_ref(), key, &mut anomalies);
+        Ok(Checked { file, valid, any_ok, anomalies })
+    }
+
+    /// The seqs the verified checkpoints name, sorted, without duplicates.
+    fn named_seqs(&self) -> Vec<u64> {
+        let mut named: Vec<u64> = self.valid.iter().map(|c| c.seq).collect();
+        named.sort_unstable();
+        named.dedup();
+        named
+    }
+}
+
+pub(crate) fn verify_ledger(
+    ledger: &[u8],
+    checkpoints: Option<&[u8]>,
+    key: &LedgerKey,
+    threads: usize,
+    pass: Pass,
+) -> Result<Report, VerifyError> {
+    let header = Header::decode(ledger)?;
+    let checked = Checked::new(checkpoints, key)?;
+    let intact = match pass {
+        Pass::Fast(min_range) => sweep(Source::Bytes(ledger), key, &Anchor::GENESIS, &checked.named_seqs(), threads, min_range),
+        Pass::General => None,
+    };
+    let records = match intact {
+        Some(intact) => Records::Intact(intact),
+        None => {
+            let scanned = scan(ledger, Some(key))?;
+            let spans: Vec<&Span> = scanned.items.iter().filter_map(|i| if let Item::Record(s) = i { Some(s) } else { None }).collect();
+            let hashed = hash_spans(ledger, &spans, key, threads);
+            Records::Scanned { scanned, hashed }
+        }
+    };
+    Ok(judge(&header, ledger.len() as u64, checked, &records, key))
+}
+
+/// The report on a ledger of `ledger_len` bytes with this header, checkpoints and records.
+fn judge(header: &Header, ledger_len: u64, checked: Checked, records: &Records, key: &LedgerKey) -> Report {
+    let Checked { file: ckpt_file, valid: valid_cps, any_ok: any_cp_ok, mut anomalies } = checked;
+    let (entries, authentic, tail) = match records {
+        Records::Intact(i) => (i.entries, i.entries, i.tail),
+        Records::Scanned { scanned, hashed } => (hashed.len() as u64, hashed.iter().filter(|&&(_, ok)| ok).count() as u64, scanned.tail),
+    };
+    let header_ok = header.key_id == key.id();
+    let torn = tail.map(|t| TornTail { offset: t.offset as u64, len: t.len as u64 });
     let mut report = Report {
-        entries: spans.len() as u64,
-        authentic: hashed.iter().filter(|&&(_, ok)| ok).count() as u64,
+        entries,
+        authentic,
         checkpoints: valid_cps.len(),
         checkpointed_through: valid_cps.iter().map(|c| c.seq).max(),
         ..Report::default()
     };
-    if !header_ok && !any_entry_ok && !any_cp_ok {
+    if !header_ok && authentic == 0 && !any_cp_ok {
         report.anomalies.push(Anomaly {
             class: AnomalyClass::WrongKey,
             file: FileKind::Ledger,
@@ -298,7 +212,7 @@ pub fn verify_bytes(ledger: &[u8], checkpoints: Option<&[u8]>, key: &LedgerKey, 
             seq: None,
             detail: format!(
                 "nothing verifies: the ledger was written with key id {}, not with this key (id {})",
-                to_hex(&scanned.header.key_id),
+                to_hex(&header.key_id),
                 key.id_hex()
             ),
         });
@@ -311,7 +225,7 @@ pub fn verify_bytes(ledger: &[u8], checkpoints: Option<&[u8]>, key: &LedgerKey, 
                 detail: format!("the last {} bytes are an unfinished entry", t.len),
             });
         }
-        return Ok(report);
+        return report;
     }
     if !header_ok {
         anomalies.push(Anomaly {
@@ -319,11 +233,7 @@ pub fn verify_bytes(ledger: &[u8], checkpoints: Option<&[u8]>, key: &LedgerKey, 
             file: FileKind::Ledger,
             offset: 0,
             seq: None,
-            detail: format!(
-                "the header names key id {}, but the entries verify with key id {}",
-                to_hex(&scanned.header.key_id),
-                key.id_hex()
-            ),
+            detail: format!("the header names key id {}, but the entries verify with key id {}", to_hex(&header.key_id), key.id_hex()),
         });
     }
     if let Some(f) = &ckpt_file
@@ -339,6 +249,23 @@ pub fn verify_bytes(ledger: &[u8], checkpoints: Option<&[u8]>, key: &LedgerKey, 
         });
     }
 
+    let end = torn.map_or(ledger_len, |t| t.offset);
+    let outcome = match records {
+        Records::Intact(i) => classify_chain(i.last.as_ref(), &i.named, &Anchor::GENESIS, &valid_cps, torn, end, "fails its MAC"),
+        Records::Scanned { scanned, hashed } => {
+            let nodes = nodes_of(scanned, hashed, &mut anomalies);
+            classify(&nodes, &Anchor::GENESIS, &valid_cps, torn, end, "fails its MAC")
+        }
+    };
+    anomalies.extend(outcome.anomalies);
+    report.head = outcome.head;
+    sort(&mut anomalies);
+    report.anomalies = anomalies;
+    report
+}
+
+/// The classifier's view of scanned records; altered length prefixes are reported on the way.
+fn nodes_of(scanned: &Scan, hashed: &[([u8; HASH_LEN], bool)], anomalies: &mut Vec<Anomaly>) -> Vec<Node> {
     let mut nodes = Vec::with_capacity(scanned.items.len());
     let mut h = hashed.iter();
     for item in &scanned.items {
@@ -361,13 +288,7 @@ pub fn verify_bytes(ledger: &[u8], checkpoints: Option<&[u8]>, key: &LedgerKey, 
             }
         }
     }
-    let end = torn.map_or(ledger.len() as u64, |t| t.offset);
-    let outcome = classify(&nodes, &Anchor::GENESIS, &valid_cps, torn, end, "fails its MAC");
-    anomalies.extend(outcome.anomalies);
-    report.head = outcome.head;
-    sort(&mut anomalies);
-    report.anomalies = anomalies;
-    Ok(report)
+    nodes
 }
 
 /// Verifies a slice of entries that continues from `anchor`, against `checkpoints`.
@@ -522,16 +443,23 @@ fn hash_spans(bytes: &[u8], spans: &[&Span], key: &LedgerKey, threads: usize) ->
     if threads == 1 || spans.len() < 4096 {
         return spans.iter().map(|s| one(s)).collect();
     }
-    let mut out = vec![([0u8; HASH_LEN], false); spans.len()];
+    let mut out = vec![None; spans.len()];
     let chunk = spans.len().div_ceil(threads);
+    let fill = |input: &[&Span], output: &mut [Option<([u8; HASH_LEN], bool)>]| {
+        for (s, o) in input.iter().zip(output.iter_mut()) {
+            *o = Some(one(s));
+        }
+    };
     std::thread::scope(|scope| {
-        for (input, output) in spans.chunks(chunk).zip(out.chunks_mut(chunk)) {
-            scope.spawn(move || {
-                for (s, o) in input.iter().zip(output.iter_mut()) {
-                    *o = one(s);
-                }
-            });
+        let mut chunks = spans.chunks(chunk).zip(out.chunks_mut(chunk));
+        let first = chunks.next();
+        for (input, output) in chunks {
+            // A chunk whose thread cannot be started is hashed below.
+            let _ = std::thread::Builder::new().name("pip-verify".into()).spawn_scoped(scope, move || fill(input, output));
+        }
+        if let Some((input, output)) = first {
+            fill(input, output);
         }
     });
-    out
+    out.into_iter().zip(spans).map(|(o, s)| o.unwrap_or_else(|| one(s))).collect()
 }
