@@ -57,3 +57,43 @@ pub fn compiled_specs() -> Vec<pip_compiler::ir::Spec> {
     }
     out
 }
+
+/// A throwaway cargo package depending on `pip-runtime` by path, built into the workspace's
+/// target folder (so `pip-runtime` and its dependencies are reused, not rebuilt).
+pub struct ScratchCrate {
+    /// Its folder.
+    pub dir: PathBuf,
+    /// Its package name.
+    pub name: String,
+}
+
+impl ScratchCrate {
+    /// Writes `Cargo.toml` (with `extra` appended) and `src/lib.rs` or `src/main.rs`.
+    pub fn new(name: &str, extra: &str, file: &str, source: &str) -> std::io::Result<ScratchCrate> {
+        let dir = root().join("target").join("pip-scratch").join(name);
+        std::fs::create_dir_all(dir.join("src"))?;
+        let runtime = root().join("runtime");
+        std::fs::write(
+            dir.join("Cargo.toml"),
+            format!(
+                "[package]\nname = \"{name}\"\nversion = \"0.0.0\"\nedition = \"2024\"\npublish = false\n\n[dependencies]\npip-runtime = {{ path = \"{}\" }}\n\n# The workspace's profiles, so that its compiled dependencies are reused.\n[profile.dev]\nopt-level = 1\n\n[profile.dev.package.\"*\"]\nopt-level = 2\n\n[workspace]\n{extra}\n",
+                runtime.display()
+            ),
+        )?;
+        std::fs::write(dir.join("src").join(file), source)?;
+        Ok(ScratchCrate { dir, name: name.to_string() })
+    }
+
+    /// `cargo <args>` in the package, with the workspace's target folder and lock file.
+    pub fn cargo(&self, args: &[&str]) -> std::io::Result<std::process::Output> {
+        let lock = root().join("Cargo.lock");
+        if lock.exists() && !self.dir.join("Cargo.lock").exists() {
+            std::fs::copy(&lock, self.dir.join("Cargo.lock"))?;
+        }
+        std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+            .args(args)
+            .current_dir(&self.dir)
+            .env("CARGO_TARGET_DIR", root().join("target"))
+            .output()
+    }
+}

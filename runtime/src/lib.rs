@@ -6,11 +6,22 @@
 //! - [`metrics`]: every metric above, under the names of [`pip_conventions`].
 //! - [`clock`]: time, injectable so that tests are deterministic.
 //! - [`evidence`]: evidence events and the sink trait the ledger implements.
+//! - [`invariant`]: what `#[pip_invariant]` expands to calls into: counting checks, recording
+//!   violations as evidence, [`Violation`].
+//! - [`global`]: the process-wide [`runtime`]: one metric registry, the registered ledgers.
+//!
+//! A service depends on this crate alone: it re-exports the [`pip_invariant`] attribute.
 #![warn(missing_docs)]
 
 pub mod clock;
 pub mod evidence;
+pub mod global;
+pub mod invariant;
 pub mod ledger;
 pub mod limiter;
 pub mod metrics;
 pub mod versioned;
+
+pub use global::{Runtime, runtime};
+pub use invariant::Violation;
+pub use pip_macros::pip_invariant;

@@ -93,6 +93,17 @@ impl<'ast> Visit<'ast> for Finder {
         syn::visit::visit_expr_assign(self, a);
     }
 
+    fn visit_expr_call(&mut self, c: &'ast syn::ExprCall) {
+        // `is_valid(x)`: the function's name is not a value the check reads; its arguments are.
+        match c.func.as_ref() {
+            syn::Expr::Path(p) if p.qself.is_none() && p.path.segments.len() == 1 => {}
+            other => self.visit_expr(other),
+        }
+        for a in &c.args {
+            self.visit_expr(a);
+        }
+    }
+
     fn visit_expr_closure(&mut self, _c: &'ast syn::ExprClosure) {
         // Closure parameters are not reads of the function's arguments; the body's free
         // variables are rare enough in checks that skipping closures is the honest choice.
@@ -142,7 +153,22 @@ fn find_word(text: &str, word: &str) -> Option<usize> {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
+
+    fn reads(text: &str) -> Vec<String> {
+        let expr = syn::parse_str::<syn::Expr>(text).unwrap();
+        let mut f = Finder::default();
+        f.visit_expr(&expr);
+        f.reads.into_iter().collect()
+    }
+
+    #[test]
+    fn reads_are_the_variables_not_functions_constants_or_closure_parameters() {
+        assert_eq!(reads("is_valid(amount) && account.balance >= LIMIT"), ["account", "amount"]);
+        assert_eq!(reads("items.iter().all(|i| i.qty > min)"), ["items"]);
+        assert_eq!(reads("self.count() >= before"), ["before", "self"]);
+    }
 
     #[test]
     fn finds_words_not_substrings() {

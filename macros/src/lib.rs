@@ -1,0 +1,41 @@
+//! `#[pip_invariant("spec.construct")]`: puts a spec's `requires`/`ensures` checks, or its
+//! rate limit, into a Rust function. Use it through `pip_runtime::pip_invariant`.
+//!
+//! # Finding the spec
+//! The attribute reads the specs of the crate being compiled with pip's compiler, once per
+//! compiler process: the folder named by `[package.metadata.pip] specs = "..."` in the
+//! crate's `Cargo.toml` (relative to it), or else the nearest `specs/` folder in the crate's
+//! directory or one of its parents. The expansion includes the spec's files with
+//! `include_bytes!`, so cargo rebuilds the crate when a spec changes.
+//!
+//! # Arguments
+//! - `"spec.construct"`: an `invariant` or a `rate_limit` of a spec;
+//! - `key = <expr>` (rate limits, required): what requests are counted by, e.g. `tenant_id`;
+//! - `subsystem = "..."` (invariants, optional): the ledger subsystem of violation events
+//!   (default `invariants`).
+#![warn(missing_docs)]
+
+mod attr;
+mod expand;
+mod spec;
+mod valid;
+
+use proc_macro::TokenStream;
+
+/// Checks the spec's `requires` on entry and `ensures` on every exit of the function (or
+/// consults the spec's rate limiter), counting every check and recording violations as
+/// evidence. See the crate docs.
+#[proc_macro_attribute]
+pub fn pip_invariant(args: TokenStream, item: TokenStream) -> TokenStream {
+    let item2 = proc_macro2::TokenStream::from(item.clone());
+    match expand::expand(args.into(), item2.clone()) {
+        Ok(tokens) => tokens.into(),
+        // The original item is emitted unchanged next to the error, so that the error is
+        // the only one the user sees.
+        Err(e) => {
+            let mut out = e.to_compile_error();
+            out.extend(item2);
+            out.into()
+        }
+    }
+}

@@ -1,0 +1,94 @@
+//! Finding and reading the specs, once per compiler process.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+
+use pip_compiler::ir::Spec;
+use pip_compiler::source::Sources;
+
+/// The specs of one folder, or why they cannot be used.
+pub struct Loaded {
+    /// The folder.
+    pub dir: PathBuf,
+    /// Checked specs (only when there are no errors).
+    pub specs: Vec<Spec>,
+    /// Absolute paths of every spec file (for `include_bytes!`).
+    pub files: Vec<(String, PathBuf)>,
+    /// The errors, rendered, when the specs do not check.
+    pub errors: Option<String>,
+}
+
+static CACHE: OnceLock<Mutex<HashMap<PathBuf, Arc<Loaded>>>> = OnceLock::new();
+
+/// The environment variable that overrides where specs are read from (a folder, relative to
+/// the crate's manifest or absolute): for builds whose crate is not where its specs are,
+/// e.g. generated projects. The expansion names it in `option_env!`, so cargo rebuilds when
+/// it changes.
+pub const SPECS_ENV: &str = "PIP_SPECS";
+
+/// The specs folder of the crate being compiled: `$PIP_SPECS`, else
+/// `[package.metadata.pip] specs`, else the nearest `specs/` folder at or above the manifest.
+pub fn specs_dir() -> Result<PathBuf, String> {
+    let manifest = std::env::var_os("CARGO_MANIFEST_DIR").map(PathBuf::from).ok_or("CARGO_MANIFEST_DIR is not set; build with cargo")?;
+    if let Some(dir) = std::env::var_os(SPECS_ENV).filter(|d| !d.is_empty()) {
+        let dir = manifest.join(dir);
+        return if dir.is_dir() { Ok(dir) } else { Err(format!("{SPECS_ENV}={}: not a folder", dir.display())) };
+    }
+    if let Some(dir) = metadata_dir(&manifest)? {
+        return Ok(dir);
+    }
+    manifest.ancestors().map(|d| d.join("specs")).find(|d| d.is_dir()).ok_or_else(|| {
+        format!("no `specs/` folder in {} or its parents; add `[package.metadata.pip] specs = \"path\"` to Cargo.toml", manifest.display())
+    })
+}
+
+/// `[package.metadata.pip] specs = "..."`, relative to the manifest.
+fn metadata_dir(manifest: &Path) -> Result<Option<PathBuf>, String> {
+    let path = manifest.join("Cargo.toml");
+    let Ok(text) = std::fs::read_to_string(&path) else { return Ok(None) };
+    let table: toml::Table = toml::from_str(&text).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let specs = table.get("package").and_then(|p| p.get("metadata")).and_then(|m| m.get("pip")).and_then(|p| p.get("specs"));
+    match specs {
+        None => Ok(None),
+        Some(toml::Value::String(s)) => {
+            let dir = manifest.join(s);
+            if dir.is_dir() {
+                Ok(Some(dir))
+            } else {
+                Err(format!("[package.metadata.pip] specs = \"{s}\": {} is not a folder", dir.display()))
+            }
+        }
+        Some(_) => Err("[package.metadata.pip] specs must be a string (a folder relative to Cargo.toml)".into()),
+    }
+}
+
+/// The checked specs of `dir`, read once per process.
+pub fn load(dir: &Path) -> Arc<Loaded> {
+    let cache = CACHE.get_or_init(|| Mutex::new(HashMap::new()));
+    let mut guard = cache.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(l) = guard.get(dir) {
+        return Arc::clone(l);
+    }
+    let loaded = Arc::new(read(dir));
+    guard.insert(dir.to_path_buf(), Arc::clone(&loaded));
+    loaded
+}
+
+fn read(dir: &Path) -> Loaded {
+    let sources = match Sources::load(&[dir.to_path_buf()]) {
+        Ok(s) => s,
+        Err(e) => return Loaded { dir: dir.to_path_buf(), specs: Vec::new(), files: Vec::new(), errors: Some(e.to_string()) },
+    };
+    let files = sources.iter().map(|(_, f)| (f.name.clone(), std::fs::canonicalize(&f.path).unwrap_or_else(|_| f.path.clone()))).collect();
+    let c = pip_compiler::compile(&sources);
+    let errors: Vec<_> = c.diagnostics.iter().filter(|d| d.is_error()).cloned().collect();
+    let errors = (!errors.is_empty()).then(|| {
+        pip_compiler::diagnostics::render_human(
+            &sources,
+            &errors,
+            pip_compiler::diagnostics::Style { color: false, unicode: false, width: 100 },
+        )
+    });
+    Loaded { dir: dir.to_path_buf(), specs: if errors.is_none() { c.specs } else { Vec::new() }, files, errors }
+}

@@ -1,0 +1,79 @@
+//! The process-wide runtime the generated code reports to: one metric registry, the
+//! ledgers that receive evidence, and the rate limiters (read on the TSC clock).
+//!
+//! A service registers its ledgers at startup ([`Runtime::register_ledger`]) and serves
+//! [`Runtime::render`] on `/metrics`. Everything else is created on first use, so an
+//! annotated function works (and counts) without any setup.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock};
+
+use prometheus_client::registry::Registry;
+
+use crate::clock::TscClock;
+use crate::evidence::EvidenceSink;
+use crate::limiter::Limiters;
+use crate::metrics::Metrics;
+
+/// The process-wide runtime.
+pub struct Runtime {
+    registry: Mutex<Registry>,
+    metrics: Arc<Metrics>,
+    limiters: Limiters,
+    ledgers: RwLock<HashMap<(String, String), Arc<dyn EvidenceSink>>>,
+}
+
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let ledgers: Vec<String> =
+            self.ledgers.read().unwrap_or_else(PoisonError::into_inner).keys().map(|(s, l)| format!("{s}.{l}")).collect();
+        f.debug_struct("Runtime").field("ledgers", &ledgers).finish_non_exhaustive()
+    }
+}
+
+static RUNTIME: OnceLock<Runtime> = OnceLock::new();
+
+/// The process-wide runtime, created on first use.
+pub fn runtime() -> &'static Runtime {
+    RUNTIME.get_or_init(|| {
+        let mut registry = Registry::default();
+        let metrics = Arc::new(Metrics::register(&mut registry));
+        let limiters = Limiters::new(Arc::clone(&metrics), Arc::new(TscClock::new()));
+        Runtime { registry: Mutex::new(registry), metrics, limiters, ledgers: RwLock::new(HashMap::new()) }
+    })
+}
+
+impl Runtime {
+    /// The metric families.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    /// The process's rate limits. A service may register a spec's limits here at start-up
+    /// (with its own key cap, say); the functions annotated with a rate limit register theirs
+    /// on first use, from the spec, and share one limiter per limit.
+    pub fn limiters(&self) -> &Limiters {
+        &self.limiters
+    }
+
+    /// Runs `f` with the registry, e.g. to register a service's own metrics next to pip's.
+    pub fn with_registry<T>(&self, f: impl FnOnce(&mut Registry) -> T) -> T {
+        f(&mut self.registry.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// Every metric in the Prometheus text format (what `/metrics` serves).
+    pub fn render(&self) -> String {
+        crate::metrics::render(&self.registry.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// Makes `sink` the ledger named `ledger` of spec `spec`: invariants whose spec says
+    /// `evidence = <ledger>` append their violations to it. Replaces an earlier registration.
+    pub fn register_ledger(&self, spec: &str, ledger: &str, sink: Arc<dyn EvidenceSink>) {
+        self.ledgers.write().unwrap_or_else(PoisonError::into_inner).insert((spec.to_string(), ledger.to_string()), sink);
+    }
+
+    /// The ledger registered for `spec`/`ledger`.
+    pub fn ledger(&self, spec: &str, ledger: &str) -> Option<Arc<dyn EvidenceSink>> {
+        self.ledgers.read().unwrap_or_else(PoisonError::into_inner).get(&(spec.to_string(), ledger.to_string())).cloned()
+    }
+}
