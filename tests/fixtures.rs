@@ -161,6 +161,8 @@ fn generated_artifacts_of_the_bundled_specs_are_pinned() {
                 format!("promtool-test@{}", spec.name)
             } else if let Some(d) = a.path.strip_prefix("grafana/") {
                 format!("grafana@{}", d.trim_end_matches(".json"))
+            } else if a.path.ends_with(".manifest.json") {
+                format!("bundles@{}", spec.name)
             } else {
                 continue;
             };

@@ -2,7 +2,8 @@
 # Runs every test of the workspace. Installs what the tests need when it is missing, so that
 # it works on a fresh Debian machine with the Rust toolchain: promtool (Debian's `prometheus`
 # package), Node.js with npm, and the npm packages of tests/grafana (@grafana/schema and
-# TypeScript, pinned by its package-lock.json).
+# TypeScript, pinned by its package-lock.json); Chromium, unzip and Python's jsonschema for the
+# incident bundle tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,8 +14,12 @@ apt_install() {
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@"
 }
 
-command -v promtool >/dev/null || apt_install prometheus
+# promtool, and the prometheus server that tests/e2e.rs runs: one Debian package.
+command -v promtool >/dev/null && command -v prometheus >/dev/null || apt_install prometheus
 command -v node >/dev/null && command -v npm >/dev/null || apt_install nodejs npm
+command -v chromium >/dev/null || apt_install chromium
+command -v unzip >/dev/null || apt_install unzip
+python3 -c 'import jsonschema' 2>/dev/null || apt_install python3 python3-jsonschema
 if [ ! -x tests/grafana/node_modules/.bin/tsc ] || [ tests/grafana/package-lock.json -nt tests/grafana/node_modules/.package-lock.json ]; then
   (cd tests/grafana && npm ci --no-audit --no-fund --loglevel=error)
 fi

@@ -1,6 +1,7 @@
 //! Stage 3: IR → artifacts. Each emitter reads only the IR and owns one folder of
 //! `generated/`; they run in the order listed in [`EMITTERS`].
 
+pub mod bundle;
 pub mod grafana;
 pub mod ir_json;
 pub mod prometheus;
@@ -46,7 +47,7 @@ pub struct Emitter {
 }
 
 /// Every emitter, in the order they run.
-pub const EMITTERS: &[Emitter] = &[ir_json::EMITTER, prometheus::EMITTER, grafana::EMITTER];
+pub const EMITTERS: &[Emitter] = &[ir_json::EMITTER, prometheus::EMITTER, grafana::EMITTER, bundle::EMITTER];
 
 /// Runs every emitter on every spec. Artifacts come back sorted by path.
 pub fn emit_all(specs: &[ir::Spec]) -> Result<Vec<Artifact>, EmitError> {
@@ -57,6 +58,8 @@ pub fn emit_all(specs: &[ir::Spec]) -> Result<Vec<Artifact>, EmitError> {
         }
     }
     out.sort_by(|a, b| a.path.cmp(&b.path));
+    // A file every spec emits alike (the bundle manifest schema) is written once.
+    out.dedup_by(|a, b| a.path == b.path && a.contents == b.contents);
     for pair in out.windows(2) {
         if let [a, b] = pair
             && a.path == b.path

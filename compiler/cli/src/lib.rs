@@ -1,9 +1,12 @@
 //! The `pipc` commands as library functions, so that tests call exactly what the binary runs.
 #![warn(missing_docs)]
 
+pub mod bundle;
+mod bundle_commands;
 mod commands;
 mod ledger_commands;
 
+pub use bundle_commands::BundleArgs;
 pub use ledger_commands::{EntryArgs, FilterArgs, KeyArgs, ReportFormat};
 
 use std::ffi::OsString;
@@ -115,6 +118,17 @@ pub enum Command {
         /// What to do.
         #[command(subcommand)]
         command: LogCommand,
+    },
+    /// Build an incident bundle: a ZIP of the window's ledger slice, the spec, its artifacts
+    /// and an HTML timeline, with a MACed manifest.
+    Bundle(Box<BundleArgs>),
+    /// Verify an incident bundle offline (exit 1 with the reason if it does not verify).
+    VerifyBundle {
+        /// The bundle.
+        bundle: PathBuf,
+        /// The key.
+        #[command(flatten)]
+        key: KeyArgs,
     },
     /// Write a new random ledger key (hex, mode 0600) to a file that must not exist.
     Keygen {
@@ -231,5 +245,7 @@ pub fn run(args: impl IntoIterator<Item = impl Into<OsString> + Clone>, stdout: 
             LogCommand::Dump { ledger } => ledger_commands::show(&mut out, &ledger, &FilterArgs::default()),
         },
         Command::Keygen { output } => ledger_commands::keygen(&mut out, &output),
+        Command::Bundle(args) => bundle_commands::bundle(&mut out, &args),
+        Command::VerifyBundle { bundle, key } => bundle_commands::verify_bundle(&mut out, &bundle, &key),
     }
 }

@@ -1,0 +1,256 @@
+//! The ZIP container: writing a bundle deterministically (deflate, fixed times and modes), and
+//! reading an untrusted one into memory without ever touching the disk, refusing everything a
+//! hostile archive could use: paths that leave the folder, links, duplicate or case-folded
+//! duplicate names, encryption, other compression methods, sizes that lie, compression bombs,
+//! truncation.
+
+use std::collections::BTreeMap;
+use std::collections::BTreeSet;
+use std::io::{Cursor, Read, Write};
+
+use zip::result::ZipError;
+use zip::write::SimpleFileOptions;
+use zip::{CompressionMethod, DateTime, ZipArchive, ZipWriter};
+
+/// Limits on what a bundle may expand to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Most entries.
+    pub max_entries: usize,
+    /// Most bytes of all files, uncompressed.
+    pub max_total: u64,
+    /// Highest uncompressed/compressed ratio of a file larger than `ratio_floor`.
+    pub max_ratio: u64,
+    /// Files up to this size are not held to the ratio (tiny files compress oddly).
+    pub ratio_floor: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { max_entries: 10_000, max_total: 1 << 30, max_ratio: 100, ratio_floor: 1 << 20 }
+    }
+}
+
+/// Why an archive is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ArchiveError {
+    /// Not a ZIP, or cut short.
+    #[error("not a readable ZIP archive (truncated or damaged): {0}")]
+    Unreadable(String),
+    /// A name that could leave the folder it is extracted into, or is not plain.
+    #[error("entry `{name}` has an unsafe path: {why}")]
+    UnsafePath {
+        /// The name (lossy).
+        name: String,
+        /// What is wrong with it.
+        why: &'static str,
+    },
+    /// A symbolic link.
+    #[error("entry `{0}` is a symbolic link")]
+    Symlink(String),
+    /// A directory entry (bundles hold files only).
+    #[error("entry `{0}` is a directory; bundles hold files only")]
+    Directory(String),
+    /// Two entries with the same name (or names equal but for case).
+    #[error("entry `{0}` appears more than once")]
+    Duplicate(String),
+    /// Encrypted.
+    #[error("entry `{0}` is encrypted")]
+    Encrypted(String),
+    /// A method other than stored or deflated.
+    #[error("entry `{name}` uses compression method {method}; bundles use deflate")]
+    Method {
+        /// The name.
+        name: String,
+        /// The method.
+        method: String,
+    },
+    /// Too many entries or bytes, or a ratio of a compression bomb.
+    #[error("entry `{name}` is refused as a compression bomb: {why}")]
+    Bomb {
+        /// The name.
+        name: String,
+        /// Which limit.
+        why: String,
+    },
+    /// The bytes do not match what the archive declares.
+    #[error("entry `{name}` is damaged: {why}")]
+    Damaged {
+        /// The name.
+        name: String,
+        /// What was found.
+        why: String,
+    },
+}
+
+/// The files of an archive, by name.
+pub type Files = BTreeMap<String, Vec<u8>>;
+
+/// Writes files (in the order given) into a deflated ZIP, with a fixed time and mode so that
+/// the same files give the same bytes.
+pub fn write(files: &[(String, Vec<u8>)]) -> Result<Vec<u8>, ZipError> {
+    let mut w = ZipWriter::new(Cursor::new(Vec::new()));
+    let options = SimpleFileOptions::default()
+        .compression_method(CompressionMethod::Deflated)
+        .compression_level(Some(9))
+        .last_modified_time(DateTime::default())
+        .unix_permissions(0o644);
+    for (name, bytes) in files {
+        w.start_file(name.as_str(), options)?;
+        w.write_all(bytes)?;
+    }
+    Ok(w.finish()?.into_inner())
+}
+
+/// Whether a name is a plain relative path: no `..`, `.`, empty parts, leading `/`, drive
+/// letters, backslashes or control characters.
+fn check_name(name: &str) -> Result<(), &'static str> {
+    if name.is_empty() {
+        return Err("it is empty");
+    }
+    if name.starts_with('/') {
+        return Err("it is absolute");
+    }
+    if name.contains('\\') {
+        return Err("it contains a backslash");
+    }
+    if name.contains(':') {
+        return Err("it contains a drive or stream separator `:`");
+    }
+    if name.chars().any(char::is_control) {
+        return Err("it contains a control character");
+    }
+    for part in name.split('/') {
+        match part {
+            ".." => return Err("it climbs out with `..`"),
+            "." => return Err("it has a `.` component"),
+            "" => return Err("it has an empty component"),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// The names of the central directory records from `start` on, in order.
+fn central_names(bytes: &[u8], start: u64) -> Vec<Vec<u8>> {
+    let mut names = Vec::new();
+    let mut at = usize::try_from(start).unwrap_or(usize::MAX);
+    let u16_at = |i: usize| bytes.get(i..i + 2).and_then(|b| <[u8; 2]>::try_from(b).ok()).map_or(0, |b| usize::from(u16::from_le_bytes(b)));
+    while bytes.get(at..at + 4) == Some(b"PK\x01\x02".as_slice()) {
+        let (n, m, k) = (u16_at(at + 28), u16_at(at + 30), u16_at(at + 32));
+        match bytes.get(at + 46..at + 46 + n) {
+            Some(name) => names.push(name.to_vec()),
+            None => break,
+        }
+        at += 46 + n + m + k;
+    }
+    names
+}
+
+const S_IFMT: u32 = 0o170_000;
+const S_IFLNK: u32 = 0o120_000;
+const S_IFDIR: u32 = 0o040_000;
+
+/// Reads every file of an untrusted archive into memory.
+pub fn read(bytes: &[u8], limits: &Limits) -> Result<Files, ArchiveError> {
+    let mut zip = ZipArchive::new(Cursor::new(bytes)).map_err(|e| ArchiveError::Unreadable(e.to_string()))?;
+    if zip.len() > limits.max_entries {
+        return Err(ArchiveError::Bomb {
+            name: "(archive)".into(),
+            why: format!("{} entries, more than {}", zip.len(), limits.max_entries),
+        });
+    }
+    if zip.has_duplicate_names() {
+        // The reader keeps one entry per name: find the repeated one in the raw directory.
+        let start = (0..zip.len()).filter_map(|i| zip.by_index_raw(i).ok().map(|f| f.central_header_start())).min().unwrap_or(0);
+        let mut seen = BTreeSet::new();
+        let dup = central_names(bytes, start).into_iter().find(|n| !seen.insert(n.clone())).unwrap_or_default();
+        return Err(ArchiveError::Duplicate(String::from_utf8_lossy(&dup).into_owned()));
+    }
+    let mut seen_folded = BTreeSet::new();
+    let mut declared_total: u64 = 0;
+    let mut names = Vec::with_capacity(zip.len());
+    // First every header, without decompressing anything.
+    for i in 0..zip.len() {
+        let f = zip.by_index_raw(i).map_err(|e| ArchiveError::Unreadable(e.to_string()))?;
+        let name = match std::str::from_utf8(f.name_raw()) {
+            Ok(n) => n.to_string(),
+            Err(_) => {
+                return Err(ArchiveError::UnsafePath { name: String::from_utf8_lossy(f.name_raw()).into_owned(), why: "it is not UTF-8" });
+            }
+        };
+        if f.name().map(|n| n != name).unwrap_or(true) {
+            return Err(ArchiveError::UnsafePath { name, why: "its Unicode path field disagrees with its name" });
+        }
+        if name.ends_with('/') || f.is_dir() {
+            return Err(ArchiveError::Directory(name));
+        }
+        check_name(&name).map_err(|why| ArchiveError::UnsafePath { name: name.clone(), why })?;
+        let mode = f.unix_mode().unwrap_or(0);
+        if f.is_symlink() || mode & S_IFMT == S_IFLNK {
+            return Err(ArchiveError::Symlink(name));
+        }
+        if mode & S_IFMT == S_IFDIR {
+            return Err(ArchiveError::Directory(name));
+        }
+        if f.encrypted() || f.flags().is_encrypted() {
+            return Err(ArchiveError::Encrypted(name));
+        }
+        if !matches!(f.compression(), CompressionMethod::Stored | CompressionMethod::Deflated) {
+            return Err(ArchiveError::Method { name, method: format!("{:?}", f.compression()) });
+        }
+        if !seen_folded.insert(name.to_lowercase()) {
+            return Err(ArchiveError::Duplicate(name));
+        }
+        let (size, packed) = (f.size(), f.compressed_size());
+        declared_total = declared_total.saturating_add(size);
+        if declared_total > limits.max_total {
+            return Err(ArchiveError::Bomb { name, why: format!("the files would expand to more than {} bytes", limits.max_total) });
+        }
+        if size > limits.ratio_floor && size / packed.max(1) > limits.max_ratio {
+            return Err(ArchiveError::Bomb { name, why: format!("{size} bytes from {packed} (more than {}:1)", limits.max_ratio) });
+        }
+        names.push((name, size));
+    }
+    // Then the contents, never more than declared.
+    let mut files = Files::new();
+    for (i, (name, size)) in names.into_iter().enumerate() {
+        let damaged = |why: String| ArchiveError::Damaged { name: name.clone(), why };
+        let f = zip.by_index(i).map_err(|e| damaged(e.to_string()))?;
+        let mut out = Vec::with_capacity(usize::try_from(size.min(1 << 26)).unwrap_or(0));
+        f.take(size.saturating_add(1)).read_to_end(&mut out).map_err(|e| damaged(e.to_string()))?;
+        if out.len() as u64 != size {
+            return Err(damaged(format!("it declares {size} bytes but holds {} or more", out.len())));
+        }
+        if files.insert(name.clone(), out).is_some() {
+            return Err(ArchiveError::Duplicate(name));
+        }
+    }
+    Ok(files)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+    use super::*;
+
+    #[test]
+    fn names_that_are_not_plain_relative_paths_are_refused() {
+        for bad in ["", "/etc/passwd", "../x", "a/../../x", "a\\..\\x", "C:x", "a//b", "./a", "a\u{0}b"] {
+            assert!(check_name(bad).is_err(), "{bad:?}");
+        }
+        for good in ["manifest.json", "spec/specs/payments.pips", "generated/grafana/payments.json", "a..b"] {
+            assert!(check_name(good).is_ok(), "{good:?}");
+        }
+    }
+
+    #[test]
+    fn written_archives_read_back_and_are_deterministic() {
+        let files = vec![("a.txt".to_string(), b"hello".repeat(100)), ("b/c.json".to_string(), b"{}".to_vec())];
+        let a = write(&files).unwrap();
+        assert_eq!(a, write(&files).unwrap());
+        let back = read(&a, &Limits::default()).unwrap();
+        assert_eq!(back.get("a.txt").unwrap(), &b"hello".repeat(100));
+        assert_eq!(back.len(), 2);
+    }
+}

@@ -1,0 +1,326 @@
+//! Building a bundle: the window's slice of each ledger (every entry's MAC checked first),
+//! the spec, its artifacts, the timeline and the signed manifest, zipped; refused when it
+//! would exceed the spec's size cap.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use indicatif::ProgressBar;
+use pip_compiler::emit::bundle::{BUNDLE_MANIFEST, BundleFile, Part, bundle_files};
+use pip_compiler::ir;
+use pip_compiler::source::Sources;
+use pip_compiler::units::{Quantity, parse_quantity};
+use pip_runtime::ledger::checkpoint::{CheckpointFile, default_path};
+use pip_runtime::ledger::format::Entry;
+use pip_runtime::ledger::key::to_hex;
+use pip_runtime::ledger::query::{Expectation, LedgerReader, evidence_gaps};
+use pip_runtime::ledger::{Authenticity, Checkpoint, LedgerKey, verify_files, verify_slice};
+
+use super::manifest::{
+    AnomalyInfo, CheckpointInfo, FORMAT, FORMAT_VERSION, FileInfo, GapInfo, LedgerInfo, Manifest, SLICE_ENCODING, SourceInfo, SpecInfo,
+    Window, sha256_hex,
+};
+use super::{BundleError, archive, slice, timeline};
+
+/// What to bundle.
+#[derive(Debug, Clone)]
+pub struct BuildOptions {
+    /// Spec files or folders.
+    pub specs: Vec<PathBuf>,
+    /// The bundle (`incident` or `payments.incident`); needed when the specs have several.
+    pub bundle: Option<String>,
+    /// Ledger files: `(Some(name), path)`, or `(None, path)` for the bundle's only ledger.
+    pub ledgers: Vec<(Option<String>, PathBuf)>,
+    /// The checkpoint file (only with one ledger; default: the ledger's path plus `.ckpt`).
+    pub checkpoints: Option<PathBuf>,
+    /// The ledger key.
+    pub key: LedgerKey,
+    /// Window length (default: the spec's), ending at `to_ms`.
+    pub window_ms: Option<u64>,
+    /// Start of the window (Unix ms, inclusive); overrides `window_ms`.
+    pub from_ms: Option<u64>,
+    /// End of the window (Unix ms, exclusive; default: just after the last entry).
+    pub to_ms: Option<u64>,
+    /// Most events the timeline lists per ledger.
+    pub timeline_max_rows: usize,
+    /// Threads for verifying the ledger.
+    pub threads: usize,
+}
+
+/// A built bundle.
+#[derive(Debug, Clone)]
+pub struct Built {
+    /// The ZIP's bytes.
+    pub zip: Vec<u8>,
+    /// Its manifest.
+    pub manifest: Manifest,
+    /// Entries bundled per ledger.
+    pub entries: u64,
+}
+
+/// Parses `--window` (`24h`, `90m`, `7d`).
+pub fn parse_window(text: &str) -> Result<u64, BundleError> {
+    match parse_quantity(text) {
+        Ok(Quantity::Duration(ms)) if ms > 0 => u64::try_from(ms).map_err(|_| BundleError::Usage(format!("window `{text}` is too long"))),
+        _ => Err(BundleError::Usage(format!("`{text}` is not a positive duration (like `24h`, `90m` or `7d`)"))),
+    }
+}
+
+fn pick<'a>(specs: &'a [ir::Spec], name: Option<&str>) -> Result<(&'a ir::Spec, &'a ir::Bundle), BundleError> {
+    let all: Vec<(&ir::Spec, &ir::Bundle)> = specs.iter().flat_map(|s| s.bundles.iter().map(move |b| (s, b))).collect();
+    let list = || all.iter().map(|(s, b)| format!("`{}.{}`", s.name, b.name)).collect::<Vec<_>>().join(", ");
+    let picked: Vec<&(&ir::Spec, &ir::Bundle)> = match name {
+        Some(n) => all.iter().filter(|(s, b)| b.name == n || format!("{}.{}", s.name, b.name) == n).collect(),
+        None => all.iter().collect(),
+    };
+    match picked.as_slice() {
+        [(s, b)] => Ok((s, b)),
+        [] if all.is_empty() => Err(BundleError::Spec("the specs declare no `bundle` block".into())),
+        [] => Err(BundleError::Spec(format!("no bundle `{}` in the specs; they have {}", name.unwrap_or_default(), list()))),
+        _ => Err(BundleError::Spec(format!("the specs have several bundles ({}); name one with `--bundle`", list()))),
+    }
+}
+
+struct LedgerWork {
+    name: String,
+    path: PathBuf,
+    reader: LedgerReader,
+    ckpt: Option<PathBuf>,
+}
+
+/// Builds a bundle.
+pub fn build(opts: &BuildOptions, progress: &ProgressBar) -> Result<Built, BundleError> {
+    progress.set_message("compiling the spec");
+    let sources = Sources::load(&opts.specs).map_err(|e| BundleError::Spec(e.to_string()))?;
+    let c = pip_compiler::compile(&sources);
+    if c.has_errors() {
+        return Err(BundleError::Spec("the spec has errors; run `pipc check` to see them".into()));
+    }
+    let (spec, bundle) = pick(&c.specs, opts.bundle.as_deref())?;
+    let artifacts: BTreeMap<String, Vec<u8>> = pip_compiler::emit::emit_all(std::slice::from_ref(spec))
+        .map_err(|e| BundleError::Spec(e.to_string()))?
+        .into_iter()
+        .map(|a| (a.path, a.contents))
+        .collect();
+    let files = bundle_files(spec, bundle);
+    progress.inc(1);
+
+    progress.set_message("reading the ledger");
+    let work = ledgers_of(opts, &files)?;
+    let to_ms = match opts.to_ms {
+        Some(t) => t,
+        None => work
+            .iter()
+            .filter_map(|w| w.reader.raw().last().map(|b| b.ts_millis + 1))
+            .max()
+            .ok_or_else(|| BundleError::Usage("the ledger has no entries; give the window with `--from` and `--to`".into()))?,
+    };
+    let from_ms = opts.from_ms.unwrap_or_else(|| to_ms.saturating_sub(opts.window_ms.unwrap_or(bundle.window.millis)));
+    if from_ms >= to_ms {
+        return Err(BundleError::Usage("the window is empty: `--from` must be before `--to`".into()));
+    }
+    progress.inc(1);
+
+    let mut manifest = Manifest {
+        format: FORMAT.to_string(),
+        format_version: FORMAT_VERSION,
+        created_by: format!("pipc {}", pip_compiler::VERSION),
+        spec: SpecInfo {
+            name: spec.name.clone(),
+            version: spec.version.clone(),
+            sha256: spec.provenance.sha256.clone(),
+            sources: files
+                .iter()
+                .filter_map(|f| f.source_name.as_ref().map(|n| SourceInfo { name: n.clone(), path: f.path.clone() }))
+                .collect(),
+        },
+        bundle: bundle.name.clone(),
+        window: Window { from_ms, to_ms },
+        max_size_bytes: bundle.max_size,
+        timeline_max_rows: opts.timeline_max_rows,
+        ledgers: Vec::new(),
+        files: Vec::new(),
+        mac: None,
+    };
+    let mut contents: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+    let mut slices: Vec<Vec<Entry>> = Vec::new();
+    let mut slice_bytes = 0u64;
+    for w in &work {
+        progress.set_message(format!("verifying ledger `{}`", w.name));
+        let (info, bytes, entries) = slice_of(opts, spec, w, from_ms, to_ms)?;
+        slice_bytes += bytes.len() as u64;
+        contents.insert(info.path.clone(), bytes);
+        manifest.ledgers.push(info);
+        slices.push(entries);
+        progress.inc(1);
+    }
+
+    progress.set_message("rendering the timeline");
+    for f in &files {
+        let bytes = match f.part {
+            Part::Manifest | Part::Ledger => continue,
+            Part::Timeline => {
+                let refs: Vec<&[Entry]> = slices.iter().map(Vec::as_slice).collect();
+                timeline::render(&manifest, &refs).map_err(|e| BundleError::Io(format!("cannot render the timeline: {e}")))?.into_bytes()
+            }
+            Part::Spec => {
+                let name = f.source_name.as_deref().unwrap_or_default();
+                let file = sources.iter().map(|(_, s)| s).find(|s| s.name == name);
+                file.map(|s| s.text.as_bytes().to_vec()).ok_or_else(|| BundleError::Spec(format!("spec source `{name}` is not loaded")))?
+            }
+            Part::Rules | Part::Dashboards | Part::BundleManifest => {
+                let a = f.artifact.as_deref().unwrap_or_default();
+                artifacts.get(a).cloned().ok_or_else(|| BundleError::Spec(format!("the spec produced no `{a}`")))?
+            }
+        };
+        contents.insert(f.path.clone(), bytes);
+    }
+    progress.inc(1);
+
+    progress.set_message("writing the archive");
+    manifest.files = files
+        .iter()
+        .filter(|f| f.part != Part::Manifest)
+        .filter_map(|f| {
+            contents.get(&f.path).map(|b| FileInfo {
+                path: f.path.clone(),
+                part: f.part.into(),
+                size: b.len() as u64,
+                sha256: sha256_hex(b),
+            })
+        })
+        .collect();
+    manifest.sign(&opts.key).map_err(|e| BundleError::Io(e.to_string()))?;
+    let mut ordered = vec![(BUNDLE_MANIFEST.to_string(), manifest.to_bytes().map_err(|e| BundleError::Io(e.to_string()))?)];
+    ordered.extend(contents);
+    let zip = archive::write(&ordered).map_err(|e| BundleError::Io(format!("cannot write the archive: {e}")))?;
+    progress.inc(1);
+    let entries = slices.iter().map(|s| s.len() as u64).sum();
+    if zip.len() as u64 > bundle.max_size {
+        return Err(BundleError::TooLarge {
+            size: zip.len() as u64,
+            cap: bundle.max_size,
+            bundle: format!("{}.{}", spec.name, bundle.name),
+            source_ref: bundle.source.to_string(),
+            entries,
+            slice_bytes,
+        });
+    }
+    Ok(Built { zip, manifest, entries })
+}
+
+fn ledgers_of(opts: &BuildOptions, files: &[BundleFile]) -> Result<Vec<LedgerWork>, BundleError> {
+    let wanted: Vec<&str> = files.iter().filter_map(|f| f.ledger.as_deref()).collect();
+    if wanted.is_empty() {
+        return Err(BundleError::Spec("the bundle includes no ledger; add `include ledger <name>` to it".into()));
+    }
+    let mut out = Vec::new();
+    for name in &wanted {
+        let given: Vec<&PathBuf> = opts.ledgers.iter().filter(|(n, _)| n.as_deref() == Some(*name)).map(|(_, p)| p).collect();
+        let unnamed: Vec<&PathBuf> = opts.ledgers.iter().filter(|(n, _)| n.is_none()).map(|(_, p)| p).collect();
+        let path = match (given.as_slice(), unnamed.as_slice()) {
+            ([p], _) => (*p).clone(),
+            ([], [p]) if wanted.len() == 1 => (*p).clone(),
+            _ => return Err(BundleError::Usage(format!("give the file of ledger `{name}` with `--ledger {name}=PATH`"))),
+        };
+        let reader = LedgerReader::open(&path).map_err(|e| BundleError::Ledger(e.to_string()))?;
+        let ckpt =
+            if wanted.len() == 1 { opts.checkpoints.clone() } else { None }.or_else(|| Some(default_path(&path)).filter(|p| p.exists()));
+        out.push(LedgerWork { name: (*name).to_string(), path, reader, ckpt });
+    }
+    Ok(out)
+}
+
+/// The slice of one ledger: its manifest entry, its bytes, and its entries.
+fn slice_of(
+    opts: &BuildOptions,
+    spec: &ir::Spec,
+    w: &LedgerWork,
+    from_ms: u64,
+    to_ms: u64,
+) -> Result<(LedgerInfo, Vec<u8>, Vec<Entry>), BundleError> {
+    let ledger_err = |m: String| BundleError::Ledger(format!("ledger `{}` (`{}`): {m}", w.name, w.path.display()));
+    if !w.reader.damaged().is_empty() {
+        return Err(ledger_err("it holds bytes that are not entries".into()));
+    }
+    let window = w.reader.window(from_ms, to_ms).map_err(|e| ledger_err(e.to_string()))?;
+    let file = match &w.ckpt {
+        Some(p) => Some(CheckpointFile::read(p).map_err(|e| ledger_err(e.to_string()))?),
+        None => None,
+    };
+    let first = window.anchor.next_seq;
+    let last = window.entries.last().map(|e| e.seq);
+    let in_range: Vec<Checkpoint> = file
+        .iter()
+        .flat_map(|f| f.checkpoints.iter())
+        .filter(|c| c.seq >= first && last.is_some_and(|l| c.seq <= l) && c.verify(&opts.key))
+        .copied()
+        .collect();
+    // Every entry's own MAC is checked before it is bundled without it.
+    let report = verify_slice(&window.entries, &window.anchor, &in_range, &opts.key, Authenticity::PerEntryMac);
+    if !report.is_clean() {
+        let shown: Vec<String> = report.anomalies.iter().take(3).map(ToString::to_string).collect();
+        return Err(ledger_err(format!(
+            "{} anomal{} in the window, so it cannot be bundled as evidence: {}",
+            report.anomalies.len(),
+            if report.anomalies.len() == 1 { "y" } else { "ies" },
+            shown.join("; ")
+        )));
+    }
+    let whole = verify_files(&w.path, w.ckpt.as_deref(), &opts.key, opts.threads.max(1)).map_err(|e| ledger_err(e.to_string()))?;
+    let mut cps: Vec<Checkpoint> = Vec::new();
+    for c in in_range {
+        if cps.last().is_none_or(|l| c.seq > l.seq) {
+            cps.push(c);
+        }
+    }
+    let mut written_by: Vec<&str> = vec!["ledger"; cps.len()];
+    if let Some(e) = window.entries.last()
+        && cps.last().is_none_or(|c| c.seq < e.seq)
+    {
+        // The builder has just checked every entry's MAC; its checkpoint binds the ones no
+        // ledger checkpoint covers yet.
+        cps.push(Checkpoint::new(&opts.key, e.seq, e.ts_millis, e.hash));
+        written_by.push("bundle");
+    }
+    let bytes = slice::encode(&opts.key.id(), &window.anchor, &window.entries, &cps).map_err(|e| ledger_err(e.to_string()))?;
+    let expectations: Vec<Expectation> = spec
+        .ledgers
+        .iter()
+        .filter(|l| l.name == w.name)
+        .flat_map(|l| l.expects.iter())
+        .map(|x| Expectation { subsystem: x.subsystem.clone(), every_ms: x.every.millis, severity: x.severity.as_str().to_string() })
+        .collect();
+    let gaps = evidence_gaps(window.entries.iter().map(|e| (e.subsystem.as_bytes(), e.ts_millis, e.seq)), &expectations, from_ms, to_ms);
+    let info = LedgerInfo {
+        name: w.name.clone(),
+        path: format!("{}{}.slice", pip_compiler::emit::bundle::LEDGER_DIR, w.name),
+        encoding: SLICE_ENCODING.to_string(),
+        key_id: opts.key.id_hex(),
+        entries: window.entries.len() as u64,
+        first_seq: first,
+        last_seq: last,
+        prev: to_hex(&window.anchor.prev),
+        head: window.entries.last().map(|e| to_hex(&e.hash)),
+        checkpoints: cps
+            .iter()
+            .zip(written_by)
+            .map(|(c, by)| CheckpointInfo { seq: c.seq, time_ms: c.time_millis, head: to_hex(&c.head), written_by: by.to_string() })
+            .collect(),
+        anomalies: whole
+            .anomalies
+            .iter()
+            .map(|a| AnomalyInfo {
+                class: a.class.as_str().to_string(),
+                file: a.file.as_str().to_string(),
+                seq: a.seq.map(|s| s.first),
+                detail: a.detail.clone(),
+            })
+            .collect(),
+        gaps: gaps
+            .into_iter()
+            .map(|g| GapInfo { subsystem: g.subsystem, from_ms: g.from_ms, to_ms: g.to_ms, severity: g.severity, ongoing: g.ongoing })
+            .collect(),
+    };
+    Ok((info, bytes, window.entries))
+}

@@ -1,0 +1,271 @@
+//! `manifest.json`, the bundle's table of contents: every other file with its size and
+//! SHA-256, the spec and its hash, the ledger ranges and their checkpoints, and an HMAC over
+//! all of it with the ledger key.
+//!
+//! The MAC is `HMAC-SHA256(key, SHA-256("pip-bundle manifest v1\n" || compact JSON of the
+//! manifest without `mac`))` — the ledger's own MAC construction over a domain-separated
+//! digest, so that no ledger MAC can pass for a manifest MAC. The file itself must be exactly
+//! the pretty form of what it parses to, so no byte of it can change unnoticed either.
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use pip_compiler::emit::bundle::Part;
+use pip_runtime::ledger::LedgerKey;
+use pip_runtime::ledger::key::to_hex;
+
+/// `format` of every bundle manifest.
+pub const FORMAT: &str = "pip-bundle";
+/// The manifest format version.
+pub const FORMAT_VERSION: u32 = 1;
+/// The domain separator hashed before the manifest.
+const MAC_DOMAIN: &[u8] = b"pip-bundle manifest v1\n";
+/// How the MAC is computed, in words, for auditors.
+pub const MAC_ALGORITHM: &str = "HMAC-SHA256(key, SHA-256(\"pip-bundle manifest v1\\n\" || compact JSON of the manifest without `mac`))";
+/// The slice encoding's name.
+pub const SLICE_ENCODING: &str = "pip-slice v1: columns, no per-entry MACs, chain bound to MACed checkpoints";
+
+/// The bundle manifest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    /// Always [`FORMAT`].
+    pub format: String,
+    /// Always [`FORMAT_VERSION`].
+    pub format_version: u32,
+    /// `pipc <version>`.
+    pub created_by: String,
+    /// The spec.
+    pub spec: SpecInfo,
+    /// The `bundle` block's name.
+    pub bundle: String,
+    /// The time window.
+    pub window: Window,
+    /// The size cap of the ZIP, from the spec.
+    pub max_size_bytes: u64,
+    /// Most events the timeline lists.
+    pub timeline_max_rows: usize,
+    /// The ledger slices.
+    pub ledgers: Vec<LedgerInfo>,
+    /// Every file of the bundle but this one, sorted by path.
+    pub files: Vec<FileInfo>,
+    /// The MAC (absent while it is computed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mac: Option<MacInfo>,
+}
+
+/// The spec a bundle was built from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SpecInfo {
+    /// Its id.
+    pub name: String,
+    /// Its version.
+    pub version: String,
+    /// The spec hash over its sources.
+    pub sha256: String,
+    /// Its source files.
+    pub sources: Vec<SourceInfo>,
+}
+
+/// A spec source file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceInfo {
+    /// The name the compiler knew it by.
+    pub name: String,
+    /// Its path inside the bundle.
+    pub path: String,
+}
+
+/// A time window, `from` inclusive, `to` exclusive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Window {
+    /// Start, Unix milliseconds.
+    pub from_ms: u64,
+    /// End, Unix milliseconds.
+    pub to_ms: u64,
+}
+
+/// A ledger slice.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LedgerInfo {
+    /// The ledger's name in the spec.
+    pub name: String,
+    /// The slice's path inside the bundle.
+    pub path: String,
+    /// [`SLICE_ENCODING`].
+    pub encoding: String,
+    /// Id of the key it was written with.
+    pub key_id: String,
+    /// Entries in the slice.
+    pub entries: u64,
+    /// Seq of its first entry.
+    pub first_seq: u64,
+    /// Seq of its last entry (absent when the window holds none).
+    pub last_seq: Option<u64>,
+    /// Hash of the entry before the first (zeros before a ledger's first entry).
+    pub prev: String,
+    /// Hash of the last entry.
+    pub head: Option<String>,
+    /// The checkpoints covering seqs of the slice.
+    pub checkpoints: Vec<CheckpointInfo>,
+    /// Anomalies verification found in the whole ledger file when the bundle was built.
+    pub anomalies: Vec<AnomalyInfo>,
+    /// Silences longer than the spec's `expect subsystem` lines allow, inside the window.
+    pub gaps: Vec<GapInfo>,
+}
+
+/// A checkpoint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckpointInfo {
+    /// The seq it covers.
+    pub seq: u64,
+    /// When it was written.
+    pub time_ms: u64,
+    /// The hash of entry `seq`.
+    pub head: String,
+    /// `ledger`, or `bundle` for the one the builder wrote to cover the last entry.
+    pub written_by: String,
+}
+
+/// An anomaly found when the bundle was built.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AnomalyInfo {
+    /// Its class.
+    pub class: String,
+    /// `ledger` or `checkpoints`.
+    pub file: String,
+    /// First seq concerned.
+    pub seq: Option<u64>,
+    /// What was seen.
+    pub detail: String,
+}
+
+/// A silence longer than expected.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GapInfo {
+    /// The subsystem.
+    pub subsystem: String,
+    /// Start.
+    pub from_ms: u64,
+    /// End.
+    pub to_ms: u64,
+    /// Severity of the gap alert.
+    pub severity: String,
+    /// Whether it lasts to the end of the window.
+    pub ongoing: bool,
+}
+
+/// A file of the bundle.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileInfo {
+    /// Path inside the ZIP.
+    pub path: String,
+    /// What it is.
+    pub part: PartName,
+    /// Bytes.
+    pub size: u64,
+    /// SHA-256, lowercase hex.
+    pub sha256: String,
+}
+
+/// [`Part`], readable back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PartName {
+    /// See [`Part::Manifest`].
+    Manifest,
+    /// See [`Part::Ledger`].
+    Ledger,
+    /// See [`Part::Spec`].
+    Spec,
+    /// See [`Part::Rules`].
+    Rules,
+    /// See [`Part::Dashboards`].
+    Dashboards,
+    /// See [`Part::BundleManifest`].
+    BundleManifest,
+    /// See [`Part::Timeline`].
+    Timeline,
+}
+
+impl From<Part> for PartName {
+    fn from(p: Part) -> Self {
+        match p {
+            Part::Manifest => PartName::Manifest,
+            Part::Ledger => PartName::Ledger,
+            Part::Spec => PartName::Spec,
+            Part::Rules => PartName::Rules,
+            Part::Dashboards => PartName::Dashboards,
+            Part::BundleManifest => PartName::BundleManifest,
+            Part::Timeline => PartName::Timeline,
+        }
+    }
+}
+
+/// The MAC.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MacInfo {
+    /// [`MAC_ALGORITHM`].
+    pub algorithm: String,
+    /// Id of the key.
+    pub key_id: String,
+    /// The MAC, lowercase hex.
+    pub value: String,
+}
+
+impl Manifest {
+    fn digest(&self) -> Result<[u8; 32], serde_json::Error> {
+        let unsigned = Manifest { mac: None, ..self.clone() };
+        let mut h = Sha256::new();
+        h.update(MAC_DOMAIN);
+        h.update(serde_json::to_vec(&unsigned)?);
+        Ok(h.finalize().into())
+    }
+
+    /// Sets the MAC.
+    pub fn sign(&mut self, key: &LedgerKey) -> Result<(), serde_json::Error> {
+        let mac = key.mac_entry(&self.digest()?);
+        self.mac = Some(MacInfo { algorithm: MAC_ALGORITHM.to_string(), key_id: key.id_hex(), value: to_hex(&mac) });
+        Ok(())
+    }
+
+    /// Whether the MAC is right for this key (constant-time comparison).
+    pub fn mac_ok(&self, key: &LedgerKey) -> bool {
+        let Some(mac) = &self.mac else { return false };
+        let Some(value) = from_hex32(&mac.value) else { return false };
+        self.digest().is_ok_and(|d| key.verify_entry(&d, &value)) && mac.algorithm == MAC_ALGORITHM
+    }
+
+    /// The file's bytes: pretty JSON and a newline.
+    pub fn to_bytes(&self) -> Result<Vec<u8>, serde_json::Error> {
+        let mut out = serde_json::to_vec_pretty(self)?;
+        out.push(b'\n');
+        Ok(out)
+    }
+}
+
+/// SHA-256 of bytes, lowercase hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    to_hex(&Sha256::digest(bytes))
+}
+
+/// 32 bytes from 64 hex digits.
+pub fn from_hex32(text: &str) -> Option<[u8; 32]> {
+    if text.len() != 64 || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (o, pair) in out.iter_mut().zip(text.as_bytes().chunks_exact(2)) {
+        *o = u8::from_str_radix(std::str::from_utf8(pair).ok()?, 16).ok()?;
+    }
+    Some(out)
+}

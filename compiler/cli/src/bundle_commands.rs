@@ -1,0 +1,214 @@
+//! `bundle` and `verify-bundle`: incident bundles from the shell (the work is in
+//! [`crate::bundle`]).
+
+use std::io::{IsTerminal, Read};
+use std::path::{Path, PathBuf};
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use pip_runtime::ledger::timefmt::{format_millis, parse_millis};
+use pip_runtime::ledger::{KeySource, LedgerKey};
+
+use crate::bundle::archive::Limits;
+use crate::bundle::{BuildOptions, BundleError, build, parse_window, timeline, verify};
+use crate::commands::Out;
+use crate::{DEFAULT_SPECS, EXIT_FAIL, EXIT_OK, EXIT_USAGE, KeyArgs};
+
+/// The arguments of `pipc bundle`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct BundleArgs {
+    /// Spec files or directories (default: specs/).
+    #[arg(long = "spec", value_name = "PATH")]
+    pub specs: Vec<PathBuf>,
+    /// The bundle (`incident` or `payments.incident`; needed when the specs declare several).
+    #[arg(long)]
+    pub bundle: Option<String>,
+    /// The ledger file, or `NAME=FILE` for each ledger when the bundle includes several.
+    #[arg(long = "ledger", value_name = "[NAME=]FILE", required = true)]
+    pub ledgers: Vec<String>,
+    /// The checkpoint file (default: LEDGER.ckpt when it exists).
+    #[arg(long, value_name = "FILE")]
+    pub checkpoints: Option<PathBuf>,
+    /// The key.
+    #[command(flatten)]
+    pub key: KeyArgs,
+    /// Window length ending at `--to` (default: the spec's `window`).
+    #[arg(long, value_name = "DURATION", conflicts_with = "from")]
+    pub window: Option<String>,
+    /// Start of the window (RFC 3339, a date, or Unix milliseconds; inclusive).
+    #[arg(long, value_name = "TIME")]
+    pub from: Option<String>,
+    /// End of the window (exclusive; default: just after the ledger's last entry).
+    #[arg(long, value_name = "TIME")]
+    pub to: Option<String>,
+    /// Most events the timeline lists (every event is in the ledger slice regardless).
+    #[arg(long, value_name = "N", default_value_t = timeline::DEFAULT_MAX_ROWS)]
+    pub timeline_rows: usize,
+    /// The ZIP to write.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: PathBuf,
+}
+
+fn err(out: &mut Out<'_>, msg: impl std::fmt::Display) {
+    let _ = writeln!(out.stderr, "pipc: {msg}");
+}
+
+fn load_key(k: &KeyArgs) -> Result<LedgerKey, String> {
+    let source = match (&k.key_file, &k.key_env) {
+        (Some(f), _) => KeySource::File(f.clone()),
+        (None, Some(v)) => KeySource::Env(v.clone()),
+        (None, None) => return Err("give the key with `--key-file` or `--key-env`".into()),
+    };
+    source.load().map_err(|e| e.to_string())
+}
+
+fn time(text: Option<&String>) -> Result<Option<u64>, String> {
+    text.map(|t| parse_millis(t).map_err(|e| e.to_string())).transpose()
+}
+
+fn report(out: &mut Out<'_>, e: &BundleError) {
+    err(out, e);
+    if let Some(h) = e.help() {
+        let _ = writeln!(out.stderr, "  help: {h}");
+    }
+}
+
+/// `pipc bundle`.
+pub(crate) fn bundle(out: &mut Out<'_>, a: &BundleArgs) -> u8 {
+    let key = match load_key(&a.key) {
+        Ok(k) => k,
+        Err(e) => {
+            err(out, e);
+            return EXIT_USAGE;
+        }
+    };
+    let (from_ms, to_ms) = match (time(a.from.as_ref()), time(a.to.as_ref())) {
+        (Ok(f), Ok(t)) => (f, t),
+        (Err(e), _) | (_, Err(e)) => {
+            err(out, e);
+            return EXIT_USAGE;
+        }
+    };
+    let window_ms = match a.window.as_deref().map(parse_window).transpose() {
+        Ok(w) => w,
+        Err(e) => {
+            report(out, &e);
+            return EXIT_USAGE;
+        }
+    };
+    let ledgers = a
+        .ledgers
+        .iter()
+        .map(|l| match l.split_once('=') {
+            Some((n, p)) if !n.is_empty() && !n.contains(['/', '\\']) => (Some(n.to_string()), PathBuf::from(p)),
+            _ => (None, PathBuf::from(l)),
+        })
+        .collect();
+    let opts = BuildOptions {
+        specs: if a.specs.is_empty() { vec![PathBuf::from(DEFAULT_SPECS)] } else { a.specs.clone() },
+        bundle: a.bundle.clone(),
+        ledgers,
+        checkpoints: a.checkpoints.clone(),
+        key,
+        window_ms,
+        from_ms,
+        to_ms,
+        timeline_max_rows: a.timeline_rows,
+        threads: std::thread::available_parallelism().map_or(1, usize::from),
+    };
+    let progress = if std::io::stderr().is_terminal() {
+        let p = ProgressBar::with_draw_target(Some(5), ProgressDrawTarget::stderr());
+        if let Ok(style) = ProgressStyle::with_template("{bar:30} {pos}/{len} {msg}") {
+            p.set_style(style);
+        }
+        p
+    } else {
+        ProgressBar::hidden()
+    };
+    let built = build(&opts, &progress);
+    progress.finish_and_clear();
+    let built = match built {
+        Ok(b) => b,
+        Err(e) => {
+            report(out, &e);
+            return if matches!(e, BundleError::Usage(_)) { EXIT_USAGE } else { EXIT_FAIL };
+        }
+    };
+    if let Err(e) = write_atomic(&a.output, &built.zip) {
+        err(out, format!("cannot write `{}`: {e}", a.output.display()));
+        return EXIT_USAGE;
+    }
+    let m = &built.manifest;
+    let _ = writeln!(
+        out.stderr,
+        "wrote `{}`: bundle `{}.{}`, {} bytes (cap {}), {} entries from {} to {}, {} files",
+        a.output.display(),
+        m.spec.name,
+        m.bundle,
+        built.zip.len(),
+        m.max_size_bytes,
+        built.entries,
+        format_millis(m.window.from_ms),
+        format_millis(m.window.to_ms),
+        m.files.len() + 1
+    );
+    EXIT_OK
+}
+
+fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut tmp = path.as_os_str().to_os_string();
+    tmp.push(".pipc-tmp");
+    let tmp = PathBuf::from(tmp);
+    std::fs::write(&tmp, bytes)?;
+    std::fs::rename(&tmp, path)
+}
+
+/// `pipc verify-bundle`.
+pub(crate) fn verify_bundle(out: &mut Out<'_>, path: &Path, key: &KeyArgs) -> u8 {
+    let key = match load_key(key) {
+        Ok(k) => k,
+        Err(e) => {
+            err(out, e);
+            return EXIT_USAGE;
+        }
+    };
+    let limits = Limits::default();
+    let bytes = match std::fs::File::open(path).and_then(|f| {
+        let mut b = Vec::new();
+        f.take(limits.max_total + 1).read_to_end(&mut b).map(|_| b)
+    }) {
+        Ok(b) if b.len() as u64 > limits.max_total => {
+            err(out, format!("`{}` is larger than {} bytes; refused", path.display(), limits.max_total));
+            return EXIT_FAIL;
+        }
+        Ok(b) => b,
+        Err(e) => {
+            err(out, format!("cannot read `{}`: {e}", path.display()));
+            return EXIT_USAGE;
+        }
+    };
+    match verify(&bytes, &key, &limits) {
+        Ok(v) => {
+            let m = &v.manifest;
+            let _ = writeln!(
+                out.stdout,
+                "{}: verified: spec `{}` {} (sha256 {}), bundle `{}`, window {} to {}; {} files, {} ledger entries bound to {} checkpoint(s); manifest MAC ok (key id {})",
+                path.display(),
+                m.spec.name,
+                m.spec.version,
+                m.spec.sha256,
+                m.bundle,
+                format_millis(m.window.from_ms),
+                format_millis(m.window.to_ms),
+                v.files,
+                v.entries,
+                v.checkpoints,
+                key.id_hex()
+            );
+            EXIT_OK
+        }
+        Err(e) => {
+            err(out, format!("`{}` does not verify: {e}", path.display()));
+            EXIT_FAIL
+        }
+    }
+}

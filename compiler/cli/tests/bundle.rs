@@ -1,0 +1,581 @@
+//! Incident bundles end to end: a ledger written by the runtime is bundled with `pipc bundle`
+//! and verified with `pipc verify-bundle`; every tampered file, every byte of the ledger
+//! slice and every hostile archive is refused with its reason; the manifest and timeline are
+//! pinned by snapshots; the timeline renders in headless Chromium.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing, missing_docs)]
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::Arc;
+use std::time::Duration;
+
+use pip_runtime::clock::{Clock, ManualClock};
+use pip_runtime::evidence::Event;
+use pip_runtime::ledger::{Authenticity, CheckpointPolicy, Ledger, LedgerConfig, LedgerKey, verify_slice};
+use pipc::bundle::archive::{self, ArchiveError, Limits};
+use pipc::bundle::manifest::Manifest;
+use pipc::bundle::{BundleError, slice, verify};
+
+/// A fixed key, so that MACs in snapshots are stable.
+const KEY_HEX: &str = "8f3a1c5e7b9d2f4a6c8e0b1d3f5a7c9e2b4d6f8a0c1e3b5d7f9a2c4e6b8d0f1a";
+const ORIGIN_MS: u64 = 1_767_225_600_000; // 2026-01-01T00:00:00Z
+
+const SPEC: &str = r#"spec shop version "1.2.0" {
+  owner   = "team-shop"
+  runbook = "https://runbooks.example.com/shop"
+}
+
+ledger audit {
+  key = env("PIP_AUDIT_KEY")
+  checkpoint every 4 entries or 1h
+  expect subsystem "billing" every 15m severity P1
+}
+
+bundle incident {
+  window   = 24h
+  max_size = 5MiB
+  include ledger audit, specs, rules, dashboards, timeline
+}
+"#;
+
+fn pipc(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_pipc")).args(args).current_dir(dir).env("NO_COLOR", "1").output().unwrap()
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn key() -> LedgerKey {
+    LedgerKey::from_hex(KEY_HEX, "the test").unwrap()
+}
+
+fn event(subsystem: &str, actor: &str, action: &str, resource: &str, payload: serde_json::Value, result: &str) -> Event {
+    Event {
+        subsystem: subsystem.into(),
+        actor: actor.into(),
+        action: action.into(),
+        resource: resource.into(),
+        payload,
+        result: result.into(),
+    }
+}
+
+/// Ten events a minute or more apart, with a violation, a denial and a 20-minute billing
+/// silence, appended by the runtime's ledger.
+fn write_ledger(path: &Path) {
+    let clock = ManualClock::new(ORIGIN_MS);
+    let mut cfg = LedgerConfig::new("shop", "audit", path);
+    cfg.checkpoint = CheckpointPolicy { every_entries: Some(4), every: None };
+    let shared: Arc<dyn Clock> = Arc::new(clock.clone());
+    let (ledger, _) = Ledger::open(cfg, key(), shared, None).unwrap();
+    let events = [
+        (60, event("billing", "svc-billing", "charge", "acct/17", serde_json::json!({"amount": 1250, "currency": "EUR"}), "ok")),
+        (60, event("auth", "sso", "login", "user/alice", serde_json::json!({"ip": "10.0.0.7"}), "ok")),
+        (60, event("billing", "svc-billing", "charge", "acct/18", serde_json::json!({"amount": 990, "currency": "EUR"}), "ok")),
+        (
+            60,
+            event(
+                "billing",
+                "payments::transfer",
+                "violation",
+                "shop.balance_non_negative",
+                serde_json::json!({"check": "ensures", "expr": "account.balance >= 0", "values": {"balance": "-40"}}),
+                "violated",
+            ),
+        ),
+        (60, event("settlement", "batch", "settle", "batch/2026-01-01", serde_json::json!({"count": 2}), "ok")),
+        (1200, event("billing", "svc-billing", "refund", "acct/17", serde_json::json!({"amount": 1250}), "denied")),
+        (60, event("auth", "sso", "logout", "user/alice", serde_json::Value::Null, "ok")),
+        (
+            60,
+            event("billing", "svc-billing", "charge", "acct/<script>", serde_json::json!({"amount": 5, "note": "a \"quoted\" <b>"}), "ok"),
+        ),
+        (60, event("auth", "sso", "login", "user/bob", serde_json::json!({"ip": "10.0.0.9", "mfa": true}), "ok")),
+        (60, event("billing", "svc-billing", "charge", "acct/19", serde_json::json!({"amount": 42.5, "currency": "USD"}), "ok")),
+    ];
+    for (gap, e) in events {
+        clock.advance(Duration::from_secs(gap));
+        ledger.append(&e).unwrap();
+    }
+    ledger.close().unwrap();
+}
+
+/// A folder with the spec, a key file, and a ledger written by the runtime.
+fn project() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("shop.pips"), SPEC).unwrap();
+    std::fs::write(dir.path().join("key"), format!("{KEY_HEX}\n")).unwrap();
+    write_ledger(&dir.path().join("audit.ledger"));
+    dir
+}
+
+/// A project and the bundle `pipc bundle` built from it.
+fn bundled() -> (tempfile::TempDir, Vec<u8>) {
+    let dir = project();
+    let out = pipc(dir.path(), &["bundle", "--spec", "shop.pips", "--ledger", "audit.ledger", "--key-file", "key", "-o", "incident.zip"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let zip = std::fs::read(dir.path().join("incident.zip")).unwrap();
+    (dir, zip)
+}
+
+fn files_of(zip: &[u8]) -> Vec<(String, Vec<u8>)> {
+    archive::read(zip, &Limits::default()).unwrap().into_iter().collect()
+}
+
+fn manifest_of(zip: &[u8]) -> Manifest {
+    serde_json::from_slice(&files_of(zip).into_iter().find(|(n, _)| n == "manifest.json").unwrap().1).unwrap()
+}
+
+fn reason(zip: &[u8]) -> String {
+    match verify(zip, &key(), &Limits::default()) {
+        Ok(_) => panic!("the bundle verified"),
+        Err(e) => e.to_string(),
+    }
+}
+
+fn settings() -> insta::Settings {
+    let mut s = insta::Settings::clone_current();
+    s.set_prepend_module_to_snapshot(false);
+    s.add_filter(r"pipc \d+\.\d+\.\d+", "pipc [version]");
+    s
+}
+
+#[test]
+fn a_bundle_built_from_a_runtime_ledger_verifies_and_unzip_opens_it() {
+    let (dir, zip) = bundled();
+    let out = pipc(dir.path(), &["verify-bundle", "incident.zip", "--key-file", "key"]);
+    assert_eq!(out.status.code(), Some(0), "{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(text(&out.stdout).contains("verified: spec `shop` 1.2.0"), "{}", text(&out.stdout));
+    assert!(text(&out.stdout).contains("10 ledger entries bound to 3 checkpoint(s)"), "{}", text(&out.stdout));
+    let names: Vec<String> = files_of(&zip).into_iter().map(|(n, _)| n).collect();
+    assert_eq!(
+        names,
+        [
+            "generated/bundles/shop.manifest.json",
+            "generated/grafana/shop.json",
+            "generated/prometheus/shop.rules.yml",
+            "generated/prometheus/shop.test.yml",
+            "ledger/audit.slice",
+            "manifest.json",
+            "spec/shop.pips",
+            "timeline.html"
+        ]
+    );
+    let unzip = Command::new("unzip").args(["-t", "incident.zip"]).current_dir(dir.path()).output().expect("`unzip` is installed");
+    assert!(unzip.status.success(), "{}", text(&unzip.stdout));
+    assert!(text(&unzip.stdout).contains("No errors detected"), "{}", text(&unzip.stdout));
+    let other = dir.path().join("other.key");
+    assert_eq!(pipc(dir.path(), &["keygen", "-o", "other.key"]).status.code(), Some(0));
+    let wrong = pipc(dir.path(), &["verify-bundle", "incident.zip", "--key-file", other.to_str().unwrap()]);
+    assert_eq!(wrong.status.code(), Some(1));
+    assert!(text(&wrong.stderr).contains("signed with key id"), "{}", text(&wrong.stderr));
+}
+
+#[test]
+fn the_manifest_and_timeline_of_a_fixed_ledger_are_pinned() {
+    let (_dir, zip) = bundled();
+    let files = files_of(&zip);
+    let get = |n: &str| text(&files.iter().find(|(p, _)| p == n).unwrap().1);
+    settings().bind(|| {
+        insta::assert_snapshot!("bundle-manifest@shop", get("manifest.json"));
+        insta::assert_snapshot!("timeline@shop", get("timeline.html"));
+    });
+    let again = bundled().1;
+    assert_eq!(zip, again, "the same ledger and spec give the same bytes");
+}
+
+#[test]
+fn tampering_with_any_single_file_is_detected() {
+    let (_dir, zip) = bundled();
+    let files = files_of(&zip);
+    for (i, (name, _)) in files.iter().enumerate() {
+        let mut changed = files.clone();
+        let bytes = &mut changed[i].1;
+        let at = bytes.len() / 2;
+        bytes[at] ^= 0x01;
+        let why = reason(&archive::write(&changed).unwrap());
+        if name == "manifest.json" {
+            assert!(why.contains("manifest"), "{name}: {why}");
+        } else {
+            assert!(why.contains(&format!("`{name}` was altered")), "{name}: {why}");
+        }
+        let mut dropped = files.clone();
+        dropped.remove(i);
+        let why = reason(&archive::write(&dropped).unwrap());
+        assert!(why.contains("missing") || why.contains("no `manifest.json`"), "{name}: {why}");
+    }
+    let mut extra = files.clone();
+    extra.push(("notes.txt".into(), b"trust me".to_vec()));
+    assert!(reason(&archive::write(&extra).unwrap()).contains("`notes.txt` is in the archive but not in the manifest"));
+}
+
+#[test]
+fn every_byte_of_the_ledger_slice_is_bound() {
+    let (_dir, zip) = bundled();
+    let files = files_of(&zip);
+    let original = files.iter().find(|(n, _)| n == "ledger/audit.slice").unwrap().1.clone();
+    let good = slice::decode(&original).unwrap();
+    assert!(verify_slice(&good.entries, &good.anchor, &good.checkpoints, &key(), Authenticity::ChainToCheckpoint).is_clean());
+    for at in 0..original.len() {
+        for bit in [0x01u8, 0x80] {
+            let mut bytes = original.clone();
+            bytes[at] ^= bit;
+            let caught = match slice::decode(&bytes) {
+                Err(_) => true,
+                Ok(d) => {
+                    d.key_id != key().id()
+                        || !verify_slice(&d.entries, &d.anchor, &d.checkpoints, &key(), Authenticity::ChainToCheckpoint).is_clean()
+                }
+            };
+            assert!(caught, "flipping bit {bit:#x} of byte {at} went unnoticed");
+        }
+    }
+    for cut in 0..original.len() {
+        assert!(slice::decode(&original[..cut]).is_err(), "a slice cut to {cut} bytes was accepted");
+    }
+    let mut longer = original.clone();
+    longer.push(0);
+    assert!(slice::decode(&longer).is_err(), "a byte appended to the slice was accepted");
+    // And in a whole bundle whose manifest an attacker re-signed with the key: still caught.
+    let mut m = manifest_of(&zip);
+    let mut bytes = original.clone();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 1;
+    for f in &mut m.files {
+        if f.path == "ledger/audit.slice" {
+            f.sha256 = pipc::bundle::manifest::sha256_hex(&bytes);
+        }
+    }
+    m.sign(&key()).unwrap();
+    let rebuilt: Vec<(String, Vec<u8>)> = files
+        .iter()
+        .map(|(n, b)| match n.as_str() {
+            "manifest.json" => (n.clone(), m.to_bytes().unwrap()),
+            "ledger/audit.slice" => (n.clone(), bytes.clone()),
+            _ => (n.clone(), b.clone()),
+        })
+        .collect();
+    let why = reason(&archive::write(&rebuilt).unwrap());
+    assert!(why.contains("ledger `audit`"), "{why}");
+}
+
+#[test]
+fn a_manifest_that_lists_a_file_twice_is_refused_even_when_signed() {
+    let (_dir, zip) = bundled();
+    let mut m = manifest_of(&zip);
+    let dup = m.files[0].clone();
+    m.files.push(dup);
+    m.sign(&key()).unwrap();
+    let files: Vec<(String, Vec<u8>)> =
+        files_of(&zip).into_iter().map(|(n, b)| if n == "manifest.json" { (n, m.to_bytes().unwrap()) } else { (n, b) }).collect();
+    let why = reason(&archive::write(&files).unwrap());
+    assert!(why.contains("lists `generated/bundles/shop.manifest.json` twice"), "{why}");
+}
+
+#[test]
+fn artifacts_that_do_not_match_the_bundled_spec_are_refused_even_when_signed() {
+    let (_dir, zip) = bundled();
+    let mut m = manifest_of(&zip);
+    let forged = b"groups: []\n".to_vec();
+    for f in &mut m.files {
+        if f.path == "generated/prometheus/shop.rules.yml" {
+            f.sha256 = pipc::bundle::manifest::sha256_hex(&forged);
+            f.size = forged.len() as u64;
+        }
+    }
+    m.sign(&key()).unwrap();
+    let files: Vec<(String, Vec<u8>)> = files_of(&zip)
+        .into_iter()
+        .map(|(n, b)| match n.as_str() {
+            "manifest.json" => (n, m.to_bytes().unwrap()),
+            "generated/prometheus/shop.rules.yml" => (n, forged.clone()),
+            _ => (n, b),
+        })
+        .collect();
+    let why = reason(&archive::write(&files).unwrap());
+    assert!(why.contains("`generated/prometheus/shop.rules.yml` does not match what the bundled spec generates"), "{why}");
+}
+
+/// Replaces every occurrence of `from` by `to` (same length) in raw archive bytes.
+fn patch(bytes: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {
+    assert_eq!(from.len(), to.len());
+    let mut out = bytes.to_vec();
+    let mut i = 0;
+    let mut n = 0;
+    while i + from.len() <= out.len() {
+        if &out[i..i + from.len()] == from {
+            out[i..i + from.len()].copy_from_slice(to);
+            n += 1;
+        }
+        i += 1;
+    }
+    assert!(n > 0);
+    out
+}
+
+/// Offsets of a 4-byte signature in raw archive bytes.
+fn signatures(bytes: &[u8], sig: &[u8; 4]) -> Vec<usize> {
+    (0..bytes.len().saturating_sub(3)).filter(|&i| &bytes[i..i + 4] == sig).collect()
+}
+
+fn refused(zip: &[u8]) -> ArchiveError {
+    match verify(zip, &key(), &Limits::default()) {
+        Err(BundleError::Archive(e)) => e,
+        other => panic!("expected the archive to be refused, got {other:?}"),
+    }
+}
+
+#[test]
+fn hostile_archives_are_refused_with_their_reason() {
+    let (_dir, zip) = bundled();
+    let files = files_of(&zip);
+    let with = |name: &str| {
+        let mut f = files.clone();
+        f.push((name.to_string(), b"x".to_vec()));
+        archive::write(&f).unwrap()
+    };
+    for (name, why) in [
+        ("../evil.sh", "`..`"),
+        ("spec/../../evil.sh", "`..`"),
+        ("/etc/cron.d/evil", "absolute"),
+        ("..\\evil.bat", "backslash"),
+        ("C:/evil.bat", "`:`"),
+        ("./timeline.html", "`.`"),
+    ] {
+        let e = refused(&with(name));
+        assert!(matches!(e, ArchiveError::UnsafePath { .. }), "{name}: {e}");
+        assert!(e.to_string().contains(why), "{name}: {e}");
+    }
+
+    // A symbolic link.
+    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    for (n, b) in &files {
+        w.start_file(n.as_str(), zip::write::SimpleFileOptions::default()).unwrap();
+        w.write_all(b).unwrap();
+    }
+    w.add_symlink("passwd", "/etc/passwd", zip::write::SimpleFileOptions::default()).unwrap();
+    let link = w.finish().unwrap().into_inner();
+    assert!(matches!(refused(&link), ArchiveError::Symlink(n) if n == "passwd"));
+
+    // Duplicate names: exact (patched into the headers) and equal but for case.
+    let mut two = files.clone();
+    two.push(("aaaa.txt".into(), b"1".to_vec()));
+    two.push(("bbbb.txt".into(), b"1".to_vec()));
+    let dup = patch(&archive::write(&two).unwrap(), b"bbbb.txt", b"aaaa.txt");
+    assert!(matches!(refused(&dup), ArchiveError::Duplicate(ref n) if n == "aaaa.txt"), "{}", refused(&dup));
+    let mut case = files.clone();
+    case.push(("Timeline.html".into(), b"<p>".to_vec()));
+    assert!(matches!(refused(&archive::write(&case).unwrap()), ArchiveError::Duplicate(_)));
+
+    // Encrypted: the "encrypted" flag set in the local and central headers of the first file.
+    let mut enc = zip.clone();
+    for at in signatures(&zip, b"PK\x03\x04").into_iter().take(1) {
+        enc[at + 6] |= 1;
+    }
+    for at in signatures(&zip, b"PK\x01\x02").into_iter().take(1) {
+        enc[at + 8] |= 1;
+    }
+    assert!(matches!(refused(&enc), ArchiveError::Encrypted(_)), "{}", refused(&enc));
+
+    // A compression bomb: 64 MiB of zeros in a few dozen KiB.
+    let mut bomb = files.clone();
+    bomb.push(("zeros.bin".into(), vec![0u8; 64 << 20]));
+    let e = refused(&archive::write(&bomb).unwrap());
+    assert!(matches!(e, ArchiveError::Bomb { .. }), "{e}");
+    assert!(e.to_string().contains(":1"), "{e}");
+    // And the cap on the total, whatever the ratio.
+    let small = Limits { max_total: 1000, ..Limits::default() };
+    assert!(matches!(verify(&zip, &key(), &small), Err(BundleError::Archive(ArchiveError::Bomb { .. }))));
+
+    // A size that lies: the central directory says the manifest is shorter than it is.
+    let mut lie = zip.clone();
+    let cd = signatures(&zip, b"PK\x01\x02");
+    let manifest_cd = cd.iter().copied().find(|&at| &zip[at + 46..at + 46 + 13] == b"manifest.json").unwrap();
+    let size = u32::from_le_bytes(zip[manifest_cd + 24..manifest_cd + 28].try_into().unwrap());
+    lie[manifest_cd + 24..manifest_cd + 28].copy_from_slice(&(size - 10).to_le_bytes());
+    let e = refused(&lie);
+    assert!(matches!(e, ArchiveError::Damaged { .. }), "{e}");
+
+    // Truncated, at several places.
+    for cut in [zip.len() / 3, zip.len() / 2, zip.len() - 30, 10] {
+        let e = refused(&zip[..cut]);
+        assert!(matches!(e, ArchiveError::Unreadable(_) | ArchiveError::Damaged { .. }), "cut at {cut}: {e}");
+    }
+}
+
+#[test]
+fn verifying_a_hostile_archive_writes_nothing() {
+    let (dir, zip) = bundled();
+    let mut files = files_of(&zip);
+    files.push(("../escaped.txt".into(), b"x".to_vec()));
+    let inner = dir.path().join("inner");
+    std::fs::create_dir(&inner).unwrap();
+    std::fs::write(inner.join("evil.zip"), archive::write(&files).unwrap()).unwrap();
+    let listing = |p: &Path| {
+        let mut v: Vec<PathBuf> = std::fs::read_dir(p).unwrap().map(|e| e.unwrap().path()).collect();
+        v.sort();
+        v
+    };
+    let (before_outer, before_inner) = (listing(dir.path()), listing(&inner));
+    let out = pipc(&inner, &["verify-bundle", "evil.zip", "--key-file", "../key"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("unsafe path"), "{}", text(&out.stderr));
+    assert_eq!((listing(dir.path()), listing(&inner)), (before_outer, before_inner));
+}
+
+#[test]
+fn a_window_over_the_cap_fails_with_the_size_it_needs_and_what_to_do() {
+    let dir = project();
+    std::fs::write(dir.path().join("shop.pips"), SPEC.replace("max_size = 5MiB", "max_size = 2KiB")).unwrap();
+    let out = pipc(dir.path(), &["bundle", "--spec", "shop.pips", "--ledger", "audit.ledger", "--key-file", "key", "-o", "incident.zip"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    assert!(err.contains("the bundle would be ") && err.contains("over the 2048-byte cap of bundle `shop.incident` (shop.pips:"), "{err}");
+    assert!(err.contains("help: narrow the window"), "{err}");
+    assert!(!dir.path().join("incident.zip").exists());
+}
+
+#[test]
+fn a_narrower_window_bundles_only_its_entries_and_still_verifies() {
+    let dir = project();
+    // Entries 6..=10 lie from 00:25 on; the first five before.
+    let out = pipc(
+        dir.path(),
+        &[
+            "bundle",
+            "--spec",
+            "shop.pips",
+            "--ledger",
+            "audit.ledger",
+            "--key-file",
+            "key",
+            "--from",
+            "2026-01-01T00:25:00Z",
+            "-o",
+            "w.zip",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let zip = std::fs::read(dir.path().join("w.zip")).unwrap();
+    let v = verify(&zip, &key(), &Limits::default()).unwrap();
+    assert_eq!(v.entries, 5);
+    let l = &v.manifest.ledgers[0];
+    assert_eq!((l.first_seq, l.last_seq), (6, Some(10)));
+    assert_ne!(l.prev, "0".repeat(64), "the slice starts from the hash of entry 5");
+    assert_eq!(l.checkpoints.last().map(|c| (c.seq, c.written_by.as_str())), Some((10, "ledger")));
+
+    // Entries 6 and 7: no ledger checkpoint covers 7 (they are at 4, 8 and 10), so the
+    // builder, having checked every entry's MAC, writes one that binds them.
+    let out = pipc(
+        dir.path(),
+        &[
+            "bundle",
+            "--spec",
+            "shop.pips",
+            "--ledger",
+            "audit.ledger",
+            "--key-file",
+            "key",
+            "--from",
+            "2026-01-01T00:25:00Z",
+            "--to",
+            "2026-01-01T00:27:00Z",
+            "-o",
+            "s.zip",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let v = verify(&std::fs::read(dir.path().join("s.zip")).unwrap(), &key(), &Limits::default()).unwrap();
+    let l = &v.manifest.ledgers[0];
+    assert_eq!((l.first_seq, l.last_seq, v.entries), (6, Some(7), 2));
+    let cps: Vec<(u64, &str)> = l.checkpoints.iter().map(|c| (c.seq, c.written_by.as_str())).collect();
+    assert_eq!(cps, [(7, "bundle")]);
+}
+
+#[test]
+fn the_timeline_renders_its_events_in_headless_chromium() {
+    let chromium = ["chromium", "chromium-browser"]
+        .into_iter()
+        .find(|c| Command::new(c).arg("--version").output().is_ok_and(|o| o.status.success()))
+        .unwrap_or_else(|| panic!("`chromium` is not installed; run tests/run-all.sh, which installs it (Debian package `chromium`)"));
+    let (_dir, zip) = bundled();
+    let html = files_of(&zip).into_iter().find(|(n, _)| n == "timeline.html").unwrap().1;
+    let out_dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("bundle-timeline");
+    std::fs::create_dir_all(&out_dir).unwrap();
+    let page = out_dir.join("timeline.html");
+    std::fs::write(&page, &html).unwrap();
+    let url = format!("file://{}", page.display());
+    let profile = tempfile::tempdir().unwrap();
+    let common = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-extensions"];
+    let user_dir = format!("--user-data-dir={}", profile.path().display());
+    let dom = Command::new(chromium).args(common).arg(&user_dir).args(["--dump-dom", &url]).output().unwrap();
+    assert!(dom.status.success(), "{}", text(&dom.stderr));
+    let dom = text(&dom.stdout);
+    for seq in 1..=10 {
+        assert!(dom.contains(&format!("data-seq=\"{seq}\"")), "event {seq} is not in the rendered page");
+    }
+    assert_eq!(dom.matches("class=\"event violation\"").count(), 1, "the violation is highlighted once");
+    assert!(dom.contains("Evidence gap (P1)"), "the billing silence is highlighted");
+    assert!(dom.contains("acct/&lt;script&gt;") && !dom.contains("acct/<script>"), "text is escaped");
+    let shot = out_dir.join("timeline.png");
+    let _ = std::fs::remove_file(&shot);
+    let s = Command::new(chromium)
+        .args(common)
+        .arg(&user_dir)
+        .arg(format!("--screenshot={}", shot.display()))
+        .args(["--window-size=1280,2000", &url])
+        .output()
+        .unwrap();
+    assert!(s.status.success(), "{}", text(&s.stderr));
+    let png = std::fs::read(&shot).unwrap();
+    assert!(png.starts_with(b"\x89PNG") && png.len() > 10_000, "screenshot at {}", shot.display());
+}
+
+#[test]
+fn generated_bundle_manifests_validate_against_their_schema() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let schema = root.join("generated/bundles/manifest.schema.json");
+    let mut docs: Vec<PathBuf> = std::fs::read_dir(root.join("generated/bundles"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().ends_with(".manifest.json"))
+        .collect();
+    docs.sort();
+    assert!(docs.len() >= 2, "{docs:?}");
+    // The test spec's manifest too, as the bundle carries it.
+    let (_dir, zip) = bundled();
+    let shop = files_of(&zip).into_iter().find(|(n, _)| n == "generated/bundles/shop.manifest.json").unwrap().1;
+    let out_dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("bundle-schema");
+    std::fs::create_dir_all(&out_dir).unwrap();
+    std::fs::write(out_dir.join("shop.manifest.json"), shop).unwrap();
+    docs.push(out_dir.join("shop.manifest.json"));
+    // A document the schema must refuse, so that the check can fail.
+    std::fs::write(out_dir.join("bad.manifest.json"), r#"{"manifest_version": 2, "bundles": []}"#).unwrap();
+    let script = r#"
+import json, sys
+try:
+    import jsonschema
+except ImportError:
+    sys.exit("python3-jsonschema is not installed; run tests/run-all.sh, which installs it")
+schema = json.load(open(sys.argv[1]))
+jsonschema.Draft202012Validator.check_schema(schema)
+v = jsonschema.Draft202012Validator(schema)
+for path in sys.argv[2:]:
+    errors = list(v.iter_errors(json.load(open(path))))
+    print(path, "valid" if not errors else "invalid: " + errors[0].message)
+"#;
+    let mut args = vec![schema.clone()];
+    args.extend(docs.iter().cloned());
+    args.push(out_dir.join("bad.manifest.json"));
+    let out = Command::new("python3").arg("-c").arg(script).args(&args).output().expect("python3 is installed");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let report = text(&out.stdout);
+    let lines: Vec<&str> = report.lines().collect();
+    assert_eq!(lines.len(), docs.len() + 1, "{report}");
+    for l in &lines[..docs.len()] {
+        assert!(l.ends_with(" valid"), "{l}");
+    }
+    assert!(lines[docs.len()].contains("invalid"), "{report}");
+}
