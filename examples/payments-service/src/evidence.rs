@@ -1,0 +1,137 @@
+//! The spec's ledger `audit`: opening it as the spec configures it, registering it as the
+//! evidence sink of the invariants, and verifying it periodically so that tampering shows in
+//! `pip_ledger_anomalies_total` (which `PipLedgerVerificationFailed` alerts on).
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::mpsc::{self, RecvTimeoutError, Sender};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use pip_runtime::clock::SystemClock;
+use pip_runtime::evidence::Event;
+use pip_runtime::ledger::{CheckpointPolicy, Durability, Ledger, LedgerConfig, LedgerError, LedgerKey, OpenReport, class};
+use pip_runtime::metrics::AnomalyLabels;
+use pip_runtime::runtime;
+
+/// The spec id.
+pub const SPEC: &str = "payments";
+/// The ledger's name in the spec.
+pub const LEDGER: &str = "audit";
+/// The ledger file's name in the data folder (checkpoints are next to it, `.ckpt`).
+pub const LEDGER_FILE: &str = "audit.ledger";
+/// Where the spec says the key is: `key = env("PIP_AUDIT_KEY")`.
+pub const KEY_ENV: &str = "PIP_AUDIT_KEY";
+
+/// The ledger as `specs/payments.pips` configures it: `checkpoint every 1000 entries or
+/// 10s`, `sync every 64 entries or 5ms` (a test in this crate compares with the spec's IR).
+pub fn ledger_config(data_dir: &Path) -> LedgerConfig {
+    let mut config = LedgerConfig::new(SPEC, LEDGER, data_dir.join(LEDGER_FILE));
+    config.checkpoint = CheckpointPolicy { every_entries: Some(1000), every: Some(Duration::from_secs(10)) };
+    config.durability = Durability::Group { entries: Some(64), interval: Some(Duration::from_millis(5)) };
+    config
+}
+
+/// Opens the ledger with the process's metrics and registers it as the evidence sink of spec
+/// `payments`. Every anomaly class is exported at zero from the start, so that the first
+/// anomaly is an *increase* Prometheus can see.
+pub fn open(data_dir: &Path, key: LedgerKey) -> Result<(Ledger, OpenReport), LedgerError> {
+    let metrics = runtime().metrics();
+    for c in class::ALL {
+        drop(metrics.ledger_anomalies.get_or_create(&AnomalyLabels { spec: SPEC.into(), ledger: LEDGER.into(), class: c.into() }));
+    }
+    let (ledger, report) = Ledger::open(ledger_config(data_dir), key, Arc::new(SystemClock::new()), Some(metrics))?;
+    runtime().register_ledger(SPEC, LEDGER, Arc::new(ledger.clone()));
+    Ok((ledger, report))
+}
+
+/// An event of the service itself (a payment, a transfer, a settlement...).
+pub fn event(subsystem: &str, actor: &str, action: &str, resource: &str, payload: serde_json::Value) -> Event {
+    Event {
+        subsystem: subsystem.into(),
+        actor: actor.into(),
+        action: action.into(),
+        resource: resource.into(),
+        payload,
+        result: "ok".into(),
+    }
+}
+
+/// A thread verifying the ledger every `interval`; stops when dropped.
+#[derive(Debug)]
+pub struct Verifier {
+    stop: Option<Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Verifier {
+    /// Starts verifying `ledger` every `interval`. Each run adds the anomalies it finds to
+    /// `pip_ledger_anomalies_total` ([`Ledger::verify`]); a damaged ledger keeps counting
+    /// for as long as it stays damaged, so the alert keeps firing.
+    pub fn start(ledger: Ledger, interval: Duration) -> std::io::Result<Verifier> {
+        let (stop, stopped) = mpsc::channel::<()>();
+        let thread = std::thread::Builder::new().name("audit-verifier".into()).spawn(move || {
+            let mut reported = 0usize;
+            loop {
+                match stopped.recv_timeout(interval) {
+                    Err(RecvTimeoutError::Timeout) => {}
+                    Ok(()) | Err(RecvTimeoutError::Disconnected) => return,
+                }
+                match ledger.verify(1) {
+                    Ok(report) if report.anomalies.len() != reported => {
+                        reported = report.anomalies.len();
+                        for a in &report.anomalies {
+                            eprintln!("payments-service: ledger verification: {}", a.to_json());
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(e) => eprintln!("payments-service: ledger verification failed: {e}"),
+                }
+            }
+        })?;
+        Ok(Verifier { stop: Some(stop), thread: Some(thread) })
+    }
+}
+
+impl Drop for Verifier {
+    fn drop(&mut self) {
+        drop(self.stop.take());
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+    use super::*;
+
+    /// The spec's IR, as `pipc build` wrote it.
+    fn ir() -> serde_json::Value {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../generated/ir/payments.json");
+        serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn the_ledger_and_store_settings_are_the_specs() {
+        let ir = ir();
+        let spec = &ir["spec"];
+        assert_eq!(spec["name"], SPEC);
+        let ledger = &spec["ledgers"][0];
+        assert_eq!(ledger["name"], LEDGER);
+        assert_eq!(ledger["key"]["env"], KEY_ENV);
+        let config = ledger_config(Path::new("/data"));
+        assert_eq!(config.checkpoint.every_entries, ledger["checkpoint"]["every_entries"].as_u64());
+        assert_eq!(ledger["checkpoint"]["every"], "10s");
+        assert_eq!(config.checkpoint.every, Some(Duration::from_secs(10)));
+        let Durability::Group { entries, interval } = config.durability else { unreachable!("group commit") };
+        assert_eq!(entries, ledger["sync"]["group"]["entries"].as_u64());
+        assert_eq!(ledger["sync"]["group"]["interval"], "5ms");
+        assert_eq!(interval, Some(Duration::from_millis(5)));
+        let store = &spec["versioned"][0];
+        assert_eq!(store["name"], crate::config::STORE);
+        assert_eq!(store["history"].as_u64(), Some(crate::config::HISTORY));
+        assert_eq!(store["evidence"], LEDGER);
+    }
+}
