@@ -87,7 +87,7 @@ fn invariant(args: &Args, mut f: ItemFn, spec: &Spec, inv: &ir::Invariant, loade
         Some(l) => quote!(::core::option::Option::Some(#l)),
         None => quote!(::core::option::Option::None),
     };
-    let subsystem = args.subsystem.as_ref().map_or_else(|| DEFAULT_SUBSYSTEM.to_string(), syn::LitStr::value);
+    let subsystem = args.subsystem.as_ref().map_or_else(|| pip_conventions::check::DEFAULT_SUBSYSTEM.to_string(), syn::LitStr::value);
     let ident = &f.sig.ident;
     let source = format!("{}:{}", inv.source.file, inv.source.line);
     let tracking = track(spec, loaded);
@@ -157,10 +157,6 @@ fn invariant(args: &Args, mut f: ItemFn, spec: &Spec, inv: &ir::Invariant, loade
     *f.block = new_body;
     Ok(f.into_token_stream())
 }
-
-/// The ledger subsystem of violation events when the attribute names none (the runtime's
-/// `invariant::DEFAULT_SUBSYSTEM`).
-const DEFAULT_SUBSYSTEM: &str = "invariants";
 
 /// `vec![("name", <Debug of name or placeholder>), ...]`.
 fn values(names: &[String]) -> TokenStream {

@@ -47,7 +47,7 @@ impl Clause {
         match self {
             Clause::Requires => check::REQUIRES,
             Clause::Ensures => check::ENSURES,
-            Clause::RateLimit => "rate_limit",
+            Clause::RateLimit => check::RATE_LIMIT,
         }
     }
 
@@ -63,7 +63,7 @@ impl Clause {
 }
 
 /// The subsystem of violation events when the attribute does not name one.
-pub const DEFAULT_SUBSYSTEM: &str = "invariants";
+pub const DEFAULT_SUBSYSTEM: &str = check::DEFAULT_SUBSYSTEM;
 
 /// One annotated function's invariant, as the spec defines it.
 #[derive(Debug)]

@@ -44,6 +44,11 @@ pub mod check {
     pub const REQUIRES: &str = "requires";
     /// A postcondition.
     pub const ENSURES: &str = "ensures";
+    /// A call a rate limit refused (a violation's clause; rate limits count their decisions
+    /// in their own metrics, not under this label).
+    pub const RATE_LIMIT: &str = "rate_limit";
+    /// The ledger subsystem of invariant violation events when `#[pip_invariant]` names none.
+    pub const DEFAULT_SUBSYSTEM: &str = "invariants";
 }
 
 /// Values of [`label::OUTCOME`].
