@@ -579,3 +579,130 @@ for path in sys.argv[2:]:
     }
     assert!(lines[docs.len()].contains("invalid"), "{report}");
 }
+
+const TWO_LEDGERS: &str = r#"spec shop version "1.2.0" {
+  owner   = "team-shop"
+  runbook = "https://runbooks.example.com/shop"
+}
+
+ledger audit {
+  key = env("PIP_AUDIT_KEY")
+  checkpoint every 4 entries or 1h
+}
+
+ledger access {
+  key = env("PIP_AUDIT_KEY")
+  checkpoint every 3 entries or 1h
+}
+
+bundle incident {
+  window   = 24h
+  max_size = 5MiB
+  include ledger audit, ledger access, specs, rules, timeline
+}
+"#;
+
+/// A second ledger beside `audit.ledger`: six logins, the last one a minute after audit's last.
+fn write_access_ledger(path: &Path) {
+    let clock = ManualClock::new(ORIGIN_MS);
+    let mut cfg = LedgerConfig::new("shop", "access", path);
+    cfg.checkpoint = CheckpointPolicy { every_entries: Some(3), every: None };
+    let shared: Arc<dyn Clock> = Arc::new(clock.clone());
+    let (ledger, _) = Ledger::open(cfg, key(), shared, None).unwrap();
+    for i in 0..6u64 {
+        clock.advance(Duration::from_secs(if i == 0 { 90 } else { 120 }));
+        ledger.append(&event("auth", "sso", "login", &format!("user/{i}"), serde_json::json!({"n": i}), "ok")).unwrap();
+    }
+    ledger.close().unwrap();
+}
+
+#[test]
+fn a_bundle_of_two_ledgers_carries_and_verifies_both() {
+    let dir = project();
+    std::fs::write(dir.path().join("shop.pips"), TWO_LEDGERS).unwrap();
+    write_access_ledger(&dir.path().join("access.ledger"));
+    let args = |extra: &[&str]| {
+        let mut a = vec!["bundle", "--spec", "shop.pips", "--key-file", "key", "-o", "two.zip"];
+        a.extend_from_slice(extra);
+        pipc(dir.path(), &a)
+    };
+    let out = args(&["--ledger", "access=access.ledger", "--ledger", "audit=audit.ledger"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("16 entries"), "{}", text(&out.stderr));
+    let zip = std::fs::read(dir.path().join("two.zip")).unwrap();
+    let v = verify(&zip, &key(), &Limits::default()).unwrap();
+    assert_eq!(v.entries, 16);
+    let ledgers: Vec<(&str, u64, Option<u64>, usize)> =
+        v.manifest.ledgers.iter().map(|l| (l.name.as_str(), l.first_seq, l.last_seq, l.checkpoints.len())).collect();
+    // In the order of their slices' paths (as the generated manifest lists them), whatever the
+    // order of the options; each with its own checkpoints.
+    assert_eq!(ledgers, [("access", 1, Some(6), 2), ("audit", 1, Some(10), 3)]);
+    let names: Vec<String> = files_of(&zip).into_iter().map(|(n, _)| n).collect();
+    assert!(names.contains(&"ledger/audit.slice".to_string()) && names.contains(&"ledger/access.slice".to_string()), "{names:?}");
+    let timeline = text(&files_of(&zip).into_iter().find(|(n, _)| n == "timeline.html").unwrap().1);
+    assert!(timeline.contains("user/5") && timeline.contains("acct/19"), "the timeline shows both ledgers' events");
+    let verified = pipc(dir.path(), &["verify-bundle", "two.zip", "--key-file", "key"]);
+    assert_eq!(verified.status.code(), Some(0), "{}", text(&verified.stderr));
+    assert!(text(&verified.stdout).contains("16 ledger entries bound to 5 checkpoint(s)"), "{}", text(&verified.stdout));
+
+    // Swapping the two slices' bytes (each still valid on its own) is refused.
+    let mut files = files_of(&zip);
+    let a = files.iter().position(|(n, _)| n == "ledger/audit.slice").unwrap();
+    let b = files.iter().position(|(n, _)| n == "ledger/access.slice").unwrap();
+    let (ab, bb) = (files[a].1.clone(), files[b].1.clone());
+    files[a].1 = bb;
+    files[b].1 = ab;
+    let why = reason(&archive::write(&files).unwrap());
+    assert!(why.contains("`ledger/access.slice` was altered"), "{why}");
+
+    // Usage errors: each names what is wrong, exits 2, and writes nothing.
+    let cases: [(&[&str], &str); 6] = [
+        (&["--ledger", "audit=audit.ledger"], "give the file of ledger `access` with `--ledger access=PATH`"),
+        (&["--ledger", "audit.ledger"], "the bundle includes several ledgers (`access`, `audit`); name each one"),
+        (
+            &["--ledger", "audit=audit.ledger", "--ledger", "acess=access.ledger"],
+            "`--ledger acess=access.ledger`: the bundle includes no ledger `acess`; it includes `access`, `audit`",
+        ),
+        (&["--ledger", "audit=audit.ledger", "--ledger", "audit=access.ledger"], "ledger `audit` is given twice"),
+        (
+            &["--ledger", "audit=audit.ledger", "--ledger", "access=access.ledger", "--checkpoints", "audit.ledger.ckpt"],
+            "`--checkpoints` names the checkpoint file of a bundle's only ledger",
+        ),
+        (&["--ledger", "audit=audit.ledger", "--ledger", "access=missing.ledger"], "ledger `access`: cannot read `missing.ledger`"),
+    ];
+    std::fs::remove_file(dir.path().join("two.zip")).unwrap();
+    for (extra, want) in cases {
+        let out = args(extra);
+        let code = if want.contains("cannot read") { 1 } else { 2 };
+        assert_eq!(out.status.code(), Some(code), "{extra:?}: {}", text(&out.stderr));
+        assert!(text(&out.stderr).contains(want), "{extra:?}: {}", text(&out.stderr));
+        assert!(!dir.path().join("two.zip").exists(), "{extra:?} wrote a bundle");
+    }
+}
+
+#[test]
+fn usage_errors_of_bundle_name_the_problem_and_write_nothing() {
+    let dir = project();
+    let run = |extra: &[&str]| {
+        let mut a = vec!["bundle", "--spec", "shop.pips", "-o", "out.zip"];
+        a.extend_from_slice(extra);
+        pipc(dir.path(), &a)
+    };
+    let cases: [(&[&str], u8, &str); 8] = [
+        (&["--ledger", "audit.ledger"], 2, "the following required arguments were not provided:\n  <--key-file <FILE>|--key-env <VAR>>"),
+        (&["--key-file", "key"], 2, "the following required arguments were not provided:\n  --ledger <[NAME=]FILE>"),
+        (&["--ledger", "audit.ledger", "--key-file", "key", "--from", "yesterday-ish"], 2, "yesterday-ish"),
+        (&["--ledger", "audit.ledger", "--key-file", "key", "--window", "ten minutes"], 2, "ten minutes"),
+        (&["--ledger", "audit.ledger", "--key-file", "key", "--window", "1h", "--from", "2026-01-01"], 2, "cannot be used with"),
+        (&["--ledger", "audit.ledger", "--ledger", "other.ledger", "--key-file", "key"], 2, "already given"),
+        (&["--ledger", "audit=audit.ledger", "--key-file", "key", "--bundle", "postmortem"], 1, "postmortem"),
+        (&["--ledger", "nope=audit.ledger", "--key-file", "key"], 2, "the bundle includes no ledger `nope`; it includes `audit`"),
+    ];
+    for (extra, code, want) in cases {
+        let out = run(extra);
+        assert_eq!(out.status.code(), Some(i32::from(code)), "{extra:?}: {}", text(&out.stderr));
+        assert!(text(&out.stderr).contains(want), "{extra:?}: {}", text(&out.stderr));
+        assert!(!text(&out.stderr).contains("panicked"), "{extra:?}: {}", text(&out.stderr));
+        assert!(!dir.path().join("out.zip").exists(), "{extra:?} wrote a bundle");
+    }
+}

@@ -214,16 +214,53 @@ fn ledgers_of(opts: &BuildOptions, files: &[BundleFile]) -> Result<Vec<LedgerWor
     if wanted.is_empty() {
         return Err(BundleError::Spec("the bundle includes no ledger; add `include ledger <name>` to it".into()));
     }
+    let listed = || wanted.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ");
+    // Every file given must be used: a misspelt name or a stray file is an error, never ignored.
+    let mut named: Vec<&str> = Vec::new();
+    for (name, path) in &opts.ledgers {
+        if let Some(n) = name.as_deref() {
+            if !wanted.contains(&n) {
+                return Err(BundleError::Usage(format!(
+                    "`--ledger {n}={}`: the bundle includes no ledger `{n}`; it includes {}",
+                    path.display(),
+                    listed()
+                )));
+            }
+            if named.contains(&n) {
+                return Err(BundleError::Usage(format!("ledger `{n}` is given twice with `--ledger {n}=…`")));
+            }
+            named.push(n);
+        }
+    }
+    let unnamed: Vec<&PathBuf> = opts.ledgers.iter().filter(|(n, _)| n.is_none()).map(|(_, p)| p).collect();
+    // An unnamed file stands for the bundle's only ledger, when that is not named too.
+    let spare = if wanted.len() == 1 && named.is_empty() { unnamed.get(1) } else { unnamed.first() };
+    if let Some(p) = spare {
+        return Err(BundleError::Usage(if wanted.len() == 1 {
+            format!("`--ledger {}`: the bundle includes one ledger, and it is already given", p.display())
+        } else {
+            format!(
+                "`--ledger {}`: the bundle includes several ledgers ({}); name each one with `--ledger NAME=PATH`",
+                p.display(),
+                listed()
+            )
+        }));
+    }
+    if wanted.len() > 1 && opts.checkpoints.is_some() {
+        return Err(BundleError::Usage(
+            "`--checkpoints` names the checkpoint file of a bundle's only ledger; with several, each ledger's checkpoints are read from `LEDGER.ckpt`"
+                .into(),
+        ));
+    }
     let mut out = Vec::new();
     for name in &wanted {
-        let given: Vec<&PathBuf> = opts.ledgers.iter().filter(|(n, _)| n.as_deref() == Some(*name)).map(|(_, p)| p).collect();
-        let unnamed: Vec<&PathBuf> = opts.ledgers.iter().filter(|(n, _)| n.is_none()).map(|(_, p)| p).collect();
-        let path = match (given.as_slice(), unnamed.as_slice()) {
-            ([p], _) => (*p).clone(),
-            ([], [p]) if wanted.len() == 1 => (*p).clone(),
+        let given = opts.ledgers.iter().find(|(n, _)| n.as_deref() == Some(*name)).map(|(_, p)| p);
+        let path = match (given, unnamed.as_slice()) {
+            (Some(p), _) => p.clone(),
+            (None, [p]) if wanted.len() == 1 => (*p).clone(),
             _ => return Err(BundleError::Usage(format!("give the file of ledger `{name}` with `--ledger {name}=PATH`"))),
         };
-        let reader = LedgerReader::open(&path).map_err(|e| BundleError::Ledger(e.to_string()))?;
+        let reader = LedgerReader::open(&path).map_err(|e| BundleError::Ledger(format!("ledger `{name}`: {e}")))?;
         let ckpt =
             if wanted.len() == 1 { opts.checkpoints.clone() } else { None }.or_else(|| Some(default_path(&path)).filter(|p| p.exists()));
         out.push(LedgerWork { name: (*name).to_string(), path, reader, ckpt });
