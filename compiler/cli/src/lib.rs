@@ -206,23 +206,43 @@ pub enum LogCommand {
     },
 }
 
+fn use_color(choice: Color) -> bool {
+    match choice {
+        Color::Always => true,
+        Color::Never => false,
+        Color::Auto => std::io::IsTerminal::is_terminal(&std::io::stderr()) && std::env::var_os("NO_COLOR").is_none(),
+    }
+}
+
+/// The `--color` choice of arguments clap refused, so that its error is colored as asked.
+fn color_arg(args: &[OsString]) -> Color {
+    let mut choice = Color::Auto;
+    let mut it = args.iter().filter_map(|a| a.to_str());
+    while let Some(a) = it.next() {
+        let value = match a.strip_prefix("--color") {
+            Some("") => it.next(),
+            Some(v) => v.strip_prefix('='),
+            None => None,
+        };
+        choice = value.and_then(|v| Color::from_str(v, false).ok()).unwrap_or(choice);
+    }
+    choice
+}
+
 /// Runs `pipc` with these arguments (the first is the program name) and returns the exit code.
 pub fn run(args: impl IntoIterator<Item = impl Into<OsString> + Clone>, stdout: &mut dyn Write, stderr: &mut dyn Write) -> u8 {
-    let cli = match Cli::try_parse_from(args) {
+    let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
+    let cli = match Cli::try_parse_from(&args) {
         Ok(cli) => cli,
         Err(e) => {
             let to_stdout = !e.use_stderr();
-            let text = if to_stdout { e.render().to_string() } else { e.render().ansi().to_string() };
+            let text = if !to_stdout && use_color(color_arg(&args)) { e.render().ansi().to_string() } else { e.render().to_string() };
             let target: &mut dyn Write = if to_stdout { stdout } else { stderr };
             let _ = write!(target, "{text}");
             return if to_stdout { EXIT_OK } else { EXIT_USAGE };
         }
     };
-    let color = match cli.color {
-        Color::Always => true,
-        Color::Never => false,
-        Color::Auto => std::io::IsTerminal::is_terminal(&std::io::stderr()) && std::env::var_os("NO_COLOR").is_none(),
-    };
+    let color = use_color(cli.color);
     let mut out = commands::Out { stdout, stderr, color };
     match cli.command {
         Command::Check { paths, error_format } => commands::check(&mut out, &paths, error_format),

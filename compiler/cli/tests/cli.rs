@@ -57,7 +57,13 @@ fn check_exits_1_on_errors_and_0_when_clean() {
 #[test]
 fn usage_and_io_errors_exit_2() {
     let dir = project();
-    assert_eq!(pipc(dir.path(), &["check", "--no-such-flag"]).status.code(), Some(2));
+    let bad_flag = pipc(dir.path(), &["check", "--no-such-flag"]);
+    assert_eq!(bad_flag.status.code(), Some(2));
+    // Piped, with NO_COLOR: clap's message is plain text; `--color always` colors it.
+    assert!(text(&bad_flag.stderr).contains("unexpected argument '--no-such-flag'"), "{}", text(&bad_flag.stderr));
+    assert!(!text(&bad_flag.stderr).contains('\x1b'), "{:?}", text(&bad_flag.stderr));
+    let colored = pipc(dir.path(), &["--color", "always", "check", "--no-such-flag"]);
+    assert!(text(&colored.stderr).contains('\x1b'), "{:?}", text(&colored.stderr));
     assert_eq!(pipc(dir.path(), &["frobnicate"]).status.code(), Some(2));
     let missing = pipc(dir.path(), &["check", "nowhere/"]);
     assert_eq!(missing.status.code(), Some(2));
