@@ -27,16 +27,13 @@ const BATCH: usize = 10_000;
 /// the reject path are measured.
 const LIMIT: u32 = 100;
 
+#[path = "../tests/common/rng.rs"]
+mod rng;
+
 /// A fixed, uniformly random key sequence (splitmix64).
 fn keys(n: usize, seed: u64) -> Vec<u64> {
-    let mut x = seed;
-    (0..n)
-        .map(|_| {
-            x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
-            let z = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-            ((z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb) ^ (z >> 31)) % KEYS
-        })
-        .collect()
+    let mut rng = rng::Rng(seed);
+    (0..n).map(|_| rng.next() % KEYS).collect()
 }
 
 /// Ours, on the time-stamp counter (as governor's default clock, quanta) or on

@@ -27,44 +27,34 @@ fn config() -> ProptestConfig {
     ProptestConfig { cases: cases_per_class(), failure_persistence: None, ..ProptestConfig::default() }
 }
 
-/// SplitMix64: every choice an attack makes comes from the case's seed.
-struct Rng(u64);
+// SplitMix64: every choice an attack makes comes from the case's seed.
+#[path = "common/rng.rs"]
+mod rng;
+use rng::Rng;
 
 impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-
     fn range(&mut self, lo: usize, hi: usize) -> usize {
-        lo + self.below(hi - lo)
+        lo + self.index(hi - lo)
     }
 
     fn text(&mut self, max: usize) -> String {
-        let len = self.below(max + 1);
-        (0..len).map(|_| char::from(b'a' + self.below(26) as u8)).collect()
+        let len = self.index(max + 1);
+        (0..len).map(|_| char::from(b'a' + self.index(26) as u8)).collect()
     }
 
     fn event(&mut self) -> Event {
-        let payload = match self.below(3) {
+        let payload = match self.index(3) {
             0 => serde_json::json!({ "amount": self.next() % 10_000, "note": self.text(30) }),
             1 => serde_json::json!([self.text(5), self.next() % 7]),
             _ => serde_json::Value::Null,
         };
         Event {
-            subsystem: ["billing", "auth", "export", "ingest"][self.below(4)].to_string(),
+            subsystem: ["billing", "auth", "export", "ingest"][self.index(4)].to_string(),
             actor: self.text(20),
             action: self.text(12),
             resource: self.text(24),
             payload,
-            result: ["ok", "denied", "violated"][self.below(3)].to_string(),
+            result: ["ok", "denied", "violated"][self.index(3)].to_string(),
         }
     }
 }
@@ -93,7 +83,7 @@ impl Gen {
         };
         let mut ts = START_MS;
         for _ in 0..n {
-            ts += rng.below(2000) as u64;
+            ts += rng.index(2000) as u64;
             g.push(rng.event(), ts);
         }
         let mut covered = 0;
@@ -159,10 +149,10 @@ fn rewritten(rng: &mut Rng, record: &[u8]) -> Vec<u8> {
     let body = &record[4..record.len() - 32];
     let mac: [u8; 32] = record[record.len() - 32..].try_into().unwrap();
     let mut e = format::Entry::decode(body, &mac, 0).unwrap();
-    match rng.below(4) {
+    match rng.index(4) {
         0 => e.actor.push('x'),
         1 => e.payload = format!("{{\"amount\":{}}}", rng.next() % 1_000_000),
-        2 => e.ts_millis += 1 + rng.below(100) as u64,
+        2 => e.ts_millis += 1 + rng.index(100) as u64,
         _ => e.result = if e.result == "ok" { "denied".into() } else { "ok".into() },
     }
     let body = e.body();
@@ -178,7 +168,7 @@ fn forged(rng: &mut Rng, seq: u64, prev: [u8; 32], ts: u64) -> Vec<u8> {
     let mut out = Vec::new();
     let attacker = LedgerKey::generate().unwrap();
     format::encode_record(&mut out, &attacker, seq, ts, &prev, &PreparedEvent::new(&ev).unwrap());
-    if rng.below(2) == 0 {
+    if rng.index(2) == 0 {
         let n = out.len();
         for b in &mut out[n - 32..] {
             *b = rng.next() as u8;
@@ -207,12 +197,12 @@ proptest! {
     fn modified_entries_are_reported_as_modified(seed in any::<u64>(), n in 1usize..48, every in 1usize..16) {
         let mut rng = Rng(seed);
         let g = Gen::new(&mut rng, n, every, true);
-        let i = rng.below(n);
+        let i = rng.index(n);
         let mut records = g.records.clone();
-        match rng.below(3) {
+        match rng.index(3) {
             0 => {
-                let byte = rng.below(records[i].len());
-                records[i][byte] ^= 1 << rng.below(8);
+                let byte = rng.index(records[i].len());
+                records[i][byte] ^= 1 << rng.index(8);
             }
             1 => records[i] = rewritten(&mut rng, &records[i]),
             _ => {
@@ -235,7 +225,7 @@ proptest! {
     fn deleted_entries_are_reported_as_a_seq_gap(seed in any::<u64>(), n in 2usize..48, every in 1usize..16) {
         let mut rng = Rng(seed);
         let g = Gen::new(&mut rng, n, every, true);
-        let from = rng.below(n - 1);
+        let from = rng.index(n - 1);
         let to = rng.range(from + 1, n);
         let mut records = g.records.clone();
         records.drain(from..to);
@@ -249,16 +239,16 @@ proptest! {
     fn forged_entries_are_reported_as_inserted(seed in any::<u64>(), n in 1usize..48, every in 1usize..16) {
         let mut rng = Rng(seed);
         let g = Gen::new(&mut rng, n, every, true);
-        let at = rng.below(n + 1);
+        let at = rng.index(n + 1);
         let prev = if at == 0 { GENESIS } else { g.hashes[at - 1] };
         let ts = if at == 0 { START_MS } else { g.times[at - 1] };
-        let seq = match rng.below(3) {
+        let seq = match rng.index(3) {
             0 => at as u64 + 1,
             1 => rng.next() % 1000,
             _ => at.max(1) as u64,
         };
         let mut records = g.records.clone();
-        if at < n && rng.below(4) == 0 {
+        if at < n && rng.index(4) == 0 {
             // Junk bytes rather than a record.
             records.insert(at, (0..rng.range(1, 200)).map(|_| rng.next() as u8).collect());
         } else {
@@ -275,12 +265,12 @@ proptest! {
         let mut rng = Rng(seed);
         let g = Gen::new(&mut rng, n, every, true);
         let mut records = g.records.clone();
-        let i = rng.below(n);
-        let mut j = rng.below(n - 1);
+        let i = rng.index(n);
+        let mut j = rng.index(n - 1);
         if j >= i {
             j += 1;
         }
-        if rng.below(2) == 0 {
+        if rng.index(2) == 0 {
             records.swap(i, j);
         } else {
             let r = records.remove(i);
@@ -300,8 +290,8 @@ proptest! {
         let mut rng = Rng(seed);
         let g = Gen::new(&mut rng, n, every, true);
         let mut records = g.records.clone();
-        let i = rng.below(n);
-        let at = rng.below(n + 1);
+        let i = rng.index(n);
+        let at = rng.index(n + 1);
         records.insert(at, g.records[i].clone());
         let r = g.verify(&Gen::ledger(&records, &g.header));
         prop_assert_eq!(classes(&r), only(AnomalyClass::Replayed), "copy of {} at {} of {}:{}", i + 1, at, n, describe(&r));
@@ -332,8 +322,8 @@ proptest! {
         let mut g = Gen { header: Header { key_id: key.id() }.encode().to_vec(), key, records: vec![], hashes: vec![], times: vec![], checkpoints: vec![] };
         let mut ts = START_MS + 10_000;
         for i in 0..n {
-            ts += 1 + rng.below(2000) as u64;
-            let t = if i == k { g.times[k - 1] - 1 - rng.below(5000) as u64 } else { ts };
+            ts += 1 + rng.index(2000) as u64;
+            let t = if i == k { g.times[k - 1] - 1 - rng.index(5000) as u64 } else { ts };
             g.push(rng.event(), t);
         }
         for seq in (every..=n).step_by(every) {
@@ -366,7 +356,7 @@ proptest! {
         g.push(rng.event(), ts);
         let next = g.records.pop().unwrap();
         let mut bytes = Gen::ledger(&g.records, &g.header);
-        if rng.below(4) == 0 {
+        if rng.index(4) == 0 {
             bytes.extend(std::iter::repeat_n(0u8, rng.range(1, 300)));
         } else {
             bytes.extend_from_slice(&next[..rng.range(1, next.len())]);

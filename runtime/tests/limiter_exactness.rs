@@ -16,6 +16,10 @@ use pip_runtime::limiter::{LimitConfig, Outcome, RateLimiter};
 use pip_runtime::metrics::Metrics;
 use proptest::prelude::*;
 
+#[path = "common/rng.rs"]
+mod rng;
+use rng::Rng;
+
 /// Keeps every admission of every key and counts them the slow, obvious way.
 #[derive(Default)]
 struct Oracle {
@@ -150,28 +154,6 @@ proptest! {
             prop_assert!(l.tracked_keys() <= usize::try_from(max_keys).unwrap());
         }
         prop_assert_eq!(windows_over_limit(&oracle.admitted, r, window), 0);
-    }
-}
-
-/// splitmix64: a small deterministic generator, so the chaos trace is the same every run.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in [0, 1).
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
     }
 }
 

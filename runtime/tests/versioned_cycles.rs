@@ -6,6 +6,10 @@ use pip_runtime::metrics::Metrics;
 use pip_runtime::versioned::{StoreConfig, VersionedStore, state_digest};
 use sha2::{Digest, Sha256};
 
+#[path = "common/rng.rs"]
+mod rng;
+use rng::Rng;
+
 const STATE: usize = (1 << 20) + 123;
 const OPERATIONS: usize = 10_000;
 
@@ -18,44 +22,23 @@ fn state_sha256(store: &VersionedStore) -> [u8; 32] {
     store.state().chunks().fold(Sha256::new(), |h, c| h.chain_update(c)).finalize().into()
 }
 
-/// splitmix64, so that every run makes the same changes.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
-    fn bytes(&mut self, n: usize) -> Vec<u8> {
-        (0..n).map(|_| self.next() as u8).collect()
-    }
-}
-
 /// One upgrade: mostly in-place rewrites of up to 64 bytes, sometimes an insertion or a
 /// removal (which shift the rest of the state).
 fn upgrade(store: &mut VersionedStore, rng: &mut Rng) {
     let len = store.state().len();
-    let at = rng.below(len);
-    match rng.below(20) {
+    let at = rng.index(len);
+    match rng.index(20) {
         0 => {
-            let n = 1 + rng.below(32);
+            let n = 1 + rng.index(32);
             let bytes = rng.bytes(n);
             store.replace(at..at, &bytes).unwrap();
         }
         1 => {
-            let end = (at + 1 + rng.below(32)).min(len);
+            let end = (at + 1 + rng.index(32)).min(len);
             store.replace(at..end, &[]).unwrap();
         }
         _ => {
-            let end = (at + 1 + rng.below(64)).min(len);
+            let end = (at + 1 + rng.index(64)).min(len);
             let bytes = rng.bytes(end - at);
             store.replace(at..end, &bytes).unwrap();
         }
@@ -77,14 +60,14 @@ fn ten_thousand_interleaved_upgrades_and_rollbacks_keep_every_version_bit_identi
     let mut expected = vec![original];
     let (mut upgrades, mut rollbacks) = (0, 0);
     for _ in 0..OPERATIONS {
-        let dice = rng.below(1_000);
+        let dice = rng.index(1_000);
         if dice < 700 || store.version() == 0 {
             upgrade(&mut store, &mut rng);
             expected.push(state_sha256(&store));
             upgrades += 1;
         } else {
             // Mostly one or two versions back, now and then up to 200.
-            let back = if dice < 999 { 1 + rng.below(2) } else { 1 + rng.below(200) };
+            let back = if dice < 999 { 1 + rng.index(2) } else { 1 + rng.index(200) };
             let target = store.version().saturating_sub(back as u64);
             store.rollback_to(target).unwrap();
             expected.truncate(usize::try_from(target).unwrap() + 1);

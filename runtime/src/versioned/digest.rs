@@ -87,8 +87,9 @@ pub(super) fn root(len: usize, levels: &[Vec<Hash>]) -> Digest {
     Digest(Sha256::new().chain_update([0x02]).chain_update((len as u64).to_le_bytes()).chain_update(top).finalize().into())
 }
 
+/// The gear hash's value of a byte (the chunker and the diff's anchors use the same table).
 #[inline]
-fn gear(b: u8) -> u64 {
+pub(in crate::versioned) fn gear(b: u8) -> u64 {
     #[expect(clippy::indexing_slicing, reason = "a u8 indexes a 256-entry table")]
     GEAR[usize::from(b)]
 }

@@ -19,6 +19,7 @@ use similar::DiffTag;
 use similar::algorithms::{Capture, myers};
 
 use super::Edit;
+use crate::versioned::digest::gear;
 
 /// Equal runs shorter than this between two changes are folded into one edit.
 const MERGE_GAP: usize = 16;
@@ -150,14 +151,6 @@ fn cuts(chunks: &[&[u8]]) -> Vec<Range<usize>> {
 fn span(cuts: &[Range<usize>], total: usize, r: Range<usize>) -> Range<usize> {
     let at = |i: usize| cuts.get(i).map_or(total, |c| c.start);
     at(r.start)..at(r.end)
-}
-
-/// A fixed pseudo-random value per byte (splitmix64 of the byte).
-fn gear(b: u8) -> u64 {
-    let mut z = u64::from(b).wrapping_add(1).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
 }
 
 /// A byte-level Myers diff of a small region.
