@@ -533,6 +533,35 @@ fn every_injected_violation_fires_its_alert_and_the_others_stay_silent() {
     svc.proc.stop();
 }
 
+/// A violation on the very first annotated call after the service starts fires its alert:
+/// the service declares the spec's series at zero on start-up (`pip_spec!`), so Prometheus
+/// holds a zero before the violation and sees it as an increase. Before any traffic, the
+/// expected subsystems of the fresh ledger are silent since its opening and every anomaly
+/// class and the rate limit are exported at zero too.
+#[test]
+fn a_violation_on_the_first_call_after_start_fires_its_alert() {
+    let _serial = SERIAL.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let dir = tempfile::tempdir().unwrap();
+    let key = random_key_hex();
+    let port = free_port();
+    let svc = start_service(dir.path(), port, &key);
+    let prom = start_prometheus(dir.path(), port);
+    wait_for_violation_series(&prom, &svc);
+    let anomalies = query(&prom, "pip_ledger_anomalies_total{spec=\"payments\",ledger=\"audit\"}");
+    assert_eq!(anomalies, [0.0; 9], "every anomaly class at zero");
+    let decisions = query(&prom, "pip_rate_limit_decisions_total{spec=\"payments\",limit=\"per_tenant\"}");
+    assert!(!decisions.is_empty() && decisions.iter().all(|v| *v == 0.0), "{decisions:?}");
+    let silence = query(&prom, "pip:ledger_silence:seconds{spec=\"payments\",ledger=\"audit\"}");
+    assert_eq!(silence.len(), 2, "billing and settlement, never written, are silent since the opening: {silence:?}");
+    assert!(silence.iter().all(|s| (0.0..120.0).contains(s)), "{silence:?}");
+    assert!(alerts(&prom).is_empty(), "{}", Value::Array(alerts(&prom)));
+
+    let (s, _) = call(&svc, "POST", "/accounts", json!({ "id": "t1-a", "tenant": "t1", "balance": 100 }));
+    assert_eq!(s, 201);
+    break_invariant(&svc, "t1", "balance_non_negative", 0);
+    wait_alert(&prom, "PipInvariantViolated", &[("invariant", "balance_non_negative")], "firing");
+}
+
 /// Violation → firing for the `for: 0s` invariant alerts, over 21 injections. An alert stays
 /// firing for the 5 minutes its `increase(...[5m])` remembers a violation, so each injection
 /// gets a fresh Prometheus (same generated rules) that has scraped the counters twice first.

@@ -36,7 +36,7 @@ pub fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> 
 
 /// `include_bytes!` of the spec's files and `option_env!` of the override, so that cargo
 /// rebuilds when one changes.
-fn track(spec: &Spec, loaded: &Loaded) -> TokenStream {
+pub(crate) fn track(spec: &Spec, loaded: &Loaded) -> TokenStream {
     let paths: Vec<String> = spec
         .provenance
         .files

@@ -13,9 +13,14 @@
 //! - `key = <expr>` (rate limits, required): what requests are counted by, e.g. `tenant_id`;
 //! - `subsystem = "..."` (invariants, optional): the ledger subsystem of violation events
 //!   (default `invariants`).
+//!
+//! `pip_spec!("payments")` reads the same specs and gives the spec's invariants, rate limits
+//! and ledgers as a `pip_runtime::declared::SpecDecl`: a service calls its `declare()` at
+//! start-up so that every series exists at zero, and opens ledgers with its `ledger_config`.
 #![warn(missing_docs)]
 
 mod attr;
+mod declare;
 mod expand;
 mod spec;
 mod valid;
@@ -37,5 +42,15 @@ pub fn pip_invariant(args: TokenStream, item: TokenStream) -> TokenStream {
             out.extend(item2);
             out.into()
         }
+    }
+}
+
+/// The spec's invariants, rate limits and ledgers as a `pip_runtime::declared::SpecDecl` (a
+/// constant expression): `static SPEC: SpecDecl = pip_spec!("payments");`.
+#[proc_macro]
+pub fn pip_spec(input: TokenStream) -> TokenStream {
+    match declare::expand(input.into()) {
+        Ok(tokens) => tokens.into(),
+        Err(e) => e.to_compile_error().into(),
     }
 }

@@ -23,29 +23,41 @@ fn did_you_mean<'a>(word: &str, candidates: impl Iterator<Item = &'a str>) -> St
     best.map(|(_, c)| format!("; did you mean `{c}`?")).unwrap_or_default()
 }
 
-/// Resolves `"spec.construct"` in the loaded specs.
-pub fn target<'s>(args: &Args, loaded: &'s Loaded) -> syn::Result<Target<'s>> {
-    let lit = &args.target;
+/// The spec `spec_name` of the loaded specs; an error on `lit` when the specs do not check
+/// or have no such spec.
+pub fn spec_named<'s>(lit: &syn::LitStr, spec_name: &str, loaded: &'s Loaded) -> syn::Result<&'s Spec> {
     if let Some(errors) = &loaded.errors {
         return Err(syn::Error::new_spanned(
             lit,
             format!("the specs in {} have errors; run `pipc check {}`:\n{errors}", loaded.dir.display(), loaded.dir.display()),
         ));
     }
+    loaded.specs.iter().find(|s| s.name == spec_name).ok_or_else(|| {
+        let names: Vec<&str> = loaded.specs.iter().map(|s| s.name.as_str()).collect();
+        syn::Error::new_spanned(
+            lit,
+            format!("no spec `{spec_name}` among the specs found ({}){}", names.join(", "), did_you_mean(spec_name, names.iter().copied())),
+        )
+    })
+}
+
+/// Resolves `"spec.construct"` in the loaded specs.
+pub fn target<'s>(args: &Args, loaded: &'s Loaded) -> syn::Result<Target<'s>> {
+    let lit = &args.target;
     let text = lit.value();
     let Some((spec_name, construct)) = text.split_once('.') else {
+        if let Some(errors) = &loaded.errors {
+            return Err(syn::Error::new_spanned(
+                lit,
+                format!("the specs in {} have errors; run `pipc check {}`:\n{errors}", loaded.dir.display(), loaded.dir.display()),
+            ));
+        }
         return Err(syn::Error::new_spanned(
             lit,
             format!("expected \"spec.construct\", e.g. \"payments.balance_non_negative\", found \"{text}\""),
         ));
     };
-    let Some(spec) = loaded.specs.iter().find(|s| s.name == spec_name) else {
-        let names: Vec<&str> = loaded.specs.iter().map(|s| s.name.as_str()).collect();
-        return Err(syn::Error::new_spanned(
-            lit,
-            format!("no spec `{spec_name}` among the specs found ({}){}", names.join(", "), did_you_mean(spec_name, names.iter().copied())),
-        ));
-    };
+    let spec = spec_named(lit, spec_name, loaded)?;
     if let Some(inv) = spec.invariants.iter().find(|i| i.name == construct) {
         return Ok(Target::Invariant(spec, inv));
     }

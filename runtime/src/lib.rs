@@ -14,6 +14,7 @@
 #![warn(missing_docs)]
 
 pub mod clock;
+pub mod declared;
 pub mod evidence;
 pub mod global;
 pub mod invariant;
@@ -24,4 +25,4 @@ pub mod versioned;
 
 pub use global::{Runtime, runtime};
 pub use invariant::Violation;
-pub use pip_macros::pip_invariant;
+pub use pip_macros::{pip_invariant, pip_spec};

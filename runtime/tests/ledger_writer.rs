@@ -234,6 +234,35 @@ fn reopening_exports_the_head_and_each_subsystems_last_append_from_the_file() {
 }
 
 #[test]
+fn an_expected_subsystem_that_never_wrote_is_silent_since_the_opening_and_anomalies_start_at_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = LedgerKey::generate().unwrap();
+    let mut cfg = config(dir.path());
+    cfg.expected_subsystems = vec!["billing".into(), "settlement".into()];
+    let clock = ManualClock::new(1_700_000_000_000);
+    let ledger = open(&cfg, &key, Arc::new(clock.clone()));
+    clock.advance(Duration::from_secs(60));
+    ledger.append(&event("billing", 1)).unwrap();
+    ledger.close().unwrap();
+    drop(ledger);
+
+    // Reopened a day later: billing's time comes from the file; settlement, expected but
+    // never written, is silent since this opening, so its evidence-gap alert can fire.
+    let mut registry = Registry::default();
+    let metrics = Metrics::register(&mut registry);
+    let (_ledger, _) = Ledger::open(cfg, key, Arc::new(ManualClock::new(1_700_086_400_000)), Some(&metrics)).unwrap();
+    let text = render(&registry);
+    let last = |s: &str| metric(&text, "pip_ledger_last_append_timestamp_seconds", &[("ledger", "audit"), ("subsystem", s)]);
+    assert_eq!(last("billing"), Some(1_700_000_060.0), "{text}");
+    assert_eq!(last("settlement"), Some(1_700_086_400.0), "{text}");
+    assert_eq!(last("auth"), None, "a subsystem neither expected nor written has no series: {text}");
+    for class in pip_runtime::ledger::class::ALL {
+        let labels = [("ledger", "audit"), ("class", class)];
+        assert_eq!(metric(&text, "pip_ledger_anomalies_total", &labels), Some(0.0), "{class}: {text}");
+    }
+}
+
+#[test]
 fn a_torn_tail_is_reported_saved_and_cut_back_never_accepted() {
     let dir = tempfile::tempdir().unwrap();
     let key = LedgerKey::generate().unwrap();

@@ -9,9 +9,9 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use pip_runtime::clock::SystemClock;
+use pip_runtime::declared::SpecDecl;
 use pip_runtime::evidence::Event;
-use pip_runtime::ledger::{CheckpointPolicy, Durability, Ledger, LedgerConfig, LedgerError, LedgerKey, OpenReport, class};
-use pip_runtime::metrics::AnomalyLabels;
+use pip_runtime::ledger::{Ledger, LedgerConfig, LedgerError, LedgerKey, OpenReport};
 use pip_runtime::runtime;
 
 /// The spec id.
@@ -23,24 +23,27 @@ pub const LEDGER_FILE: &str = "audit.ledger";
 /// Where the spec says the key is: `key = env("PIP_AUDIT_KEY")`.
 pub const KEY_ENV: &str = "PIP_AUDIT_KEY";
 
-/// The ledger as `specs/payments.pips` configures it: `checkpoint every 1000 entries or
-/// 10s`, `sync every 64 entries or 5ms` (a test in this crate compares with the spec's IR).
+/// What `specs/payments.pips` declares, read at compile time: the invariants' and the rate
+/// limit's series, and the ledger's figures (`checkpoint every 1000 entries or 10s`,
+/// `sync every 64 entries or 5ms`, the subsystems it expects evidence from).
+pub static SPEC_DECL: SpecDecl = pip_runtime::pip_spec!("payments");
+
+/// The ledger as the spec configures it, in `data_dir`.
 pub fn ledger_config(data_dir: &Path) -> LedgerConfig {
-    let mut config = LedgerConfig::new(SPEC, LEDGER, data_dir.join(LEDGER_FILE));
-    config.checkpoint = CheckpointPolicy { every_entries: Some(1000), every: Some(Duration::from_secs(10)) };
-    config.durability = Durability::Group { entries: Some(64), interval: Some(Duration::from_millis(5)) };
-    config
+    // The spec names ledger `audit` (checked when the spec is read at compile time too: a
+    // test below compares with the generated IR).
+    SPEC_DECL
+        .ledger_config(LEDGER, data_dir.join(LEDGER_FILE))
+        .unwrap_or_else(|| LedgerConfig::new(SPEC, LEDGER, data_dir.join(LEDGER_FILE)))
 }
 
 /// Opens the ledger with the process's metrics and registers it as the evidence sink of spec
-/// `payments`. Every anomaly class is exported at zero from the start, so that the first
-/// anomaly is an *increase* Prometheus can see.
+/// `payments`, after exporting every series the spec declares at zero (the ledger exports
+/// its anomaly classes at zero itself), so that the first violation, refusal or anomaly is an
+/// *increase* Prometheus can see.
 pub fn open(data_dir: &Path, key: LedgerKey) -> Result<(Ledger, OpenReport), LedgerError> {
-    let metrics = runtime().metrics();
-    for c in class::ALL {
-        drop(metrics.ledger_anomalies.get_or_create(&AnomalyLabels { spec: SPEC.into(), ledger: LEDGER.into(), class: c.into() }));
-    }
-    let (ledger, report) = Ledger::open(ledger_config(data_dir), key, Arc::new(SystemClock::new()), Some(metrics))?;
+    SPEC_DECL.declare().map_err(|e| LedgerError::Config(e.to_string()))?;
+    let (ledger, report) = Ledger::open(ledger_config(data_dir), key, Arc::new(SystemClock::new()), Some(runtime().metrics()))?;
     runtime().register_ledger(SPEC, LEDGER, Arc::new(ledger.clone()));
     Ok((ledger, report))
 }
@@ -122,10 +125,14 @@ mod tests {
         assert_eq!(ledger["name"], LEDGER);
         assert_eq!(ledger["key"]["env"], KEY_ENV);
         let config = ledger_config(Path::new("/data"));
+        assert_eq!(config.path, Path::new("/data/audit.ledger"));
+        let expects: Vec<&str> = ledger["expects"].as_array().unwrap().iter().map(|e| e["subsystem"].as_str().unwrap()).collect();
+        assert_eq!(config.expected_subsystems, expects);
+        assert_eq!(expects, ["billing", "settlement"]);
         assert_eq!(config.checkpoint.every_entries, ledger["checkpoint"]["every_entries"].as_u64());
         assert_eq!(ledger["checkpoint"]["every"], "10s");
         assert_eq!(config.checkpoint.every, Some(Duration::from_secs(10)));
-        let Durability::Group { entries, interval } = config.durability else { unreachable!("group commit") };
+        let pip_runtime::ledger::Durability::Group { entries, interval } = config.durability else { unreachable!("group commit") };
         assert_eq!(entries, ledger["sync"]["group"]["entries"].as_u64());
         assert_eq!(ledger["sync"]["group"]["interval"], "5ms");
         assert_eq!(interval, Some(Duration::from_millis(5)));

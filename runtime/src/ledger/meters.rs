@@ -43,8 +43,17 @@ pub(crate) struct LedgerMetrics {
 }
 
 impl LedgerMetrics {
+    /// The ledger's series; every anomaly class is exported at zero at once, so that the
+    /// first anomaly is an increase Prometheus sees (a series born at 1 has no increase).
     pub(crate) fn new(metrics: &Metrics, spec: &str, name: &str) -> LedgerMetrics {
         let labels = LedgerLabels { spec: spec.to_string(), ledger: name.to_string() };
+        for class in AnomalyClass::ALL {
+            drop(metrics.ledger_anomalies.get_or_create(&AnomalyLabels {
+                spec: spec.to_string(),
+                ledger: name.to_string(),
+                class: class.as_str().to_string(),
+            }));
+        }
         LedgerMetrics {
             head: metrics.ledger_head_seq.get_or_create(&labels).clone(),
             checkpoint: metrics.ledger_checkpoint_seq.get_or_create(&labels).clone(),

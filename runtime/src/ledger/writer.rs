@@ -159,6 +159,10 @@ pub struct LedgerConfig {
     pub durability: Durability,
     /// Bytes of entries that may wait for the flusher before appends block.
     pub max_pending_bytes: usize,
+    /// Subsystems the spec expects evidence from (`expect subsystem`). One that has no entry
+    /// in the file yet gets its last append time set to the opening time, so that its
+    /// silence is measured (and its evidence-gap alert can fire) before it ever writes.
+    pub expected_subsystems: Vec<String>,
 }
 
 impl LedgerConfig {
@@ -172,6 +176,7 @@ impl LedgerConfig {
             checkpoint: CheckpointPolicy { every_entries: Some(1000), every: Some(Duration::from_secs(10)) },
             durability: Durability::EveryAppend,
             max_pending_bytes: 64 << 20,
+            expected_subsystems: Vec::new(),
         }
     }
 
@@ -319,6 +324,12 @@ impl Ledger {
         let mut subsystems = Subsystems::default();
         for (name, ts) in &rec.subsystems {
             subsystems.known(name, *ts, &lm);
+        }
+        let opened = clock.unix_millis();
+        for name in &config.expected_subsystems {
+            if !rec.subsystems.iter().any(|(n, _)| n == name) {
+                subsystems.known(name, opened, &lm);
+            }
         }
         if rec.report.torn_tail.is_some() {
             lm.anomaly(AnomalyClass::TornTail);
