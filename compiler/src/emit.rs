@@ -31,6 +31,16 @@ pub enum EmitError {
         /// The serializer's message.
         message: String,
     },
+    /// The IR holds a value the emitter cannot write exactly (the checker refuses such specs).
+    #[error("emitter `{emitter}` cannot write `{path}`: {message}")]
+    Unrepresentable {
+        /// The emitter.
+        emitter: &'static str,
+        /// The artifact.
+        path: String,
+        /// What cannot be written.
+        message: String,
+    },
     /// Two specs produced the same file.
     #[error("two artifacts would be written to `{0}`")]
     DuplicatePath(String),

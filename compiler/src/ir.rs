@@ -14,6 +14,28 @@ use crate::units::Duration;
 /// The IR format version written into `generated/ir/*.json`.
 pub const IR_VERSION: u32 = 1;
 
+/// The longest `for` of an alert condition (a day). The generated promtool tests evaluate the
+/// rules every 15s through an alert's whole pending period: a day is 5,760 evaluations of
+/// every rule per test, which promtool runs in seconds (a week takes it minutes).
+// INVARIANT: every `for_` of a checked spec is at most this (the checker refuses longer ones);
+// the promtool emitter's sizes and its exact ratio arithmetic rely on it.
+pub const MAX_FOR: Duration = Duration::from_millis(86_400_000);
+
+/// The most decimal places of a rate limit's `rejected_ratio` threshold. The promtool tests
+/// count requests in units of `10^-(places + 3)`; with [`MAX_FOR`] their counters stay below
+/// 2^53, where PromQL's f64 arithmetic is exact
+/// ([`crate::emit::promtool::largest_ratio_sample_for`] computes them).
+// INVARIANT: every `RatioAlert::ratio` of a checked spec has at most this many
+// [`decimal_places`].
+pub const MAX_RATIO_DECIMAL_PLACES: usize = 8;
+
+/// Digits after the decimal point of `x` written in its shortest exact form (`0.05` → 2): how
+/// PromQL and the generated files write it.
+pub fn decimal_places(x: f64) -> usize {
+    let text = x.to_string();
+    text.split_once('.').map_or(0, |(_, frac)| frac.len())
+}
+
 /// A checked spec.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Spec {
@@ -398,9 +420,9 @@ impl Comparator {
 pub struct RatioAlert {
     /// Comparison.
     pub op: Comparator,
-    /// Threshold, in (0, 1).
+    /// Threshold, in (0, 1), with at most [`MAX_RATIO_DECIMAL_PLACES`] decimal places.
     pub ratio: f64,
-    /// How long it must hold.
+    /// How long it must hold, at most [`MAX_FOR`].
     pub for_: Duration,
     /// Severity.
     pub severity: Severity,
@@ -462,7 +484,7 @@ pub struct ThresholdCondition {
     pub op: Comparator,
     /// Threshold.
     pub value: f64,
-    /// How long it must hold.
+    /// How long it must hold, at most [`MAX_FOR`].
     pub for_: Duration,
     /// Severity.
     pub severity: Severity,

@@ -7,6 +7,12 @@ use serde::{Serialize, Serializer};
 pub const DURATION_UNITS: [(&str, u64); 7] =
     [("y", 365 * 86_400_000), ("w", 7 * 86_400_000), ("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1_000), ("ms", 1)];
 
+/// The longest duration a spec may give: 100 years. Prometheus keeps durations as signed
+/// 64-bit nanoseconds (about 292 years) and the runtime as unsigned ones (about 584 years);
+/// a round bound well below both leaves room for the emitters' sums, and every consumer
+/// (f64 seconds, JSON milliseconds) holds it exactly.
+pub const MAX_DURATION: Duration = Duration::from_millis(100 * 365 * 86_400_000);
+
 /// Size units with their length in bytes.
 pub const SIZE_UNITS: [(&str, u64); 9] = [
     ("B", 1),
@@ -33,9 +39,9 @@ impl Duration {
         Duration { millis }
     }
 
-    /// From seconds.
+    /// From seconds (saturating: no duration pip accepts comes near `u64::MAX` milliseconds).
     pub const fn from_secs(secs: u64) -> Self {
-        Duration { millis: secs * 1000 }
+        Duration { millis: secs.saturating_mul(1000) }
     }
 
     /// Whether the duration is zero.

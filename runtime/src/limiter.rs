@@ -67,6 +67,8 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
+use pip_conventions::rate_limit;
+
 use crate::clock::Clock;
 use crate::metrics::Metrics;
 use export::{Attached, Source, Totals};
@@ -76,7 +78,7 @@ pub use export::LimiterMetrics;
 pub use registry::Limiters;
 
 /// `max_keys` when the spec does not set it (the compiler's default too).
-pub const DEFAULT_MAX_KEYS: u64 = 100_000;
+pub const DEFAULT_MAX_KEYS: u64 = rate_limit::DEFAULT_MAX_KEYS;
 
 /// One `rate_limit` of a spec, as the runtime needs it (filled from the compiler's IR).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -108,8 +110,8 @@ impl LimitConfig {
         let invalid =
             |reason: &str| LimiterError::InvalidConfig { spec: self.spec.clone(), limit: self.name.clone(), reason: reason.to_string() };
         // A key's log holds up to `limit` times of 8 bytes: past u32::MAX, 32 GiB per key.
-        let limit = u32::try_from(self.limit)
-            .ok()
+        let limit = Some(self.limit)
+            .filter(|l| *l <= rate_limit::LIMIT_MAX)
             .and_then(|l| usize::try_from(l).ok())
             .ok_or_else(|| invalid("the limit does not fit in memory"))?;
         if limit == 0 {
@@ -122,8 +124,8 @@ impl LimitConfig {
         if self.max_keys == 0 {
             return Err(invalid("`max_keys` must be at least 1"));
         }
-        if self.max_keys >= u64::from(u32::MAX) {
-            return Err(invalid("`max_keys` must be below 4294967295"));
+        if self.max_keys > rate_limit::MAX_KEYS_MAX {
+            return Err(invalid(&format!("`max_keys` must be at most {}", rate_limit::MAX_KEYS_MAX)));
         }
         Ok(Params { limit, window })
     }

@@ -59,6 +59,18 @@ pub mod outcome {
     pub const REJECTED: &str = "rejected";
 }
 
+/// The settings of a `rate_limit` that the runtime can enforce. The compiler refuses a spec
+/// outside these bounds, so that a generated limiter never fails to build at run time.
+pub mod rate_limit {
+    /// `max_keys` when the spec does not set it.
+    pub const DEFAULT_MAX_KEYS: u64 = 100_000;
+    /// The largest `limit` (requests admitted per key and window): the runtime keeps the time
+    /// of each admitted request of a key in a log whose length and position are 32-bit.
+    pub const LIMIT_MAX: u64 = u32::MAX as u64;
+    /// The largest `max_keys` (keys tracked at once): the runtime refuses `u32::MAX` and more.
+    pub const MAX_KEYS_MAX: u64 = u32::MAX as u64 - 1;
+}
+
 /// Labels that pip sets itself; a spec's `labels { ... }` may not use them.
 pub const RESERVED_LABELS: [&str; 16] = [
     label::SPEC,
@@ -378,6 +390,13 @@ mod tests {
         ] {
             assert!(is_valid_metric_name(r));
         }
+    }
+
+    #[test]
+    fn rate_limit_bounds_fit_the_runtimes_32_bit_counters() {
+        assert_eq!(u32::try_from(rate_limit::LIMIT_MAX), Ok(u32::MAX));
+        assert!(rate_limit::MAX_KEYS_MAX < u64::from(u32::MAX));
+        assert!((1..=rate_limit::MAX_KEYS_MAX).contains(&rate_limit::DEFAULT_MAX_KEYS));
     }
 
     #[test]

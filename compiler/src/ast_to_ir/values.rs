@@ -5,7 +5,7 @@ use crate::diagnostics::Diagnostic;
 use crate::ir::Severity;
 use crate::source::Sources;
 use crate::span::{SourceRef, Span};
-use crate::units::{self, Duration, Quantity, QuantityError};
+use crate::units::{self, Duration, MAX_DURATION, Quantity, QuantityError};
 
 /// The checking context: where diagnostics go.
 pub(crate) struct Cx<'a> {
@@ -183,8 +183,16 @@ fn quantity_error(cx: &mut Cx<'_>, v: &Value, text: &str, e: QuantityError) {
     cx.push(Diagnostic::error("pips::unit", span, message).label("here").help(help));
 }
 
-/// A duration (may be zero; negative is an error).
+/// A duration (may be zero; negative or longer than [`MAX_DURATION`] is an error).
 pub(crate) fn duration(cx: &mut Cx<'_>, v: &Value, what: &str) -> Option<Duration> {
+    let why = format!("durations are at most {MAX_DURATION}: Prometheus keeps durations as 64-bit nanoseconds, about 292 years");
+    duration_at_most(cx, v, what, MAX_DURATION, &why)
+}
+
+/// A duration from zero to `max` (at most [`MAX_DURATION`]); `why` (the help line) says where
+/// the bound comes from.
+pub(crate) fn duration_at_most(cx: &mut Cx<'_>, v: &Value, what: &str, max: Duration, why: &str) -> Option<Duration> {
+    let max = max.min(MAX_DURATION);
     match &v.kind {
         ValueKind::Quantity(q) => match units::parse_quantity(q) {
             Ok(Quantity::Duration(ms)) if ms < 0 => {
@@ -193,6 +201,10 @@ pub(crate) fn duration(cx: &mut Cx<'_>, v: &Value, what: &str) -> Option<Duratio
                         .label("negative")
                         .help("durations are zero or more, e.g. `0s` or `5m`"),
                 );
+                None
+            }
+            Ok(Quantity::Duration(ms)) if ms > i128::from(max.millis) => {
+                cx.push(Diagnostic::error("pips::too-large", v.span, format!("{what} is longer than {max}")).label("too long").help(why));
                 None
             }
             Ok(Quantity::Duration(ms)) => u64::try_from(ms).ok().map(Duration::from_millis),
@@ -304,6 +316,22 @@ pub(crate) fn count(cx: &mut Cx<'_>, v: &Value, what: &str) -> Option<u64> {
             None
         }
     }
+}
+
+/// A whole number from 1 to `max`; `why` (the help line) says where the bound comes from.
+pub(crate) fn count_at_most(cx: &mut Cx<'_>, v: &Value, what: &str, max: u64, why: &str) -> Option<u64> {
+    if let ValueKind::Number(n) = &v.kind {
+        let clean: String = n.chars().filter(|c| *c != '_').collect();
+        let over = match clean.parse::<u64>() {
+            Ok(x) => x > max,
+            Err(e) => *e.kind() == std::num::IntErrorKind::PosOverflow,
+        };
+        if over {
+            cx.push(Diagnostic::error("pips::too-large", v.span, format!("{what} is larger than {max}")).label("too large").help(why));
+            return None;
+        }
+    }
+    count(cx, v, what)
 }
 
 /// A name among `choices` (e.g. `deny`/`record`).

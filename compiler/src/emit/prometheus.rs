@@ -113,7 +113,7 @@ impl AlertPlan {
                 });
             }
         }
-        let longer = Duration::from_millis(self.for_.millis + 2 * TEST_INTERVAL.millis);
+        let longer = Duration::from_millis(self.for_.millis.saturating_add(2 * TEST_INTERVAL.millis));
         out.push(Mutation { what: format!("for {} → {}", self.for_, longer), expr: self.expr(), for_: longer });
         if self.for_.millis >= TEST_INTERVAL.millis {
             let shorter = Duration::from_millis(self.for_.millis - TEST_INTERVAL.millis);
@@ -621,15 +621,21 @@ fn a_or_b(op: Comparator) -> &'static str {
     }
 }
 
+/// A ratio as a percentage, to the 8 decimal places of the ratio (`ir::MAX_RATIO_DECIMAL_PLACES`):
+/// `1e-8` is `0.000001%`, not `0%`.
 fn percent(ratio: f64) -> String {
-    format!("{}%", number((ratio * 1e6).round() / 1e4))
+    format!("{}%", number((ratio * 1e8).round() / 1e6))
 }
 
 /// Step of a ratio threshold: a thousandth of the decimal resolution it is written with (the
 /// promtool tests count requests in units of that size).
 pub fn ratio_step(ratio: f64) -> f64 {
-    let (_, denominator) = decimal_fraction(ratio);
-    1.0 / (denominator as f64 * 1000.0)
+    let denominator = match decimal_fraction(ratio) {
+        Some((_, d)) => d as f64,
+        // Past 19 decimal places (the checker allows far fewer): the same power of ten in f64.
+        None => 10f64.powi(i32::try_from(ir::decimal_places(ratio)).unwrap_or(i32::MAX)),
+    };
+    1.0 / (denominator * 1000.0)
 }
 
 /// Step of a gauge threshold: a thousandth of its magnitude (at least 1e-6).
@@ -637,14 +643,14 @@ pub fn value_step(v: f64) -> f64 {
     (v.abs() * 1e-3).max(1e-6)
 }
 
-/// `ratio` as `numerator / 10^k`, exactly as written in decimal.
-pub fn decimal_fraction(ratio: f64) -> (u64, u64) {
+/// `ratio` as `numerator / 10^k`, exactly as written in decimal; `None` when it is negative
+/// or either part does not fit in a u64 (more than 19 decimal places).
+pub fn decimal_fraction(ratio: f64) -> Option<(u64, u64)> {
     let text = number(ratio);
     let (int, frac) = text.split_once('.').unwrap_or((&text, ""));
-    let digits = format!("{int}{frac}");
-    let numerator = digits.parse::<u64>().unwrap_or(0);
-    let denominator = 10u64.checked_pow(u32::try_from(frac.len()).unwrap_or(0)).unwrap_or(1);
-    (numerator, denominator)
+    let numerator = format!("{int}{frac}").parse::<u64>().ok()?;
+    let denominator = 10u64.checked_pow(u32::try_from(frac.len()).ok()?)?;
+    Some((numerator, denominator))
 }
 
 // ── serialization ────────────────────────────────────────────────────────────────

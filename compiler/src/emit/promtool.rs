@@ -28,6 +28,8 @@ const T_EVENT: u64 = 300;
 const RATIO_INTERVAL: u64 = 60;
 /// When silence scenarios reach their threshold.
 const LEAD: u64 = 120;
+/// 2^53: PromQL computes in f64, exact on integers up to here.
+pub const MAX_EXACT: u64 = 1 << 53;
 
 /// The path of a spec's test file, relative to the output directory.
 pub fn tests_path(spec: &Spec) -> String {
@@ -115,6 +117,9 @@ struct Scenario {
 }
 
 /// First evaluation time at which `alert` is active, if any, up to `until`.
+// INVARIANT: `until` is at most a scenario's end, a few minutes past the alert's `for`, and
+// `for` is at most `ir::MAX_FOR` (`alert_scenarios` refuses longer ones), so this walks at
+// most about 6,000 steps.
 fn active_since(alert: &AlertPlan, s: &Scenario, until: u64) -> Option<u64> {
     (0..=until / STEP).map(|i| i * STEP).find(|&t| (s.value)(t).is_some_and(|v| alert.op.holds(v, alert.threshold)))
 }
@@ -205,11 +210,46 @@ fn healthy(sibs: &[&AlertPlan], alert: &AlertPlan) -> f64 {
     }
 }
 
-/// The three scenarios (fires, healthy, boundary) of one alert.
-fn alert_scenarios(sibs: &Siblings<'_>, alert: &AlertPlan) -> Vec<Scenario> {
+/// When the rejected-ratio scenarios of an alert whose `for` is `for_s` seconds end.
+fn ratio_end(for_s: u64) -> Option<u64> {
+    RATIO_INTERVAL.checked_add(for_s)?.checked_add(300)
+}
+
+/// The largest sample the rejected-ratio scenarios write when `total` requests arrive per
+/// second for `end` seconds: the counter of allowed requests when none is rejected, at the
+/// last sample (`None` past `u64`).
+fn largest_ratio_sample(total: u64, end: u64) -> Option<u64> {
+    total.checked_mul(RATIO_INTERVAL)?.checked_mul(end / RATIO_INTERVAL)
+}
+
+/// The largest sample the rejected-ratio scenarios of a threshold with `places` decimal
+/// places and a `for` of `for_` write: what bounds [`crate::ir::MAX_RATIO_DECIMAL_PLACES`].
+pub fn largest_ratio_sample_for(places: u32, for_: crate::units::Duration) -> Option<u64> {
+    let total = 10u64.checked_pow(places.checked_add(3)?)?;
+    largest_ratio_sample(total, ratio_end(for_.millis.div_ceil(STEP * 1000).checked_mul(STEP)?)?)
+}
+
+/// Requests per second of the rejected-ratio scenarios: `total`, of which `exact` rejected
+/// puts the ratio exactly at `threshold`. `None` when the threshold is not in (0, 1) or a
+/// counter would pass [`MAX_EXACT`] within `end` seconds, where the test would be inexact.
+fn ratio_counts(threshold: f64, end: u64) -> Option<(u64, u64)> {
+    let (num, den) = decimal_fraction(threshold)?;
+    let total = den.checked_mul(1000)?;
+    let exact = num.checked_mul(1000)?;
+    // The firing scenario rejects `exact + 1` of `total`.
+    let fits = exact.checked_add(1)? <= total && largest_ratio_sample(total, end)? <= MAX_EXACT;
+    fits.then_some((total, exact))
+}
+
+/// The three scenarios (fires, healthy, boundary) of one alert, or why the alert cannot be
+/// tested exactly.
+fn alert_scenarios(sibs: &Siblings<'_>, alert: &AlertPlan) -> Result<Vec<Scenario>, String> {
+    if alert.for_ > crate::ir::MAX_FOR {
+        return Err(format!("the `for` of {} ({}) is longer than {}", describe(alert), alert.for_, crate::ir::MAX_FOR));
+    }
     let for_s = for_steps(alert);
     let name = describe(alert);
-    match &alert.signal {
+    Ok(match &alert.signal {
         Signal::CounterStep { metric, labels } => {
             let end = T_EVENT + for_s + 120;
             let n = end / STEP + 1;
@@ -244,37 +284,50 @@ fn alert_scenarios(sibs: &Siblings<'_>, alert: &AlertPlan) -> Vec<Scenario> {
             ]
         }
         Signal::RejectedRatio { metric, labels } => {
-            let (num, den) = decimal_fraction(alert.threshold);
             // N requests per second of which R are rejected, sampled once a minute: with 1m
             // samples every rate PromQL computes over a full 5m window is an integer (its
-            // extrapolation factor is 1 or 5/4), so the ratio is exactly R/N.
-            let total = den * 1000;
-            let exact = num * 1000;
+            // extrapolation factor is 1 or 5/4), so the ratio is exactly R/N — as long as every
+            // counter stays below 2^53, which `ratio_counts` checks.
             let input = RATIO_INTERVAL;
-            let end = input + for_s + 300;
+            let end = ratio_end(for_s).ok_or("the `for` overflows")?;
+            let (total, exact) = ratio_counts(alert.threshold, end).ok_or_else(|| {
+                format!(
+                    "the rejected ratio {} of {} needs counters past 2^53 to be tested exactly (at most {} decimal places)",
+                    number(alert.threshold),
+                    describe(alert),
+                    crate::ir::MAX_RATIO_DECIMAL_PLACES
+                )
+            })?;
             let n = end / input + 1;
-            let ratio_scenario = |title: String, rejected: u64, evals: Vec<u64>| -> Scenario {
+            let ratio_scenario = |title: String, rejected: u64, evals: Vec<u64>| -> Result<Scenario, String> {
                 let mut allowed = labels.clone();
                 allowed.insert("outcome".into(), pip_conventions::outcome::ALLOWED.into());
                 let mut refused = labels.clone();
                 refused.insert("outcome".into(), pip_conventions::outcome::REJECTED.into());
                 let ratio = rejected as f64 / total as f64;
-                Scenario {
+                // INVARIANT: `rejected <= total` and `total * input` is below 2^53 (`ratio_counts`),
+                // so both increments convert to f64 exactly.
+                let (Some(allowed_inc), Some(rejected_inc)) =
+                    (total.checked_sub(rejected).and_then(|a| a.checked_mul(input)), rejected.checked_mul(input))
+                else {
+                    return Err(format!("{rejected} of {total} requests cannot be rejected"));
+                };
+                Ok(Scenario {
                     title,
                     interval: input,
                     inputs: vec![
-                        InputSeries { series: series(metric, &allowed), values: run(0.0, ((total - rejected) * input) as f64, n) },
-                        InputSeries { series: series(metric, &refused), values: run(0.0, (rejected * input) as f64, n) },
+                        InputSeries { series: series(metric, &allowed), values: run(0.0, allowed_inc as f64, n) },
+                        InputSeries { series: series(metric, &refused), values: run(0.0, rejected_inc as f64, n) },
                     ],
                     value: Box::new(move |t| (t >= input).then_some(ratio)),
                     evals,
-                }
+                })
             };
             vec![
-                ratio_scenario(format!("{name} fires just past its ratio"), exact + 1, evals_around(input, for_s)),
-                ratio_scenario(format!("{name} stays silent when nothing is rejected"), 0, vec![end]),
-                ratio_scenario(format!("{name} at the boundary: exactly at its ratio"), exact, vec![end]),
-                ratio_scenario(format!("{name} at the boundary: just inside its ratio"), exact.saturating_sub(1), vec![end]),
+                ratio_scenario(format!("{name} fires just past its ratio"), exact.saturating_add(1), evals_around(input, for_s))?,
+                ratio_scenario(format!("{name} stays silent when nothing is rejected"), 0, vec![end])?,
+                ratio_scenario(format!("{name} at the boundary: exactly at its ratio"), exact, vec![end])?,
+                ratio_scenario(format!("{name} at the boundary: just inside its ratio"), exact.saturating_sub(1), vec![end])?,
             ]
         }
         Signal::Gauge { metric, labels } => {
@@ -360,7 +413,7 @@ fn alert_scenarios(sibs: &Siblings<'_>, alert: &AlertPlan) -> Vec<Scenario> {
             ]
         }
         Signal::Expression { .. } => Vec::new(),
-    }
+    })
 }
 
 /// Evaluation times around the moment an alert becomes active at `active`: just before, and
@@ -511,7 +564,12 @@ pub fn tests_yaml(spec: &Spec, plan: &Plan) -> Result<String, EmitError> {
         match r {
             RulePlan::Record(r) => tests.extend(record_group(r)),
             RulePlan::Alert(a) => {
-                for s in alert_scenarios(&sibs, a) {
+                let scenarios = alert_scenarios(&sibs, a).map_err(|message| EmitError::Unrepresentable {
+                    emitter: prometheus::EMITTER.name,
+                    path: tests_path(spec),
+                    message,
+                })?;
+                for s in scenarios {
                     tests.push(group_for(&sibs, a, s));
                 }
             }
@@ -538,6 +596,7 @@ pub fn tests_yaml(spec: &Spec, plan: &Plan) -> Result<String, EmitError> {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]
@@ -550,11 +609,37 @@ mod tests {
 
     #[test]
     fn exact_ratios_come_from_the_decimal_form() {
-        assert_eq!(decimal_fraction(0.05), (5, 100));
-        assert_eq!(decimal_fraction(0.1), (1, 10));
-        assert_eq!(decimal_fraction(0.0137), (137, 10000));
-        let (num, den) = decimal_fraction(0.05);
+        assert_eq!(decimal_fraction(0.05), Some((5, 100)));
+        assert_eq!(decimal_fraction(0.1), Some((1, 10)));
+        assert_eq!(decimal_fraction(0.0137), Some((137, 10000)));
+        let (num, den) = decimal_fraction(0.05).unwrap();
         let (total, exact) = (20 * den * 1000, 20 * num * 1000);
         assert_eq!(exact as f64 / total as f64, 0.05);
+    }
+
+    #[test]
+    fn ratios_too_fine_for_a_u64_are_refused_not_wrapped() {
+        assert_eq!(decimal_fraction(1e-19), Some((1, 10_000_000_000_000_000_000)));
+        assert_eq!(decimal_fraction(1e-20), None);
+        assert_eq!(decimal_fraction(-0.5), None);
+        // 15 decimal places fit a u64, but the scenarios' counters of them do not.
+        assert_eq!(ratio_counts(0.000_000_000_000_001, ratio_end(0).unwrap()), None);
+        assert_eq!(ratio_counts(1.5, ratio_end(0).unwrap()), None);
+        assert!(prometheus::ratio_step(1e-20).is_finite());
+        assert!(prometheus::ratio_step(f64::MIN_POSITIVE).is_finite());
+    }
+
+    #[test]
+    fn the_decimal_places_bound_is_the_largest_that_keeps_ratio_tests_exact() {
+        use crate::ir::{MAX_FOR, MAX_RATIO_DECIMAL_PLACES};
+        let places = u32::try_from(MAX_RATIO_DECIMAL_PLACES).unwrap();
+        let at = largest_ratio_sample_for(places, MAX_FOR).unwrap();
+        let past = largest_ratio_sample_for(places + 1, MAX_FOR).unwrap();
+        assert!(at <= MAX_EXACT, "{at}");
+        assert!(past > MAX_EXACT, "{past}");
+        let smallest = 10f64.powi(-i32::try_from(places).unwrap());
+        let end = ratio_end(MAX_FOR.millis / 1000).unwrap();
+        let (total, exact) = ratio_counts(smallest, end).unwrap();
+        assert_eq!(exact as f64 / total as f64, smallest);
     }
 }

@@ -6,12 +6,13 @@ use crate::ast_to_ir::promql;
 use crate::ast_to_ir::rust_expr::{self, Clause};
 use crate::ast_to_ir::values::{self, Cx, Settings};
 use crate::diagnostics::Diagnostic;
-use crate::ir::{self, Comparator, ConstructKind, Level, OnViolation, Severity};
+use crate::ir::{self, Comparator, ConstructKind, Level, MAX_FOR, MAX_RATIO_DECIMAL_PLACES, OnViolation, Severity};
 use crate::span::Span;
 use crate::units::Duration;
+use pip_conventions::rate_limit;
 
 /// Keys tracked by a rate limiter when the spec does not say.
-pub const DEFAULT_MAX_KEYS: u64 = 100_000;
+pub const DEFAULT_MAX_KEYS: u64 = rate_limit::DEFAULT_MAX_KEYS;
 
 /// Grafana unit ids that pip knows; others are passed through with a warning.
 pub const GRAFANA_UNITS: [&str; 36] = [
@@ -140,7 +141,12 @@ fn comparator(cx: &mut Cx<'_>, op: &crate::ast::Ident) -> Option<Comparator> {
 fn for_duration(cx: &mut Cx<'_>, v: Option<&Value>) -> Option<Duration> {
     match v {
         None => Some(Duration::default()),
-        Some(v) => values::duration(cx, v, "the `for` duration"),
+        Some(v) => {
+            let why = format!(
+                "an alert's `for` is at most {MAX_FOR}: the generated promtool tests evaluate the alert through its whole pending period"
+            );
+            values::duration_at_most(cx, v, "the `for` duration", MAX_FOR, &why)
+        }
     }
 }
 
@@ -166,7 +172,10 @@ pub(crate) fn rate_limit(cx: &mut Cx<'_>, ctx: &Ctx<'_>, name: &str, span: Span,
         }
     });
     let limit = s.require(cx, "rate_limit", name, "limit", "100 per 1s").and_then(|v| rate(cx, v));
-    let max_keys = s.get("max_keys").map_or(Some(DEFAULT_MAX_KEYS), |v| values::count(cx, v, "`max_keys`"));
+    let max_keys = s.get("max_keys").map_or(Some(DEFAULT_MAX_KEYS), |v| {
+        let why = format!("the runtime tracks at most {} keys per rate limit", rate_limit::MAX_KEYS_MAX);
+        values::count_at_most(cx, v, "`max_keys`", rate_limit::MAX_KEYS_MAX, &why)
+    });
     let severity = s.require(cx, "rate_limit", name, "severity", "P2").and_then(|v| values::severity(cx, v));
     let runbook = ctx.runbook(cx, &s, name);
     let mut alert: Option<Option<ir::RatioAlert>> = None;
@@ -227,7 +236,9 @@ fn rate(cx: &mut Cx<'_>, v: &Value) -> Option<(u64, Duration)> {
                     );
                     None
                 }
-                Ok(x) => Some(x),
+                Ok(x) if x <= rate_limit::LIMIT_MAX => Some(x),
+                Ok(_) => too_large_limit(cx, count.span),
+                Err(e) if *e.kind() == std::num::IntErrorKind::PosOverflow => too_large_limit(cx, count.span),
                 Err(_) => {
                     cx.push(
                         Diagnostic::error("pips::type-mismatch", count.span, format!("expected a whole number of requests, found `{n}`"))
@@ -251,6 +262,18 @@ fn rate(cx: &mut Cx<'_>, v: &Value) -> Option<(u64, Duration)> {
     };
     let window = values::positive_duration(cx, per, "the rate window");
     Some((n?, window?))
+}
+
+fn too_large_limit(cx: &mut Cx<'_>, span: Span) -> Option<u64> {
+    let max = rate_limit::LIMIT_MAX;
+    cx.push(
+        Diagnostic::error("pips::too-large", span, format!("the limit is larger than {max} requests per window"))
+            .label("too large")
+            .help(format!(
+                "the runtime keeps the time of each request it admits for a key and counts them in 32 bits, so a limit is at most {max} per window"
+            )),
+    );
+    None
 }
 
 fn ratio_alert(cx: &mut Cx<'_>, c: &Condition, default: Option<Severity>, span: Span) -> Option<ir::RatioAlert> {
@@ -299,6 +322,22 @@ fn ratio_alert(cx: &mut Cx<'_>, c: &Condition, default: Option<Severity>, span: 
                 .help("the rejected ratio is between 0 and 1; e.g. `0.05` alerts when more than 5% of requests are rejected"),
         );
     }
+    if let Some(r) = ratio.filter(|r| *r > 0.0 && *r < 1.0 && ir::decimal_places(*r) > MAX_RATIO_DECIMAL_PLACES) {
+        let places = MAX_RATIO_DECIMAL_PLACES;
+        let smallest = format!("0.{}1", "0".repeat(places.saturating_sub(1)));
+        cx.push(
+            Diagnostic::error(
+                "pips::invalid-ratio",
+                c.value.span,
+                format!("a ratio threshold of {r} has {} decimal places, more than {places}", ir::decimal_places(r)),
+            )
+            .label(format!("more than {places} decimal places"))
+            .help(format!(
+                "a rejected-ratio threshold has at most {places} decimal places (the smallest is {smallest}), so that the generated promtool tests count requests exactly; try `{}`",
+                rounded_ratio(r, places)
+            )),
+        );
+    }
     let for_ = for_duration(cx, c.for_.as_ref());
     let severity = match &c.severity {
         Some(v) => values::severity(cx, v),
@@ -308,6 +347,17 @@ fn ratio_alert(cx: &mut Cx<'_>, c: &Condition, default: Option<Severity>, span: 
         return None;
     }
     Some(ir::RatioAlert { op: op?, ratio: ratio?, for_: for_?, severity: severity?, source: cx.src(span) })
+}
+
+/// `r` (in (0, 1)) rounded to `places` decimal places, kept inside (0, 1), in its shortest form.
+fn rounded_ratio(r: f64, places: usize) -> String {
+    let text = format!("{r:.places$}");
+    let trimmed = text.trim_end_matches('0').trim_end_matches('.');
+    match trimmed.parse::<f64>() {
+        Ok(x) if x <= 0.0 => format!("0.{}1", "0".repeat(places.saturating_sub(1))),
+        Ok(x) if x >= 1.0 => format!("0.{}", "9".repeat(places)),
+        _ => trimmed.to_string(),
+    }
 }
 
 pub(crate) fn threshold(cx: &mut Cx<'_>, ctx: &Ctx<'_>, name: &str, span: Span, block: &Block) -> Option<ir::Threshold> {
