@@ -215,11 +215,43 @@ mod tests {
     }
 
     #[test]
-    fn a_refund_above_its_charge_goes_ahead_as_the_spec_says() {
+    fn a_negative_or_overdrawing_transfer_is_denied_and_moves_nothing() {
         let mut b = books();
-        let c = b.charge("t", "a", 10).unwrap();
-        let (charge, account) = b.refund("t", &Refund { charge: c.id, amount: 25 }).unwrap();
-        assert_eq!((charge.refunded, account.balance), (25, 115));
+        for (amount, why) in [(-50, "a negative amount would credit the sender"), (0, "nothing to move"), (101, "an overdraft")] {
+            let err = b.transfer("t", "a", "b", amount).unwrap_err();
+            assert!(matches!(&err, BankError::Violation(v) if v.invariant == "transfer_conserves_money"), "{why}: {err}");
+            assert_eq!((b.accounts["a"].balance, b.accounts["b"].balance), (100, 0), "{why}");
+        }
+    }
+
+    /// The only test of this binary that refunds, so that it alone moves the counter.
+    #[test]
+    fn refunds_past_what_is_left_of_the_charge_or_negative_go_ahead_and_are_counted() {
+        let violations = || {
+            pip_runtime::runtime()
+                .metrics()
+                .invariant_violations
+                .get_or_create(&pip_runtime::metrics::InvariantLabels {
+                    spec: "payments".into(),
+                    invariant: "refund_within_original".into(),
+                    check: "requires".into(),
+                    severity: "high".into(),
+                })
+                .get()
+        };
+        let mut b = books();
+        let c = b.charge("t", "a", 60).unwrap();
+        assert_eq!(b.accounts["a"].balance, 40);
+        // Two refunds of 40 against a charge of 60: the second exceeds what is left. The
+        // policy is `record`, so both go ahead (a goodwill gesture is the business's call)
+        // and the second counts as a violation; so does a negative refund, which debits.
+        assert_eq!(b.refund("t", &Refund { charge: c.id, amount: 40 }).unwrap().1.balance, 80);
+        assert_eq!(violations(), 0, "the first refund is within the charge");
+        let (charge, account) = b.refund("t", &Refund { charge: c.id, amount: 40 }).unwrap();
+        assert_eq!((charge.refunded, account.balance), (80, 120));
+        assert_eq!(violations(), 1, "the second exceeds what is left of the charge");
+        assert_eq!(b.refund("t", &Refund { charge: c.id, amount: -5 }).unwrap().1.balance, 115);
+        assert_eq!(violations(), 2, "a negative refund");
         assert!(matches!(b.refund("u", &Refund { charge: c.id, amount: 1 }), Err(BankError::NotFound(_))));
     }
 }

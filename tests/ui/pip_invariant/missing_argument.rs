@@ -1,6 +1,6 @@
 use pip_runtime::pip_invariant;
 
-// The spec's `requires refund.amount <= charge.amount` names `refund` and `charge`; this
+// The spec's `requires` of refund_within_original names `refund` and `charge`; this
 // function calls the charge `original`.
 #[pip_invariant("payments.refund_within_original")]
 fn refund(refund: &Refund, original: &Charge) -> u64 {
