@@ -63,11 +63,69 @@ pub(crate) fn check(cx: &mut Cx<'_>, e: &RustExpr, clause: Clause) -> Option<Che
     ok.then(|| Check { expr: e.text.clone(), reads: finder.reads.into_iter().collect(), source: cx.src(e.span) })
 }
 
-/// Free single-segment paths an expression reads, and the first assignment in it.
+/// Free single-segment paths an expression reads, and the first assignment in it. Names
+/// bound inside the expression (closure parameters, `match` arms, `if let`/`while let`,
+/// `let` in blocks, `for` patterns) are not reads while they are in scope.
 #[derive(Default)]
 struct Finder {
     reads: BTreeSet<String>,
     assignment: Option<(usize, usize)>,
+    /// Names bound by the enclosing scopes, innermost last.
+    scopes: Vec<BTreeSet<String>>,
+}
+
+/// The names a pattern binds.
+#[derive(Default)]
+struct Bindings(BTreeSet<String>);
+
+impl<'ast> Visit<'ast> for Bindings {
+    fn visit_pat_ident(&mut self, p: &'ast syn::PatIdent) {
+        self.0.insert(p.ident.to_string());
+        syn::visit::visit_pat_ident(self, p);
+    }
+
+    fn visit_pat_guard(&mut self, g: &'ast syn::PatGuard) {
+        // The guard binds nothing; the reader visits it in the arm's scope.
+        self.visit_pat(&g.pat);
+    }
+}
+
+fn bindings(pat: &syn::Pat) -> BTreeSet<String> {
+    let mut b = Bindings::default();
+    b.visit_pat(pat);
+    b.0
+}
+
+impl Finder {
+    fn bound(&self, name: &str) -> bool {
+        self.scopes.iter().any(|s| s.contains(name))
+    }
+
+    /// Runs `f` with `names` in scope.
+    fn scoped(&mut self, names: BTreeSet<String>, f: impl FnOnce(&mut Self)) {
+        self.scopes.push(names);
+        f(self);
+        self.scopes.pop();
+    }
+
+    /// Binds the patterns of the `let`s of an `if`/`while` condition in the innermost scope,
+    /// visiting their expressions first.
+    fn condition(&mut self, cond: &syn::Expr) {
+        match cond {
+            syn::Expr::Let(l) => {
+                self.visit_expr(&l.expr);
+                let names = bindings(&l.pat);
+                if let Some(scope) = self.scopes.last_mut() {
+                    scope.extend(names);
+                }
+            }
+            syn::Expr::Binary(b) if matches!(b.op, syn::BinOp::And(_)) => {
+                self.condition(&b.left);
+                self.condition(&b.right);
+            }
+            other => self.visit_expr(other),
+        }
+    }
 }
 
 impl<'ast> Visit<'ast> for Finder {
@@ -79,7 +137,7 @@ impl<'ast> Visit<'ast> for Finder {
         {
             let name = seg.ident.to_string();
             // Lowercase first letter: a variable (or `self`), not a constant, type or variant.
-            if name.starts_with(|c: char| c.is_lowercase() || c == '_') {
+            if name.starts_with(|c: char| c.is_lowercase() || c == '_') && !self.bound(&name) {
                 self.reads.insert(name);
             }
         }
@@ -104,9 +162,67 @@ impl<'ast> Visit<'ast> for Finder {
         }
     }
 
-    fn visit_expr_closure(&mut self, _c: &'ast syn::ExprClosure) {
-        // Closure parameters are not reads of the function's arguments; the body's free
-        // variables are rare enough in checks that skipping closures is the honest choice.
+    fn visit_expr_closure(&mut self, c: &'ast syn::ExprClosure) {
+        // The parameters are the closure's own; what else the body names is read.
+        let names = c.inputs.iter().flat_map(bindings).collect();
+        self.scoped(names, |f| f.visit_expr(&c.body));
+    }
+
+    fn visit_expr_match(&mut self, m: &'ast syn::ExprMatch) {
+        self.visit_expr(&m.expr);
+        for arm in &m.arms {
+            self.scoped(bindings(&arm.pat), |f| {
+                if let syn::Pat::Guard(g) = &arm.pat {
+                    f.visit_expr(&g.guard);
+                }
+                f.visit_expr(&arm.body);
+            });
+        }
+    }
+
+    fn visit_expr_if(&mut self, i: &'ast syn::ExprIf) {
+        self.scoped(BTreeSet::new(), |f| {
+            f.condition(&i.cond);
+            f.visit_block(&i.then_branch);
+        });
+        if let Some((_, e)) = &i.else_branch {
+            self.visit_expr(e);
+        }
+    }
+
+    fn visit_expr_while(&mut self, w: &'ast syn::ExprWhile) {
+        self.scoped(BTreeSet::new(), |f| {
+            f.condition(&w.cond);
+            f.visit_block(&w.body);
+        });
+    }
+
+    fn visit_expr_for_loop(&mut self, l: &'ast syn::ExprForLoop) {
+        self.visit_expr(&l.expr);
+        self.scoped(bindings(&l.pat), |f| f.visit_block(&l.body));
+    }
+
+    fn visit_block(&mut self, b: &'ast syn::Block) {
+        // A `let` binds from the next statement to the end of the block.
+        self.scoped(BTreeSet::new(), |f| {
+            for stmt in &b.stmts {
+                match stmt {
+                    syn::Stmt::Local(l) => {
+                        if let Some(init) = &l.init {
+                            f.visit_expr(&init.expr);
+                            if let Some((_, diverge)) = &init.diverge {
+                                f.visit_expr(diverge);
+                            }
+                        }
+                        let names = bindings(&l.pat);
+                        if let Some(scope) = f.scopes.last_mut() {
+                            scope.extend(names);
+                        }
+                    }
+                    other => f.visit_stmt(other),
+                }
+            }
+        });
     }
 }
 
@@ -166,8 +282,25 @@ mod tests {
     #[test]
     fn reads_are_the_variables_not_functions_constants_or_closure_parameters() {
         assert_eq!(reads("is_valid(amount) && account.balance >= LIMIT"), ["account", "amount"]);
-        assert_eq!(reads("items.iter().all(|i| i.qty > min)"), ["items"]);
+        assert_eq!(reads("items.iter().all(|i| i.qty > min)"), ["items", "min"]);
         assert_eq!(reads("self.count() >= before"), ["before", "self"]);
+        assert_eq!(reads("result.as_ref().map_or(true, |t| t.debited == t.credited)"), ["result"]);
+    }
+
+    #[test]
+    fn names_bound_inside_the_check_are_not_reads_while_in_scope() {
+        assert_eq!(reads("match &result { Ok(v) => *v >= floor, Err(e) => e.is_retryable() }"), ["floor", "result"]);
+        assert_eq!(reads("match x { Some(n) if n > cap => false, _ => true }"), ["cap", "x"]);
+        assert_eq!(reads("if let Some(v) = opt && v > 0 { v < max } else { v_default }"), ["max", "opt", "v_default"]);
+        // After its arm, a name bound there is a read again.
+        assert_eq!(reads("(match a { v => v > 0 }) && v"), ["a", "v"]);
+        assert_eq!(reads("{ let total = a + b; total <= limit }"), ["a", "b", "limit"]);
+        assert_eq!(reads("{ let t = t + 1; t > 0 }"), ["t"]);
+        assert_eq!(reads("items.iter().any(|(k, v)| k == key && *v > 0)"), ["items", "key"]);
+        let mut nested = reads("xs.iter().all(|x| ys.iter().any(|y| x == y && z))");
+        nested.sort();
+        assert_eq!(nested, ["xs", "ys", "z"]);
+        assert_eq!(reads("{ for i in 0..n { if i > lim { return false; } } true }"), ["lim", "n"]);
     }
 
     #[test]
