@@ -59,6 +59,14 @@ pub struct Emitter {
 /// Every emitter, in the order they run.
 pub const EMITTERS: &[Emitter] = &[ir_json::EMITTER, prometheus::EMITTER, grafana::EMITTER, bundle::EMITTER];
 
+/// `doc` as pretty-printed JSON with a final newline: the bytes of a JSON artifact.
+pub(crate) fn json_artifact(emitter: &'static str, path: String, doc: &impl serde::Serialize) -> Result<Artifact, EmitError> {
+    let mut contents =
+        serde_json::to_vec_pretty(doc).map_err(|e| EmitError::Serialize { emitter, path: path.clone(), message: e.to_string() })?;
+    contents.push(b'\n');
+    Ok(Artifact { path, contents })
+}
+
 /// Runs every emitter on every spec. Artifacts come back sorted by path.
 pub fn emit_all(specs: &[ir::Spec]) -> Result<Vec<Artifact>, EmitError> {
     let mut out = Vec::new();

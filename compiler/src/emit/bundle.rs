@@ -5,7 +5,7 @@
 //! verify-bundle` checks a bundle against it, so the spec, not the tool, says what an auditor
 //! receives.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{Artifact, EmitError, Emitter, grafana, prometheus, promtool};
 use crate::ir::{self, Include, Spec};
@@ -35,7 +35,7 @@ pub const SPEC_DIR: &str = "spec/";
 pub const LEDGER_DIR: &str = "ledger/";
 
 /// What a file of a bundle is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Part {
     /// The bundle's own manifest (`manifest.json`): hashes of every other file, MACed.
@@ -197,13 +197,10 @@ pub fn emit(spec: &Spec) -> Result<Vec<Artifact>, EmitError> {
             })
             .collect(),
     };
-    let mut contents = serde_json::to_vec_pretty(&doc).map_err(|e| EmitError::Serialize {
-        emitter: EMITTER.name,
-        path: path.clone(),
-        message: e.to_string(),
-    })?;
-    contents.push(b'\n');
-    Ok(vec![Artifact { path, contents }, Artifact { path: SCHEMA_PATH.to_string(), contents: SCHEMA.as_bytes().to_vec() }])
+    Ok(vec![
+        super::json_artifact(EMITTER.name, path, &doc)?,
+        Artifact { path: SCHEMA_PATH.to_string(), contents: SCHEMA.as_bytes().to_vec() },
+    ])
 }
 
 #[cfg(test)]

@@ -525,17 +525,5 @@ fn panel_json(id: u32, p: &PanelSpec, x: u32, y: u32) -> Value {
 
 /// Emits `grafana/<dashboard>.json` for each dashboard of the spec.
 pub fn emit(spec: &Spec) -> Result<Vec<Artifact>, EmitError> {
-    dashboards(spec)
-        .iter()
-        .map(|d| {
-            let value = dashboard_json(spec, d);
-            let mut contents = serde_json::to_vec_pretty(&value).map_err(|e| EmitError::Serialize {
-                emitter: EMITTER.name,
-                path: path(d),
-                message: e.to_string(),
-            })?;
-            contents.push(b'\n');
-            Ok(Artifact { path: path(d), contents })
-        })
-        .collect()
+    dashboards(spec).iter().map(|d| super::json_artifact(EMITTER.name, path(d), &dashboard_json(spec, d))).collect()
 }

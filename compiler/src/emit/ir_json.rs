@@ -28,11 +28,5 @@ pub fn emit(spec: &ir::Spec) -> Result<Vec<Artifact>, EmitError> {
         ir_version: ir::IR_VERSION,
         spec,
     };
-    let mut contents = serde_json::to_vec_pretty(&doc).map_err(|e| EmitError::Serialize {
-        emitter: EMITTER.name,
-        path: path.clone(),
-        message: e.to_string(),
-    })?;
-    contents.push(b'\n');
-    Ok(vec![Artifact { path, contents }])
+    Ok(vec![super::json_artifact(EMITTER.name, path, &doc)?])
 }

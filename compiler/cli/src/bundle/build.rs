@@ -182,12 +182,7 @@ pub fn build(opts: &BuildOptions, progress: &ProgressBar) -> Result<Built, Bundl
         .iter()
         .filter(|f| f.part != Part::Manifest)
         .filter_map(|f| {
-            contents.get(&f.path).map(|b| FileInfo {
-                path: f.path.clone(),
-                part: f.part.into(),
-                size: b.len() as u64,
-                sha256: sha256_hex(b),
-            })
+            contents.get(&f.path).map(|b| FileInfo { path: f.path.clone(), part: f.part, size: b.len() as u64, sha256: sha256_hex(b) })
         })
         .collect();
     manifest.sign(&opts.key).map_err(|e| BundleError::Io(e.to_string()))?;

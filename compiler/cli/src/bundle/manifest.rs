@@ -169,45 +169,11 @@ pub struct FileInfo {
     /// Path inside the ZIP.
     pub path: String,
     /// What it is.
-    pub part: PartName,
+    pub part: Part,
     /// Bytes.
     pub size: u64,
     /// SHA-256, lowercase hex.
     pub sha256: String,
-}
-
-/// [`Part`], readable back.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum PartName {
-    /// See [`Part::Manifest`].
-    Manifest,
-    /// See [`Part::Ledger`].
-    Ledger,
-    /// See [`Part::Spec`].
-    Spec,
-    /// See [`Part::Rules`].
-    Rules,
-    /// See [`Part::Dashboards`].
-    Dashboards,
-    /// See [`Part::BundleManifest`].
-    BundleManifest,
-    /// See [`Part::Timeline`].
-    Timeline,
-}
-
-impl From<Part> for PartName {
-    fn from(p: Part) -> Self {
-        match p {
-            Part::Manifest => PartName::Manifest,
-            Part::Ledger => PartName::Ledger,
-            Part::Spec => PartName::Spec,
-            Part::Rules => PartName::Rules,
-            Part::Dashboards => PartName::Dashboards,
-            Part::BundleManifest => PartName::BundleManifest,
-            Part::Timeline => PartName::Timeline,
-        }
-    }
 }
 
 /// The MAC.

@@ -14,7 +14,7 @@ use pip_runtime::ledger::query::{Expectation, evidence_gaps};
 use pip_runtime::ledger::{Authenticity, LedgerKey, verify_slice};
 
 use super::archive::{self, Limits};
-use super::manifest::{FORMAT, FORMAT_VERSION, GapInfo, LedgerInfo, Manifest, PartName, sha256_hex};
+use super::manifest::{FORMAT, FORMAT_VERSION, GapInfo, LedgerInfo, Manifest, sha256_hex};
 use super::{BundleError, slice, timeline};
 
 /// What a verified bundle holds.
@@ -67,7 +67,7 @@ pub fn verify(zip: &[u8], key: &LedgerKey, limits: &Limits) -> Result<Verified, 
         checkpoints += c;
         slices.push(e);
     }
-    if let Some(f) = manifest.files.iter().find(|f| f.part == PartName::Timeline) {
+    if let Some(f) = manifest.files.iter().find(|f| f.part == Part::Timeline) {
         let refs: Vec<&[Entry]> = slices.iter().map(Vec::as_slice).collect();
         let again = timeline::render(&manifest, &refs).map_err(|e| invalid(format!("cannot render the timeline: {e}")))?;
         if files.get(&f.path).map(Vec::as_slice) != Some(again.as_bytes()) {
@@ -133,9 +133,9 @@ fn rebuild(manifest: &Manifest, files: &BTreeMap<String, Vec<u8>>) -> Result<Spe
         return Err(invalid(format!("the manifest's size cap {} is not the spec's {}", manifest.max_size_bytes, bundle.max_size)));
     }
     let expected = bundle_files(spec, bundle);
-    let want: BTreeSet<(&str, PartName)> = expected.iter().map(|f| (f.path.as_str(), f.part.into())).collect();
-    let mut have: BTreeSet<(&str, PartName)> = manifest.files.iter().map(|f| (f.path.as_str(), f.part)).collect();
-    have.insert((BUNDLE_MANIFEST, PartName::Manifest));
+    let want: BTreeSet<(&str, Part)> = expected.iter().map(|f| (f.path.as_str(), f.part)).collect();
+    let mut have: BTreeSet<(&str, Part)> = manifest.files.iter().map(|f| (f.path.as_str(), f.part)).collect();
+    have.insert((BUNDLE_MANIFEST, Part::Manifest));
     if let Some((p, _)) = want.difference(&have).next() {
         return Err(invalid(format!("the spec's bundle `{}` must hold `{p}`, which the bundle lacks", bundle.name)));
     }
