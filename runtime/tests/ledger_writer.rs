@@ -160,9 +160,8 @@ fn group_durability_syncs_after_its_interval() {
     cfg.durability = Durability::Group { entries: None, interval: Some(Duration::from_millis(20)) };
     let ledger = open(&cfg, &key, Arc::new(SystemClock::new()));
     let r = ledger.append(&event("billing", 1)).unwrap();
-    let start = Instant::now();
+    // Nothing else is appended and the ledger stays open: only the interval can sync it.
     wait_until("the interval to trigger a sync", || ledger.durable_seq() == r.seq);
-    assert!(start.elapsed() < Duration::from_secs(2));
 }
 
 #[test]
