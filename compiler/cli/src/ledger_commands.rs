@@ -12,7 +12,7 @@ use pip_runtime::ledger::checkpoint::default_path;
 use pip_runtime::ledger::key::{generate_key_file, to_hex};
 use pip_runtime::ledger::query::{Expectation, Filter, LedgerReader, entry_json, evidence_gaps, summarize};
 use pip_runtime::ledger::timefmt::{format_millis, parse_millis};
-use pip_runtime::ledger::{Durability, KeySource, Ledger, LedgerConfig, LedgerKey, Report, verify_files};
+use pip_runtime::ledger::{CheckpointPolicy, Durability, KeySource, Ledger, LedgerConfig, LedgerKey, Report, verify_files};
 
 use crate::commands::Out;
 use crate::{EXIT_FAIL, EXIT_OK, EXIT_USAGE};
@@ -239,16 +239,49 @@ fn events_from_lines(input: &mut dyn BufRead) -> Result<Vec<Event>, String> {
     Ok(events)
 }
 
+/// Where `pipc log append` writes, and the spec that says how to checkpoint.
+pub(crate) struct AppendTarget<'a> {
+    /// The ledger file.
+    pub ledger: &'a Path,
+    /// Its checkpoint file, when not the default.
+    pub checkpoints: Option<&'a PathBuf>,
+    /// Spec files or directories (none: the library's defaults).
+    pub specs: &'a [PathBuf],
+    /// The ledger's name in the specs.
+    pub name: Option<&'a str>,
+}
+
+impl AppendTarget<'_> {
+    /// The ledger's configuration: the spec's checkpoint policy when specs are given. Every
+    /// entry is synced before the command reports it, whatever the spec's durability.
+    fn config(&self) -> Result<LedgerConfig, String> {
+        let mut cfg = if self.specs.is_empty() {
+            LedgerConfig::new("", "", self.ledger)
+        } else {
+            let (spec, l) = spec_ledger(self.specs, self.name)?;
+            let mut cfg = LedgerConfig::new(spec, l.name.as_str(), self.ledger);
+            cfg.checkpoint = CheckpointPolicy {
+                every_entries: l.checkpoint.every_entries,
+                every: l.checkpoint.every.as_ref().map(|d| std::time::Duration::from_millis(d.millis)),
+            };
+            cfg
+        };
+        cfg.checkpoint_path = self.checkpoints.cloned();
+        cfg.durability = Durability::Group { entries: None, interval: Some(std::time::Duration::from_secs(1)) };
+        Ok(cfg)
+    }
+}
+
 /// `pipc log append`: all entries or none (a bad input line appends nothing); prints one
 /// JSON line per entry once every entry is synced.
-pub(crate) fn append(
-    out: &mut Out<'_>,
-    stdin: &mut dyn BufRead,
-    ledger: &Path,
-    key: &KeyArgs,
-    checkpoints: Option<&PathBuf>,
-    entry: &EntryArgs,
-) -> u8 {
+pub(crate) fn append(out: &mut Out<'_>, stdin: &mut dyn BufRead, target: &AppendTarget<'_>, key: &KeyArgs, entry: &EntryArgs) -> u8 {
+    let cfg = match target.config() {
+        Ok(c) => c,
+        Err(e) => {
+            err(out, format!("{e}; nothing appended"));
+            return EXIT_USAGE;
+        }
+    };
     let events = match events_from_flags(entry) {
         Ok(Some(e)) => vec![e],
         Ok(None) => match events_from_lines(stdin) {
@@ -270,9 +303,6 @@ pub(crate) fn append(
             return EXIT_USAGE;
         }
     };
-    let mut cfg = LedgerConfig::new("", "", ledger);
-    cfg.checkpoint_path = checkpoints.cloned();
-    cfg.durability = Durability::Group { entries: None, interval: Some(std::time::Duration::from_secs(1)) };
     let clock: Arc<dyn Clock> = Arc::new(SystemClock::new());
     let (handle, report) = match Ledger::open(cfg, key, clock, None) {
         Ok(x) => x,
@@ -502,6 +532,15 @@ fn human_duration(ms: u64) -> String {
 
 /// The `expect subsystem` lines of the named ledger (or the only ledger) of the specs.
 fn expectations(specs: &[PathBuf], name: Option<&str>) -> Result<Vec<Expectation>, String> {
+    let (_, l) = spec_ledger(specs, name)?;
+    Ok(l.expects
+        .iter()
+        .map(|x| Expectation { subsystem: x.subsystem.clone(), every_ms: x.every.millis, severity: x.severity.as_str().to_string() })
+        .collect())
+}
+
+/// The named ledger (or the only ledger) of the specs, with its spec's id.
+fn spec_ledger(specs: &[PathBuf], name: Option<&str>) -> Result<(String, pip_compiler::ir::Ledger), String> {
     let sources = pip_compiler::source::Sources::load(specs).map_err(|e| e.to_string())?;
     let c = pip_compiler::compile(&sources);
     if c.has_errors() {
@@ -515,11 +554,7 @@ fn expectations(specs: &[PathBuf], name: Option<&str>) -> Result<Vec<Expectation
         None => ledgers.iter().collect(),
     };
     match picked.as_slice() {
-        [(_, l)] => Ok(l
-            .expects
-            .iter()
-            .map(|x| Expectation { subsystem: x.subsystem.clone(), every_ms: x.every.millis, severity: x.severity.as_str().to_string() })
-            .collect()),
+        [(s, l)] => Ok(((*s).to_string(), (*l).clone())),
         [] if ledgers.is_empty() => Err("the spec declares no ledger".to_string()),
         [] => Err(format!("no ledger `{}` in the spec; it has {}", name.unwrap_or_default(), all())),
         _ => Err(format!("the spec has several ledgers ({}); name one with `--ledger`", all())),

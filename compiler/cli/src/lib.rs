@@ -152,6 +152,14 @@ pub enum LogCommand {
         /// The checkpoint file (default: LEDGER.ckpt).
         #[arg(long, value_name = "FILE")]
         checkpoints: Option<PathBuf>,
+        /// Spec files or directories: checkpoint as the spec's `ledger` block says (default:
+        /// every 1000 entries or 10 s, and when the command ends).
+        #[arg(long = "spec", value_name = "PATH")]
+        specs: Vec<PathBuf>,
+        /// The ledger's name in the spec (`audit` or `payments.audit`; needed when the specs
+        /// declare several).
+        #[arg(long = "ledger", value_name = "NAME", requires = "specs")]
+        name: Option<String>,
         /// The entry, when given as flags.
         #[command(flatten)]
         entry: EntryArgs,
@@ -252,8 +260,14 @@ pub fn run(args: impl IntoIterator<Item = impl Into<OsString> + Clone>, stdout: 
             ledger_commands::verify_log(&mut out, &ledger, &key, checkpoints.as_ref(), format, threads)
         }
         Command::Log { command } => match command {
-            LogCommand::Append { ledger, key, checkpoints, entry } => {
-                ledger_commands::append(&mut out, &mut std::io::stdin().lock(), &ledger, &key, checkpoints.as_ref(), &entry)
+            LogCommand::Append { ledger, key, checkpoints, specs, name, entry } => {
+                let target = ledger_commands::AppendTarget {
+                    ledger: &ledger,
+                    checkpoints: checkpoints.as_ref(),
+                    specs: &specs,
+                    name: name.as_deref(),
+                };
+                ledger_commands::append(&mut out, &mut std::io::stdin().lock(), &target, &key, &entry)
             }
             LogCommand::Show { ledger, filter } => ledger_commands::show(&mut out, &ledger, &filter),
             LogCommand::Summary { ledger, since, until, format } => {

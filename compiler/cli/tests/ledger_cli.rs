@@ -265,3 +265,54 @@ fn gaps_name_subsystems_silent_longer_than_the_spec_expects() {
     assert_eq!(unknown.status.code(), Some(2));
     assert!(text(&unknown.stderr).contains("no ledger `nope` in the spec; it has `demo.audit`"), "{}", text(&unknown.stderr));
 }
+
+#[test]
+fn append_with_a_spec_checkpoints_as_its_ledger_block_says() {
+    let dir = tempfile::tempdir().unwrap();
+    assert_eq!(pipc(dir.path(), &["keygen", "-o", "key"], "").status.code(), Some(0));
+    std::fs::write(
+        dir.path().join("demo.pips"),
+        "spec demo version \"1.0.0\" {\n  owner   = \"team\"\n  runbook = \"https://runbooks.example.com/demo\"\n}\n\nledger audit {\n  key = env(\"K\")\n  checkpoint every 10 entries\n}\n\nledger other {\n  key = env(\"K\")\n  checkpoint every 7 entries\n}\n",
+    )
+    .unwrap();
+    let lines: String = (0..25)
+        .map(|i| format!("{{\"subsystem\":\"billing\",\"actor\":\"svc\",\"action\":\"charge\",\"resource\":\"acct/{i}\"}}\n"))
+        .collect();
+    let checkpoints = |ledger: &str| -> Vec<u64> {
+        let file = pip_runtime::ledger::CheckpointFile::read(&dir.path().join(format!("{ledger}.ckpt"))).unwrap();
+        file.checkpoints.iter().map(|c| c.seq).collect()
+    };
+
+    let a = pipc(dir.path(), &["log", "append", "a.ledger", "--key-file", "key", "--spec", "demo.pips", "--ledger", "audit"], &lines);
+    assert_eq!(a.status.code(), Some(0), "{}", text(&a.stderr));
+    assert_eq!(json_lines(&a.stdout).len(), 25);
+    // Every 10 entries, and the head when the command ends.
+    assert_eq!(checkpoints("a.ledger"), vec![10, 20, 25]);
+    let o = pipc(dir.path(), &["log", "append", "o.ledger", "--key-file", "key", "--spec", "demo.pips", "--ledger", "demo.other"], &lines);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert_eq!(checkpoints("o.ledger"), vec![7, 14, 21, 25]);
+    let v = pipc(dir.path(), &["verify-log", "o.ledger", "--key-file", "key"], "");
+    assert_eq!(v.status.code(), Some(0), "{}", text(&v.stdout));
+
+    // Without a spec: the library's default (every 1000 entries), so only the closing one.
+    let d = pipc(dir.path(), &["log", "append", "d.ledger", "--key-file", "key"], &lines);
+    assert_eq!(d.status.code(), Some(0), "{}", text(&d.stderr));
+    assert_eq!(checkpoints("d.ledger"), vec![25]);
+
+    // Which ledger is ambiguous, unknown, or the spec is broken: nothing is appended.
+    for (args, why) in [
+        (vec!["--spec", "demo.pips"], "the spec has several ledgers (`demo.audit`, `demo.other`); name one with `--ledger`"),
+        (vec!["--spec", "demo.pips", "--ledger", "nope"], "no ledger `nope` in the spec"),
+        (vec!["--spec", "missing.pips"], "missing.pips"),
+    ] {
+        let mut all = vec!["log", "append", "x.ledger", "--key-file", "key"];
+        all.extend(args);
+        let x = pipc(dir.path(), &all, &lines);
+        assert_eq!(x.status.code(), Some(2), "{all:?}");
+        let stderr = text(&x.stderr);
+        assert!(stderr.contains(why) && stderr.contains("nothing appended"), "{all:?}: {stderr}");
+        assert!(!dir.path().join("x.ledger").exists(), "{all:?} created the ledger");
+    }
+    let orphan = pipc(dir.path(), &["log", "append", "x.ledger", "--key-file", "key", "--ledger", "audit"], &lines);
+    assert_eq!(orphan.status.code(), Some(2), "--ledger without --spec is a usage error");
+}
