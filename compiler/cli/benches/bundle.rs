@@ -36,6 +36,7 @@ fn bench(c: &mut Criterion) {
         to_ms: Some(events::ORIGIN_MS + 86_400_000),
         timeline_max_rows: timeline::DEFAULT_MAX_ROWS,
         threads: 2,
+        allow_anomalies: false,
     };
     let zip = build(&opts, &ProgressBar::hidden()).unwrap().zip;
     let mut g = c.benchmark_group("bundle");

@@ -55,6 +55,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         to_ms: Some(origin + 86_400_000),
         timeline_max_rows: timeline::DEFAULT_MAX_ROWS,
         threads: 2,
+        allow_anomalies: false,
     };
     let built = build(&opts, &ProgressBar::hidden())?;
     let out = dir.join("incident.zip");

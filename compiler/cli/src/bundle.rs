@@ -28,6 +28,10 @@ pub enum BundleError {
     /// A usage problem (window, options).
     #[error("{0}")]
     Usage(String),
+    /// The ledger's window verifies, but the whole ledger does not, and the bundle was not
+    /// asked to carry its anomalies.
+    #[error("{0}")]
+    Anomalies(String),
     /// The bundle would be larger than its cap.
     #[error(
         "the bundle would be {size} bytes, over the {cap}-byte cap of bundle `{bundle}` ({source_ref}); its ledger slice holds {entries} entries ({slice_bytes} bytes before compression)"
@@ -66,6 +70,10 @@ impl BundleError {
                     .to_string(),
             ),
             BundleError::Ledger(_) => Some("run `pipc verify-log` on the ledger to see every anomaly".to_string()),
+            BundleError::Anomalies(_) => Some(
+                "run `pipc verify-log` on the ledger to see every anomaly; to bundle the window anyway, with the anomalies recorded in its manifest and timeline (and reported by `pipc verify-bundle`), pass `--allow-anomalies`"
+                    .to_string(),
+            ),
             _ => None,
         }
     }

@@ -9,6 +9,7 @@ use pip_runtime::ledger::timefmt::{format_millis, parse_millis};
 use pip_runtime::ledger::{KeySource, LedgerKey};
 
 use crate::bundle::archive::Limits;
+use crate::bundle::manifest::AnomalyInfo;
 use crate::bundle::{BuildOptions, BundleError, build, parse_window, timeline, verify};
 use crate::commands::Out;
 use crate::{DEFAULT_SPECS, EXIT_FAIL, EXIT_OK, EXIT_USAGE, KeyArgs};
@@ -43,9 +44,53 @@ pub struct BundleArgs {
     /// Most events the timeline lists (every event is in the ledger slice regardless).
     #[arg(long, value_name = "N", default_value_t = timeline::DEFAULT_MAX_ROWS)]
     pub timeline_rows: usize,
-    /// The ZIP to write.
+    /// Bundle the window even when the rest of the ledger does not verify (entries cut off
+    /// after a checkpoint, a changed entry, a forged checkpoint): the anomalies are recorded
+    /// in the manifest and the timeline, and `verify-bundle` reports them and exits 1. The
+    /// window's own entries must verify regardless.
+    #[arg(long)]
+    pub allow_anomalies: bool,
+    /// The ZIP to write (never one of the command's inputs; an existing file only with `--force`).
     #[arg(short, long, value_name = "FILE")]
     pub output: PathBuf,
+    /// Replace the output file when it exists.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// Refuses an output that exists (without `--force`) or that is one of the inputs: a bundle
+/// must never replace the evidence, the key or the spec it is made from.
+fn check_output(a: &BundleArgs, ledgers: &[(Option<String>, PathBuf)]) -> Result<(), String> {
+    let out = &a.output;
+    let Ok(meta) = std::fs::metadata(out) else { return Ok(()) };
+    if meta.is_dir() {
+        return Err(format!("`{}` is a directory; name the ZIP file to write", out.display()));
+    }
+    let same = |p: &Path| match (std::fs::canonicalize(p), std::fs::canonicalize(out)) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => false,
+    };
+    let mut inputs: Vec<PathBuf> = ledgers.iter().map(|(_, p)| p.clone()).collect();
+    inputs.extend(ledgers.iter().map(|(_, p)| pip_runtime::ledger::checkpoint::default_path(p)));
+    inputs.extend(a.checkpoints.iter().cloned());
+    inputs.extend(a.key.key_file.iter().cloned());
+    if let Some(input) = inputs.iter().find(|p| same(p)) {
+        return Err(format!(
+            "`-o {}` is one of the inputs (`{}`); a bundle never replaces its evidence or key",
+            out.display(),
+            input.display()
+        ));
+    }
+    let specs = if a.specs.is_empty() { vec![PathBuf::from(DEFAULT_SPECS)] } else { a.specs.clone() };
+    if let Ok(canon) = std::fs::canonicalize(out)
+        && specs.iter().filter_map(|s| std::fs::canonicalize(s).ok()).any(|s| canon.starts_with(&s))
+    {
+        return Err(format!("`-o {}` is inside the specs it bundles; write the bundle elsewhere", out.display()));
+    }
+    if !a.force {
+        return Err(format!("`{}` exists; pass `--force` to replace it", out.display()));
+    }
+    Ok(())
 }
 
 fn err(out: &mut Out<'_>, msg: impl std::fmt::Display) {
@@ -95,7 +140,7 @@ pub(crate) fn bundle(out: &mut Out<'_>, a: &BundleArgs) -> u8 {
             return EXIT_USAGE;
         }
     };
-    let ledgers = a
+    let ledgers: Vec<(Option<String>, PathBuf)> = a
         .ledgers
         .iter()
         .map(|l| match l.split_once('=') {
@@ -103,6 +148,10 @@ pub(crate) fn bundle(out: &mut Out<'_>, a: &BundleArgs) -> u8 {
             _ => (None, PathBuf::from(l)),
         })
         .collect();
+    if let Err(e) = check_output(a, &ledgers) {
+        err(out, format!("{e}; nothing written"));
+        return EXIT_USAGE;
+    }
     let opts = BuildOptions {
         specs: if a.specs.is_empty() { vec![PathBuf::from(DEFAULT_SPECS)] } else { a.specs.clone() },
         bundle: a.bundle.clone(),
@@ -114,6 +163,7 @@ pub(crate) fn bundle(out: &mut Out<'_>, a: &BundleArgs) -> u8 {
         to_ms,
         timeline_max_rows: a.timeline_rows,
         threads: std::thread::available_parallelism().map_or(1, usize::from),
+        allow_anomalies: a.allow_anomalies,
     };
     let progress = if std::io::stderr().is_terminal() {
         let p = ProgressBar::with_draw_target(Some(5), ProgressDrawTarget::stderr());
@@ -138,6 +188,18 @@ pub(crate) fn bundle(out: &mut Out<'_>, a: &BundleArgs) -> u8 {
         return EXIT_USAGE;
     }
     let m = &built.manifest;
+    for l in &m.ledgers {
+        for an in &l.anomalies {
+            let _ = writeln!(
+                out.stderr,
+                "pipc: warning: ledger `{}` {}{}: {}",
+                l.name,
+                an.class,
+                an.seq.map(|s| format!(" at seq {s}")).unwrap_or_default(),
+                an.detail
+            );
+        }
+    }
     let _ = writeln!(
         out.stderr,
         "wrote `{}`: bundle `{}.{}`, {} bytes (cap {}), {} entries from {} to {}, {} files",
@@ -158,8 +220,12 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let mut tmp = path.as_os_str().to_os_string();
     tmp.push(".pipc-tmp");
     let tmp = PathBuf::from(tmp);
-    std::fs::write(&tmp, bytes)?;
-    std::fs::rename(&tmp, path)
+    let written = std::fs::write(&tmp, bytes).and_then(|()| std::fs::rename(&tmp, path));
+    if written.is_err() {
+        // Nothing is left behind when the bundle could not be written.
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written
 }
 
 /// `pipc verify-bundle`.
@@ -204,7 +270,35 @@ pub(crate) fn verify_bundle(out: &mut Out<'_>, path: &Path, key: &KeyArgs) -> u8
                 v.checkpoints,
                 key.id_hex()
             );
-            EXIT_OK
+            // The bundle is intact, but its ledger was not when it was bundled
+            // (`--allow-anomalies`): the evidence is not clean, and a script must not read
+            // this as a pass.
+            let recorded: Vec<(&str, &AnomalyInfo)> =
+                m.ledgers.iter().flat_map(|l| l.anomalies.iter().map(move |a| (l.name.as_str(), a))).collect();
+            for (name, an) in &recorded {
+                let _ = writeln!(
+                    out.stdout,
+                    "  but ledger `{name}` did not verify when it was bundled: {}{} ({} file): {}",
+                    an.class,
+                    an.seq.map(|s| format!(" at seq {s}")).unwrap_or_default(),
+                    an.file,
+                    an.detail
+                );
+            }
+            if recorded.is_empty() {
+                EXIT_OK
+            } else {
+                err(
+                    out,
+                    format!(
+                        "`{}`: {} anomal{} recorded in the bundled ledger",
+                        path.display(),
+                        recorded.len(),
+                        if recorded.len() == 1 { "y" } else { "ies" }
+                    ),
+                );
+                EXIT_FAIL
+            }
         }
         Err(e) => {
             err(out, format!("`{}` does not verify: {e}", path.display()));

@@ -706,3 +706,120 @@ fn usage_errors_of_bundle_name_the_problem_and_write_nothing() {
         assert!(!dir.path().join("out.zip").exists(), "{extra:?} wrote a bundle");
     }
 }
+
+/// The byte offset of each record of a ledger file.
+fn record_offsets(bytes: &[u8]) -> Vec<usize> {
+    use pip_runtime::ledger::format::{FRAME_OVERHEAD, HEADER_LEN};
+    let mut offsets = Vec::new();
+    let mut at = HEADER_LEN;
+    while at + 4 <= bytes.len() {
+        offsets.push(at);
+        at += FRAME_OVERHEAD + u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap()) as usize;
+    }
+    offsets
+}
+
+#[test]
+fn a_ledger_that_does_not_verify_outside_the_window_is_refused_unless_its_anomalies_are_recorded() {
+    let dir = project();
+    // Cut the last entry off: the checkpoint written at close (seq 10) shows it. The window's
+    // own entries (1..=9) still verify, so only the whole-ledger check can notice.
+    let path = dir.path().join("audit.ledger");
+    let bytes = std::fs::read(&path).unwrap();
+    let last = *record_offsets(&bytes).last().unwrap();
+    std::fs::write(&path, &bytes[..last]).unwrap();
+    let args = ["bundle", "--spec", "shop.pips", "--ledger", "audit.ledger", "--key-file", "key", "-o", "incident.zip"];
+    let refused = pipc(dir.path(), &args);
+    let stderr = text(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("ledger `audit` (`audit.ledger`) does not verify: 1 anomaly: truncated"), "{stderr}");
+    assert!(stderr.contains("--allow-anomalies"), "{stderr}");
+    assert!(!dir.path().join("incident.zip").exists());
+
+    let mut allowed = args.to_vec();
+    allowed.push("--allow-anomalies");
+    let made = pipc(dir.path(), &allowed);
+    let stderr = text(&made.stderr);
+    assert_eq!(made.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("warning: ledger `audit` truncated"), "{stderr}");
+    let zip = std::fs::read(dir.path().join("incident.zip")).unwrap();
+    let anomalies = &manifest_of(&zip).ledgers[0].anomalies;
+    assert_eq!(anomalies.iter().map(|a| a.class.as_str()).collect::<Vec<_>>(), ["truncated"]);
+    // The bundle itself is intact, but its evidence is not clean: not a pass.
+    let checked = pipc(dir.path(), &["verify-bundle", "incident.zip", "--key-file", "key"]);
+    let stdout = text(&checked.stdout);
+    assert_eq!(checked.status.code(), Some(1), "{stdout}{}", text(&checked.stderr));
+    assert!(stdout.contains("verified") && stdout.contains("but ledger `audit` did not verify when it was bundled: truncated"), "{stdout}");
+    assert!(text(&checked.stderr).contains("1 anomaly recorded in the bundled ledger"), "{}", text(&checked.stderr));
+}
+
+#[test]
+fn a_forged_checkpoint_file_is_refused() {
+    let dir = project();
+    let ckpt = dir.path().join("audit.ledger.ckpt");
+    let mut bytes = std::fs::read(&ckpt).unwrap();
+    let at = bytes.len() - 1;
+    bytes[at] ^= 0x01;
+    std::fs::write(&ckpt, &bytes).unwrap();
+    let out = pipc(dir.path(), &["bundle", "--spec", "shop.pips", "--ledger", "audit.ledger", "--key-file", "key", "-o", "incident.zip"]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("does not verify") && stderr.contains("checkpoint"), "{stderr}");
+    assert!(!dir.path().join("incident.zip").exists());
+}
+
+#[test]
+fn the_output_never_replaces_an_input_and_an_existing_file_needs_force() {
+    let dir = project();
+    std::fs::write(dir.path().join("old.zip"), b"an earlier bundle").unwrap();
+    let inputs = ["audit.ledger", "audit.ledger.ckpt", "key", "shop.pips", "old.zip"];
+    let before: Vec<Vec<u8>> = inputs.iter().map(|f| std::fs::read(dir.path().join(f)).unwrap()).collect();
+    let run = |out: &str, force: bool| {
+        let mut a = vec!["bundle", "--spec", "shop.pips", "--ledger", "audit.ledger", "--key-file", "key", "-o", out];
+        if force {
+            a.push("--force");
+        }
+        pipc(dir.path(), &a)
+    };
+    for (out, force, want) in [
+        ("audit.ledger", true, "`-o audit.ledger` is one of the inputs (`audit.ledger`)"),
+        ("./audit.ledger.ckpt", true, "is one of the inputs"),
+        ("key", true, "is one of the inputs (`key`)"),
+        ("shop.pips", true, "is inside the specs it bundles"),
+        ("old.zip", false, "`old.zip` exists; pass `--force` to replace it"),
+        (".", true, "is a directory"),
+    ] {
+        let o = run(out, force);
+        let stderr = text(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "-o {out}: {stderr}");
+        assert!(stderr.contains(want) && stderr.contains("nothing written"), "-o {out}: {stderr}");
+    }
+    let after: Vec<Vec<u8>> = inputs.iter().map(|f| std::fs::read(dir.path().join(f)).unwrap()).collect();
+    assert!(before == after, "a refused bundle changed an input");
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .filter(|n| n.to_string_lossy().contains("pipc-tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+
+    let replaced = run("old.zip", true);
+    assert_eq!(replaced.status.code(), Some(0), "{}", text(&replaced.stderr));
+    let checked = pipc(dir.path(), &["verify-bundle", "old.zip", "--key-file", "key"]);
+    assert_eq!(checked.status.code(), Some(0), "{}", text(&checked.stderr));
+}
+
+#[test]
+fn a_bundle_that_lists_only_its_ledger_still_carries_the_spec_and_verifies() {
+    let dir = project();
+    let only_ledger = SPEC.replace("include ledger audit, specs, rules, dashboards, timeline", "include ledger audit");
+    assert_ne!(only_ledger, SPEC);
+    std::fs::write(dir.path().join("shop.pips"), only_ledger).unwrap();
+    let out = pipc(dir.path(), &["bundle", "--spec", "shop.pips", "--ledger", "audit.ledger", "--key-file", "key", "-o", "incident.zip"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let zip = std::fs::read(dir.path().join("incident.zip")).unwrap();
+    let names: Vec<String> = files_of(&zip).into_iter().map(|(n, _)| n).collect();
+    assert_eq!(names, ["generated/bundles/shop.manifest.json", "ledger/audit.slice", "manifest.json", "spec/shop.pips"]);
+    let checked = pipc(dir.path(), &["verify-bundle", "incident.zip", "--key-file", "key"]);
+    assert_eq!(checked.status.code(), Some(0), "{}{}", text(&checked.stdout), text(&checked.stderr));
+}

@@ -109,7 +109,10 @@ pub fn bundle_files(spec: &Spec, bundle: &ir::Bundle) -> Vec<BundleFile> {
         BundleFile::plain(BUNDLE_MANIFEST.to_string(), Part::Manifest),
         BundleFile::generated(manifest_path(spec), Part::BundleManifest),
     ];
-    for inc in &bundle.include {
+    // The spec's sources are always bundled, `include specs` or not: verifying a bundle
+    // offline rebuilds from them what it must contain.
+    let includes = bundle.include.iter().chain(std::iter::once(&Include::Specs));
+    for inc in includes {
         match inc {
             Include::Ledger(name) => files.push(BundleFile {
                 path: format!("{LEDGER_DIR}{name}.slice"),

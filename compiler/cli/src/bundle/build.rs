@@ -45,6 +45,9 @@ pub struct BuildOptions {
     pub timeline_max_rows: usize,
     /// Threads for verifying the ledger.
     pub threads: usize,
+    /// Bundle a ledger whose whole-file verification finds anomalies (outside the window:
+    /// the window's own entries must always verify), recording them in the manifest.
+    pub allow_anomalies: bool,
 }
 
 /// A built bundle.
@@ -300,6 +303,21 @@ fn slice_of(
         )));
     }
     let whole = verify_files(&w.path, w.ckpt.as_deref(), &opts.key, opts.threads.max(1)).map_err(|e| ledger_err(e.to_string()))?;
+    // The window verifies on its own, but the ledger around it does not (entries cut off
+    // after a checkpoint, a changed entry, a forged checkpoint): a bundle made silently from
+    // it would look like intact evidence. Refused unless asked for, and then recorded.
+    if !whole.is_clean() && !opts.allow_anomalies {
+        let shown: Vec<String> = whole.anomalies.iter().take(3).map(ToString::to_string).collect();
+        return Err(BundleError::Anomalies(format!(
+            "ledger `{}` (`{}`) does not verify: {} anomal{}: {}{}",
+            w.name,
+            w.path.display(),
+            whole.anomalies.len(),
+            if whole.anomalies.len() == 1 { "y" } else { "ies" },
+            shown.join("; "),
+            if whole.anomalies.len() > 3 { "; …" } else { "" }
+        )));
+    }
     let mut cps: Vec<Checkpoint> = Vec::new();
     for c in in_range {
         if cps.last().is_none_or(|l| c.seq > l.seq) {
