@@ -15,7 +15,7 @@ fn build(text: &str, out: &Path) {
     let c = pip_compiler::compile(&sources);
     assert!(!c.has_errors());
     let artifacts = pip_compiler::emit::emit_all(&c.specs).unwrap();
-    pip_compiler::build::write(out, &artifacts).unwrap();
+    pip_compiler::build::write(out, &artifacts, pip_compiler::build::Others::Prune).unwrap();
 }
 
 fn bench(c: &mut Criterion) {

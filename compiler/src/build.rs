@@ -17,6 +17,8 @@ pub enum Change {
     Unchanged,
     /// Removed: it lay in a folder pipc owns but no spec produces it any more.
     Removed,
+    /// Not produced by the specs built, and left in place ([`Others::Keep`]).
+    Kept,
 }
 
 /// Why `build --check` finds the output directory stale.
@@ -89,9 +91,20 @@ fn target(out: &Path, rel: &str) -> PathBuf {
     rel.split('/').fold(out.to_path_buf(), |p, c| p.join(c))
 }
 
-/// Writes the artifacts (only those whose bytes changed) and removes files in owned folders
-/// that no spec produces any more.
-pub fn write(out: &Path, artifacts: &[Artifact]) -> Result<Vec<(String, Change)>, IoError> {
+/// Whether files in the owned folders that the artifacts do not include are the build's to
+/// remove (and `--check`'s to report): yes when the build covers every spec of the output
+/// folder, no when it builds some specs into a folder shared with others.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Others {
+    /// Remove them (`--check`: report them as unexpected).
+    Prune,
+    /// Leave them (`--check`: ignore them); `write` reports them as [`Change::Kept`].
+    Keep,
+}
+
+/// Writes the artifacts (only those whose bytes changed) and, with [`Others::Prune`], removes
+/// files in owned folders that no spec produces any more.
+pub fn write(out: &Path, artifacts: &[Artifact], others: Others) -> Result<Vec<(String, Change)>, IoError> {
     let mut changes = Vec::new();
     let before = owned_files(out)?;
     for a in artifacts {
@@ -114,6 +127,10 @@ pub fn write(out: &Path, artifacts: &[Artifact]) -> Result<Vec<(String, Change)>
     }
     let produced: BTreeSet<&str> = artifacts.iter().map(|a| a.path.as_str()).collect();
     for old in before.iter().filter(|p| !produced.contains(p.as_str())) {
+        if others == Others::Keep {
+            changes.push((old.clone(), Change::Kept));
+            continue;
+        }
         let path = target(out, old);
         std::fs::remove_file(&path).map_err(io(&path))?;
         changes.push((old.clone(), Change::Removed));
@@ -121,8 +138,9 @@ pub fn write(out: &Path, artifacts: &[Artifact]) -> Result<Vec<(String, Change)>
     Ok(changes)
 }
 
-/// Compares the artifacts with the output directory without writing anything.
-pub fn check(out: &Path, artifacts: &[Artifact]) -> Result<Vec<(String, Staleness)>, IoError> {
+/// Compares the artifacts with the output directory without writing anything; with
+/// [`Others::Prune`], files no spec produces are stale too.
+pub fn check(out: &Path, artifacts: &[Artifact], others: Others) -> Result<Vec<(String, Staleness)>, IoError> {
     let mut stale = Vec::new();
     for a in artifacts {
         let path = target(out, &a.path);
@@ -132,6 +150,9 @@ pub fn check(out: &Path, artifacts: &[Artifact]) -> Result<Vec<(String, Stalenes
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => stale.push((a.path.clone(), Staleness::Missing)),
             Err(e) => return Err(IoError { path: path.display().to_string(), source: e }),
         }
+    }
+    if others == Others::Keep {
+        return Ok(stale);
     }
     let produced: BTreeSet<&str> = artifacts.iter().map(|a| a.path.as_str()).collect();
     for extra in owned_files(out)?.into_iter().filter(|p| !produced.contains(p.as_str())) {

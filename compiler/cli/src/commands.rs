@@ -123,7 +123,7 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     std::fs::rename(&tmp, path)
 }
 
-pub(crate) fn build(out: &mut Out<'_>, paths: &[PathBuf], dir: &Path, check: bool, format: ErrorFormat) -> u8 {
+pub(crate) fn build(out: &mut Out<'_>, paths: &[PathBuf], dir: &Path, check: bool, others: out_dir::Others, format: ErrorFormat) -> u8 {
     let sources = match load(out, paths) {
         Ok(s) => s,
         Err(code) => return code,
@@ -143,7 +143,7 @@ pub(crate) fn build(out: &mut Out<'_>, paths: &[PathBuf], dir: &Path, check: boo
     };
     let shown = dir.display();
     if check {
-        match out_dir::check(dir, &artifacts) {
+        match out_dir::check(dir, &artifacts, others) {
             Ok(stale) if stale.is_empty() => {
                 let _ = writeln!(out.stderr, "{shown}/ is up to date ({} files from {} spec(s))", artifacts.len(), c.specs.len());
                 EXIT_OK
@@ -161,7 +161,7 @@ pub(crate) fn build(out: &mut Out<'_>, paths: &[PathBuf], dir: &Path, check: boo
             }
         }
     } else {
-        match out_dir::write(dir, &artifacts) {
+        match out_dir::write(dir, &artifacts, others) {
             Ok(changes) => {
                 let count = |k: out_dir::Change| changes.iter().filter(|(_, c)| *c == k).count();
                 let _ = writeln!(
@@ -173,6 +173,13 @@ pub(crate) fn build(out: &mut Out<'_>, paths: &[PathBuf], dir: &Path, check: boo
                     count(out_dir::Change::Unchanged),
                     count(out_dir::Change::Removed)
                 );
+                let kept = count(out_dir::Change::Kept);
+                if kept > 0 {
+                    let _ = writeln!(
+                        out.stderr,
+                        "{kept} file(s) in {shown}/ are not produced by the specs built and were left in place (`--prune` removes them; a build without PATHS does)"
+                    );
+                }
                 EXIT_OK
             }
             Err(e) => {

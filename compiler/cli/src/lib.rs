@@ -92,6 +92,11 @@ pub enum Command {
         /// Do not write; exit 1 and name each missing or stale file.
         #[arg(long)]
         check: bool,
+        /// Remove (with `--check`: report) files in the output folders that the specs built do
+        /// not produce. The default without PATHS; with PATHS, the specs built may share the
+        /// folder with others, whose files are kept.
+        #[arg(long)]
+        prune: bool,
         /// Diagnostic format.
         #[arg(long, value_enum, default_value_t = ErrorFormat::Human)]
         error_format: ErrorFormat,
@@ -255,7 +260,10 @@ pub fn run(args: impl IntoIterator<Item = impl Into<OsString> + Clone>, stdout: 
     match cli.command {
         Command::Check { paths, error_format } => commands::check(&mut out, &paths, error_format),
         Command::Fmt { paths, check, error_format } => commands::fmt(&mut out, &paths, check, error_format),
-        Command::Build { paths, out: dir, check, error_format } => commands::build(&mut out, &paths, &dir, check, error_format),
+        Command::Build { paths, out: dir, check, prune, error_format } => {
+            let others = if prune || paths.is_empty() { pip_compiler::build::Others::Prune } else { pip_compiler::build::Others::Keep };
+            commands::build(&mut out, &paths, &dir, check, others, error_format)
+        }
         Command::VerifyLog { ledger, key, checkpoints, format, threads } => {
             ledger_commands::verify_log(&mut out, &ledger, &key, checkpoints.as_ref(), format, threads)
         }

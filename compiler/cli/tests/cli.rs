@@ -196,6 +196,31 @@ fn build_is_deterministic_and_check_names_missing_stale_and_unexpected_files() {
 }
 
 #[test]
+fn building_some_specs_keeps_the_files_of_the_others_unless_asked_to_prune() {
+    let dir = project();
+    write(dir.path(), "specs/other.pips", &HEADER.replace("spec demo", "spec other").replace("/demo", "/other"));
+    assert_eq!(pipc(dir.path(), &["build"]).status.code(), Some(0));
+    let other = dir.path().join("generated/ir/other.json");
+    assert!(other.exists());
+
+    // One spec into the shared folder: the other's files stay, and the build says so.
+    let one = pipc(dir.path(), &["build", "specs/demo.pips"]);
+    assert_eq!(one.status.code(), Some(0), "{}", text(&one.stderr));
+    assert!(other.exists(), "building one spec removed another's output");
+    let said = text(&one.stderr);
+    assert!(said.contains("0 removed") && said.contains("are not produced by the specs built and were left in place (`--prune`"), "{said}");
+    assert_eq!(pipc(dir.path(), &["build", "specs/demo.pips", "--check"]).status.code(), Some(0), "--check of one spec");
+    let listed = pipc(dir.path(), &["build", "specs/demo.pips", "--check", "--prune"]);
+    assert_eq!(listed.status.code(), Some(1));
+    assert!(text(&listed.stdout).contains("generated/ir/other.json: not produced by any spec"), "{}", text(&listed.stdout));
+
+    let pruned = pipc(dir.path(), &["build", "specs/demo.pips", "--prune"]);
+    assert_eq!(pruned.status.code(), Some(0), "{}", text(&pruned.stderr));
+    assert!(!other.exists(), "--prune kept a file no spec built produces");
+    assert!(dir.path().join("generated/ir/demo.json").exists());
+}
+
+#[test]
 fn build_with_errors_writes_nothing() {
     let dir = project();
     write(dir.path(), "specs/demo.pips", &format!("{HEADER}\nledger audit {{\n  key = 5\n}}\n"));
