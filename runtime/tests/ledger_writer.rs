@@ -355,6 +355,34 @@ fn a_ledger_cut_below_its_checkpoint_is_not_reopened() {
 }
 
 #[test]
+fn a_torn_tail_below_the_checkpoint_is_refused_and_the_file_left_as_it_was() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = LedgerKey::generate().unwrap();
+    let (cfg, offsets) = ledger_of(4, dir.path(), &key);
+    // The last entry, vouched for by the checkpoint at seq 4, is cut in half.
+    let len = std::fs::metadata(&cfg.path).unwrap().len();
+    std::fs::OpenOptions::new().write(true).open(&cfg.path).unwrap().set_len((offsets[3] + len) / 2).unwrap();
+    let before = std::fs::read(&cfg.path).unwrap();
+    let err = Ledger::open(cfg.clone(), key, Arc::new(ManualClock::new(1_000)), None).unwrap_err();
+    assert!(matches!(err, LedgerError::Truncated { head: 3, checkpoint: 4, .. }), "{err}");
+    assert_eq!(std::fs::read(&cfg.path).unwrap(), before, "a refused open changed the ledger");
+    let saved: Vec<_> =
+        std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).filter(|n| n.to_string_lossy().contains("torn")).collect();
+    assert!(saved.is_empty(), "{saved:?}");
+}
+
+#[test]
+fn a_file_that_is_not_a_ledger_is_refused_before_a_checkpoint_file_is_created() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = LedgerKey::generate().unwrap();
+    let cfg = config(dir.path());
+    std::fs::write(&cfg.path, "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\n").unwrap();
+    let err = Ledger::open(cfg.clone(), key, Arc::new(ManualClock::new(1_000)), None).unwrap_err();
+    assert!(matches!(err, LedgerError::NotALedger { .. }), "{err}");
+    assert!(!cfg.checkpoint_path().exists(), "a checkpoint file was created next to a file that is not a ledger");
+}
+
+#[test]
 fn a_second_writer_is_refused_while_the_first_holds_the_ledger() {
     let dir = tempfile::tempdir().unwrap();
     let key = LedgerKey::generate().unwrap();

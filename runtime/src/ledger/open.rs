@@ -96,23 +96,29 @@ pub(crate) fn open_files(path: &Path, ckpt_path: &Path, key: &LedgerKey) -> Resu
         sync_parent(path)?;
         created = true;
     }
+    if !created {
+        // Not a ledger, or another key's: refused before the checkpoint file is created.
+        check_header(&mut file, path, key)?;
+    }
     let (ckpt, checkpoints_len, last_checkpoint, checkpoint_torn_bytes) = open_checkpoints(ckpt_path, key)?;
     let mut rec = if created {
         Scanned { next_seq: 1, head_hash: GENESIS, last_ts: 0, end: HEADER_LEN as u64, subsystems: HashMap::new(), torn: None }
     } else {
         scan_for_append(&mut file, path, key, last_checkpoint.as_ref())?
     };
+    // Entries the checkpoint file vouches for are missing: refused before anything is
+    // changed (a torn tail is not cut off, so the file stays as it was found).
+    if let Some(cp) = &last_checkpoint
+        && cp.seq >= rec.next_seq
+    {
+        return Err(LedgerError::Truncated { path: path.to_path_buf(), head: rec.next_seq - 1, checkpoint: cp.seq });
+    }
     let mut torn_tail = None;
     if let Some((offset, bytes)) = rec.torn.take() {
         let saved_to = save_torn(path, offset, &bytes)?;
         file.set_len(offset).map_err(io(path, "truncate"))?;
         file.sync_all().map_err(io(path, "sync"))?;
         torn_tail = Some(RecoveredTail { offset, len: bytes.len() as u64, saved_to });
-    }
-    if let Some(cp) = &last_checkpoint
-        && cp.seq >= rec.next_seq
-    {
-        return Err(LedgerError::Truncated { path: path.to_path_buf(), head: rec.next_seq - 1, checkpoint: cp.seq });
     }
     file.seek(SeekFrom::Start(rec.end)).map_err(io(path, "seek in"))?;
     let mut subsystems: Vec<(String, u64)> =
@@ -198,6 +204,18 @@ struct Scanned {
     end: u64,
     subsystems: HashMap<Vec<u8>, u64>,
     torn: Option<(u64, Vec<u8>)>,
+}
+
+/// The file starts with a ledger header made with `key`.
+fn check_header(file: &mut File, path: &Path, key: &LedgerKey) -> Result<(), LedgerError> {
+    let mut header = [0u8; HEADER_LEN];
+    file.seek(SeekFrom::Start(0)).map_err(io(path, "seek in"))?;
+    file.read_exact(&mut header).map_err(io(path, "read"))?;
+    let h = Header::decode(&header).map_err(|source| LedgerError::NotALedger { path: path.to_path_buf(), source })?;
+    if h.key_id != key.id() {
+        return Err(LedgerError::WrongKey { path: path.to_path_buf(), file_key_id: to_hex(&h.key_id), key_id: key.id_hex() });
+    }
+    Ok(())
 }
 
 fn scan_for_append(file: &mut File, path: &Path, key: &LedgerKey, checkpoint: Option<&Checkpoint>) -> Result<Scanned, LedgerError> {
