@@ -377,9 +377,12 @@ fn put_values(out: &mut Vec<u8>, column: &[&Slot<'_>]) -> Result<(), SliceError>
     let ints: Option<Vec<i64>> = column.iter().map(|s| if let Slot::Int(n) = s { Some(*n) } else { None }).collect();
     match ints {
         Some(ints) => {
-            let raw = encode_ints(&ints, false);
-            let delta = encode_ints(&ints, true);
-            let (how, bytes) = if delta.len() < raw.len() { (1u8, delta) } else { (0u8, raw) };
+            let raw = encode_ints(&ints, false).ok_or_else(|| bad("payload integer out of range"))?;
+            // Deltas between far-apart integers may not fit an i64: raw values then.
+            let (how, bytes) = match encode_ints(&ints, true) {
+                Some(delta) if delta.len() < raw.len() => (1u8, delta),
+                _ => (0u8, raw),
+            };
             out.push(how);
             put_column(out, &bytes)
         }
@@ -413,15 +416,17 @@ fn get_values(r: &mut Reader<'_>, n: usize, kind: Kind) -> Result<Vec<String>, S
     }
 }
 
-fn encode_ints(values: &[i64], delta: bool) -> Vec<u8> {
+/// The values (or their differences) zigzag-varint encoded; `None` when a difference does
+/// not fit an i64 (the decoder accepts exactly that range).
+fn encode_ints(values: &[i64], delta: bool) -> Option<Vec<u8>> {
     let mut out = Vec::with_capacity(values.len() * 2);
     let mut prev: i64 = 0;
     for &v in values {
         let d = if delta { i128::from(v) - i128::from(prev) } else { i128::from(v) };
-        put_varint(&mut out, zigzag(d).unwrap_or(u64::MAX));
+        put_varint(&mut out, zigzag(d)?);
         prev = v;
     }
-    out
+    Some(out)
 }
 
 fn encode_strings<'a>(values: impl Iterator<Item = &'a str>) -> Result<Vec<u8>, SliceError> {
@@ -678,6 +683,22 @@ mod tests {
             prev,
             min_ts,
         })
+    }
+
+    #[test]
+    fn payload_integers_whose_differences_overflow_an_i64_round_trip() {
+        // Found by the property below: a delta between far-apart integers does not fit an
+        // i64, and was written as garbage that the decoder then refused.
+        let anchor = Anchor { next_seq: 1, prev: [0; HASH_LEN], min_ts: 0 };
+        let payloads = [i64::MIN, i64::MAX, -337_431_093_001_454_998, 8_885_940_943_853_320_810, 0];
+        let fields: Vec<Fields> = payloads
+            .iter()
+            .map(|p| (0, String::new(), String::new(), String::new(), String::new(), String::new(), p.to_string()))
+            .collect();
+        let (entries, cps) = run(&anchor, &fields, &[]);
+        let d = decode(&encode(&[7; KEY_ID_LEN], &anchor, &entries, &cps).unwrap()).unwrap();
+        let got: Vec<_> = d.entries.iter().map(|e| e.payload.clone()).collect();
+        assert_eq!(got, entries.iter().map(|e| e.payload.clone()).collect::<Vec<_>>());
     }
 
     proptest! {
