@@ -319,3 +319,18 @@ fn append_with_a_spec_checkpoints_as_its_ledger_block_says() {
     let orphan = pipc(dir.path(), &["log", "append", "x.ledger", "--key-file", "key", "--ledger", "audit"], &lines);
     assert_eq!(orphan.status.code(), Some(2), "--ledger without --spec is a usage error");
 }
+
+#[test]
+fn a_checkpoint_file_that_is_not_one_is_named_with_its_own_magic() {
+    let dir = project();
+    std::fs::write(dir.path().join("audit.ledger.ckpt"), "garbage\n").unwrap();
+    let v = pipc(dir.path(), &["verify-log", "audit.ledger", "--key-file", "key"], "");
+    assert_eq!(v.status.code(), Some(2));
+    let said = text(&v.stderr);
+    assert!(
+        said.contains(
+            "the checkpoint file `audit.ledger.ckpt` is unusable: not a pip checkpoint file (the file does not start with `PIPCKPTS`)"
+        ),
+        "{said}"
+    );
+}

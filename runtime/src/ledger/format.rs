@@ -55,6 +55,9 @@ pub enum FormatError {
     /// The file does not start with the ledger magic.
     #[error("not a pip ledger (the file does not start with `PIPLEDGR`)")]
     NotALedger,
+    /// The file does not start with the checkpoint file magic.
+    #[error("not a pip checkpoint file (the file does not start with `PIPCKPTS`)")]
+    NotACheckpointFile,
     /// The file is shorter than a header.
     #[error("not a pip ledger (the file is {0} bytes, shorter than a ledger header)")]
     TooShort(usize),
@@ -112,15 +115,16 @@ impl Header {
 /// Reads a header with this magic (shared with the checkpoint file).
 pub(crate) fn decode_header(bytes: &[u8], magic: &[u8; 8]) -> Result<[u8; KEY_ID_LEN], FormatError> {
     let mut c = Cursor::new(bytes);
+    let not_ours = || if *magic == LEDGER_MAGIC { FormatError::NotALedger } else { FormatError::NotACheckpointFile };
     let (Some(m), Some(version), Some(_reserved), Some(key_id)) = (c.array::<8>(), c.u16(), c.u16(), c.array::<KEY_ID_LEN>()) else {
         return if bytes.starts_with(magic) || magic.starts_with(bytes) {
             Err(FormatError::TooShort(bytes.len()))
         } else {
-            Err(FormatError::NotALedger)
+            Err(not_ours())
         };
     };
     if m != magic {
-        return Err(FormatError::NotALedger);
+        return Err(not_ours());
     }
     if version != FORMAT_VERSION {
         return Err(FormatError::UnsupportedVersion(version));

@@ -30,9 +30,17 @@ pub enum VerifyError {
     /// The ledger file is not a ledger.
     #[error("{0}")]
     Format(#[from] FormatError),
-    /// The checkpoint file is not a checkpoint file.
+    /// The checkpoint bytes are not a checkpoint file.
     #[error("the checkpoint file is unusable: {0}")]
     Checkpoints(FormatError),
+    /// The checkpoint file is not a checkpoint file.
+    #[error("the checkpoint file `{}` is unusable: {source}", path.display())]
+    CheckpointFile {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: FormatError,
+    },
 }
 
 /// Verifies a ledger file and, when given, its checkpoint file, hashing on `threads` threads.
@@ -41,7 +49,10 @@ pub fn verify_files(ledger: &Path, checkpoints: Option<&Path>, key: &LedgerKey, 
         Some(p) => Some(std::fs::read(p).map_err(|source| VerifyError::Io { path: p.to_path_buf(), source })?),
         None => None,
     };
-    verify_file(ledger, None, ckpt.as_deref(), key, threads)
+    verify_file(ledger, None, ckpt.as_deref(), key, threads).map_err(|e| match (e, checkpoints) {
+        (VerifyError::Checkpoints(source), Some(p)) => VerifyError::CheckpointFile { path: p.to_path_buf(), source },
+        (e, _) => e,
+    })
 }
 
 /// How a ledger file is read while it is verified.
