@@ -688,14 +688,19 @@ fn usage_errors_of_bundle_name_the_problem_and_write_nothing() {
         a.extend_from_slice(extra);
         pipc(dir.path(), &a)
     };
-    let cases: [(&[&str], u8, &str); 8] = [
+    std::fs::create_dir(dir.path().join("a-folder")).unwrap();
+    let cases: [(&[&str], u8, &str); 12] = [
         (&["--ledger", "audit.ledger"], 2, "the following required arguments were not provided:\n  <--key-file <FILE>|--key-env <VAR>>"),
         (&["--key-file", "key"], 2, "the following required arguments were not provided:\n  --ledger <[NAME=]FILE>"),
         (&["--ledger", "audit.ledger", "--key-file", "key", "--from", "yesterday-ish"], 2, "yesterday-ish"),
         (&["--ledger", "audit.ledger", "--key-file", "key", "--window", "ten minutes"], 2, "ten minutes"),
         (&["--ledger", "audit.ledger", "--key-file", "key", "--window", "1h", "--from", "2026-01-01"], 2, "cannot be used with"),
         (&["--ledger", "audit.ledger", "--ledger", "other.ledger", "--key-file", "key"], 2, "already given"),
-        (&["--ledger", "audit=audit.ledger", "--key-file", "key", "--bundle", "postmortem"], 1, "postmortem"),
+        (&["--ledger", "audit=audit.ledger", "--key-file", "key", "--bundle", "postmortem"], 2, "no bundle `postmortem` in the specs"),
+        (&["--ledger", "missing.ledger", "--key-file", "key"], 2, "ledger `audit`: "),
+        (&["--ledger", "a-folder", "--key-file", "key"], 2, "ledger `audit`: "),
+        (&["--ledger", "shop.pips", "--key-file", "key"], 2, "not a pip ledger"),
+        (&["--ledger", "audit.ledger", "--key-file", "key", "--spec", "nowhere"], 2, "nowhere"),
         (&["--ledger", "nope=audit.ledger", "--key-file", "key"], 2, "the bundle includes no ledger `nope`; it includes `audit`"),
     ];
     for (extra, code, want) in cases {

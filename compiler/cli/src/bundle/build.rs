@@ -78,9 +78,9 @@ fn pick<'a>(specs: &'a [ir::Spec], name: Option<&str>) -> Result<(&'a ir::Spec, 
     };
     match picked.as_slice() {
         [(s, b)] => Ok((s, b)),
-        [] if all.is_empty() => Err(BundleError::Spec("the specs declare no `bundle` block".into())),
-        [] => Err(BundleError::Spec(format!("no bundle `{}` in the specs; they have {}", name.unwrap_or_default(), list()))),
-        _ => Err(BundleError::Spec(format!("the specs have several bundles ({}); name one with `--bundle`", list()))),
+        [] if all.is_empty() => Err(BundleError::Usage("the specs declare no `bundle` block".into())),
+        [] => Err(BundleError::Usage(format!("no bundle `{}` in the specs; they have {}", name.unwrap_or_default(), list()))),
+        _ => Err(BundleError::Usage(format!("the specs have several bundles ({}); name one with `--bundle`", list()))),
     }
 }
 
@@ -94,7 +94,8 @@ struct LedgerWork {
 /// Builds a bundle.
 pub fn build(opts: &BuildOptions, progress: &ProgressBar) -> Result<Built, BundleError> {
     progress.set_message("compiling the spec");
-    let sources = Sources::load(&opts.specs).map_err(|e| BundleError::Spec(e.to_string()))?;
+    // Unreadable or missing specs are a usage error; a spec with errors is a finding.
+    let sources = Sources::load(&opts.specs).map_err(|e| BundleError::Usage(e.to_string()))?;
     let c = pip_compiler::compile(&sources);
     if c.has_errors() {
         return Err(BundleError::Spec("the spec has errors; run `pipc check` to see them".into()));
@@ -258,7 +259,8 @@ fn ledgers_of(opts: &BuildOptions, files: &[BundleFile]) -> Result<Vec<LedgerWor
             (None, [p]) if wanted.len() == 1 => (*p).clone(),
             _ => return Err(BundleError::Usage(format!("give the file of ledger `{name}` with `--ledger {name}=PATH`"))),
         };
-        let reader = LedgerReader::open(&path).map_err(|e| BundleError::Ledger(format!("ledger `{name}`: {e}")))?;
+        // A missing file, a folder or a file that is not a ledger: the wrong path was given.
+        let reader = LedgerReader::open(&path).map_err(|e| BundleError::Usage(format!("ledger `{name}`: {e}")))?;
         let ckpt =
             if wanted.len() == 1 { opts.checkpoints.clone() } else { None }.or_else(|| Some(default_path(&path)).filter(|p| p.exists()));
         out.push(LedgerWork { name: (*name).to_string(), path, reader, ckpt });
