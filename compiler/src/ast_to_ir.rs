@@ -182,9 +182,11 @@ fn check_spec(cx: &mut Cx<'_>, name: &str, members: &[Member<'_>]) -> Option<ir:
     let labels = labels.map(|l| spec_labels(cx, l)).unwrap_or_default();
 
     let items: Vec<&Item> = members.iter().flat_map(|m| m.items.iter()).collect();
-    let (owner, runbook, version) = (owner?, runbook?, version?);
+    // The constructs are checked even when the header has errors, so that one run reports
+    // every error (their default runbook only matters when the spec is valid).
+    let body = constructs::check_items(cx, &items, runbook.as_deref().unwrap_or_default());
+    let (owner, runbook, version, body) = (owner?, runbook?, version?, body?);
     let provenance = provenance(cx, members);
-    let body = constructs::check_items(cx, &items, &runbook)?;
     Some(ir::Spec {
         name: name.to_string(),
         version,
