@@ -227,9 +227,9 @@ impl<'a> Report<'a> {
             .secondary
             .iter()
             .filter(|(s, _)| s.file != diagnostic.span.file)
-            .map(|(span, label)| Related { label: label.clone(), span: *span, source: sources.get(span.file).map(Clipped) })
+            .map(|(span, label)| Related { label: label.clone(), span: *span, source: sources.get(span.file).map(Clipped::new) })
             .collect();
-        Report { diagnostic, source: sources.get(diagnostic.span.file).map(Clipped), related }
+        Report { diagnostic, source: sources.get(diagnostic.span.file).map(Clipped::new), related }
     }
 }
 
@@ -331,7 +331,32 @@ impl miette::Diagnostic for Related<'_> {
 /// A [`SourceFile`] as miette source code: line lookups through the file's index (miette's
 /// own implementation rescans the file for every label), and very long lines shown as a
 /// window around the span.
-struct Clipped<'a>(&'a SourceFile);
+struct Clipped<'a>(&'a SourceFile, std::borrow::Cow<'a, str>);
+
+impl<'a> Clipped<'a> {
+    /// The file, with control characters shown as `?` (`¿` for two-byte ones) so that a
+    /// snippet never sends a terminal escape sequence; every offset stays where it was.
+    fn new(f: &'a SourceFile) -> Self {
+        let text: &str = &f.text;
+        let visible = |c: char| !c.is_control() || matches!(c, '\n' | '\t' | '\r');
+        if text.chars().all(visible) {
+            return Clipped(f, std::borrow::Cow::Borrowed(text));
+        }
+        let shown = text
+            .chars()
+            .map(|c| {
+                if visible(c) {
+                    c
+                } else if c.len_utf8() == 1 {
+                    '?'
+                } else {
+                    '¿'
+                }
+            })
+            .collect();
+        Clipped(f, std::borrow::Cow::Owned(shown))
+    }
+}
 
 impl SourceCode for Clipped<'_> {
     fn read_span<'b>(
@@ -341,7 +366,7 @@ impl SourceCode for Clipped<'_> {
         context_lines_after: usize,
     ) -> Result<Box<dyn SpanContents<'b> + 'b>, MietteError> {
         let f = self.0;
-        let text: &str = &f.text;
+        let text: &str = &self.1;
         let start = span.offset();
         let end = start + span.len();
         if start > text.len() || end > text.len() {

@@ -82,3 +82,20 @@ fn many_errors_in_one_file_are_all_reported() {
     let c = pip_compiler::compile(&sources);
     assert_eq!(c.diagnostics.iter().filter(|d| d.code == "pips::zero-window").count(), 500);
 }
+
+#[test]
+fn snippets_never_carry_control_characters_to_the_terminal() {
+    // An OSC title change, a bell, a C1 CSI, and a NUL in the lines around an error.
+    let text = "spec s version \"1\" {\n  owner = \"a\u{1b}]0;PWNED\u{7}\u{9b}31m\0\"\n  runbook = 5\n}\n";
+    let mut sources = Sources::new();
+    sources.add(SourceFile::from_bytes("t.pips", Default::default(), text.as_bytes().to_vec()));
+    let c = pip_compiler::compile(&sources);
+    assert!(c.has_errors());
+    for color in [false, true] {
+        let human = diagnostics::render_human(&sources, &c.diagnostics, Style { color, ..Style::default() });
+        assert!(human.contains("owner = \"a?]0;PWNED?¿31m?\""), "{human}");
+        assert!(!human.contains(['\u{7}', '\u{9b}', '\0']) && !human.contains("\u{1b}]"), "{human:?}");
+        // The underline still points at the right column (offsets were kept).
+        assert!(human.contains("t.pips:3:13"), "{human}");
+    }
+}
