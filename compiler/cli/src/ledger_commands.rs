@@ -104,6 +104,18 @@ fn time(text: Option<&String>) -> Result<Option<u64>, String> {
     text.map(|t| parse_millis(t).map_err(|e| e.to_string())).transpose()
 }
 
+/// `--since` and `--until` (named `from` and `to` in the message): both parsed, and the
+/// range not empty.
+fn range(since: Option<&String>, until: Option<&String>, names: (&str, &str)) -> Result<(Option<u64>, Option<u64>), String> {
+    let (s, u) = (time(since)?, time(until)?);
+    if let (Some(a), Some(b)) = (s, u)
+        && a >= b
+    {
+        return Err(format!("the time range is empty: `--{}` must be before `--{}`", names.0, names.1));
+    }
+    Ok((s, u))
+}
+
 fn checkpoints_for(ledger: &Path, given: Option<&PathBuf>) -> Option<PathBuf> {
     given.cloned().or_else(|| Some(default_path(ledger)).filter(|p| p.exists()))
 }
@@ -361,9 +373,9 @@ fn warn_damage(out: &mut Out<'_>, ledger: &Path, reader: &LedgerReader) -> bool 
 
 /// `pipc log show` and `pipc log dump`: entries as JSON lines.
 pub(crate) fn show(out: &mut Out<'_>, ledger: &Path, f: &FilterArgs) -> u8 {
-    let (since, until) = match (time(f.since.as_ref()), time(f.until.as_ref())) {
-        (Ok(s), Ok(u)) => (s, u),
-        (Err(e), _) | (_, Err(e)) => {
+    let (since, until) = match range(f.since.as_ref(), f.until.as_ref(), ("since", "until")) {
+        Ok(r) => r,
+        Err(e) => {
             err(out, e);
             return EXIT_USAGE;
         }
@@ -399,9 +411,9 @@ pub(crate) fn show(out: &mut Out<'_>, ledger: &Path, f: &FilterArgs) -> u8 {
 
 /// `pipc log summary`.
 pub(crate) fn summary(out: &mut Out<'_>, ledger: &Path, since: Option<&String>, until: Option<&String>, format: ReportFormat) -> u8 {
-    let (since, until) = match (time(since), time(until)) {
-        (Ok(s), Ok(u)) => (s, u),
-        (Err(e), _) | (_, Err(e)) => {
+    let (since, until) = match range(since, until, ("since", "until")) {
+        Ok(r) => r,
+        Err(e) => {
             err(out, e);
             return EXIT_USAGE;
         }
@@ -475,9 +487,9 @@ pub(crate) fn gaps(
             return EXIT_USAGE;
         }
     };
-    let (now, since) = match (time(now), time(since)) {
-        (Ok(n), Ok(s)) => (n.unwrap_or_else(|| SystemClock::new().unix_millis()), s),
-        (Err(e), _) | (_, Err(e)) => {
+    let (now, since) = match range(since, now, ("since", "now")) {
+        Ok((s, n)) => (n.unwrap_or_else(|| SystemClock::new().unix_millis()), s),
+        Err(e) => {
             err(out, e);
             return EXIT_USAGE;
         }

@@ -656,7 +656,7 @@ fn a_bundle_of_two_ledgers_carries_and_verifies_both() {
     assert!(why.contains("`ledger/access.slice` was altered"), "{why}");
 
     // Usage errors: each names what is wrong, exits 2, and writes nothing.
-    let cases: [(&[&str], &str); 6] = [
+    let cases: [(&[&str], &str); 7] = [
         (&["--ledger", "audit=audit.ledger"], "give the file of ledger `access` with `--ledger access=PATH`"),
         (&["--ledger", "audit.ledger"], "the bundle includes several ledgers (`access`, `audit`); name each one"),
         (
@@ -669,6 +669,7 @@ fn a_bundle_of_two_ledgers_carries_and_verifies_both() {
             "`--checkpoints` names the checkpoint file of a bundle's only ledger",
         ),
         (&["--ledger", "audit=audit.ledger", "--ledger", "access=missing.ledger"], "ledger `access`: cannot read `missing.ledger`"),
+        (&["--ledger", "audit=audit.ledger", "--ledger", "access=./audit.ledger"], "ledgers `access` and `audit` are both given as"),
     ];
     std::fs::remove_file(dir.path().join("two.zip")).unwrap();
     for (extra, want) in cases {

@@ -334,3 +334,24 @@ fn a_checkpoint_file_that_is_not_one_is_named_with_its_own_magic() {
         "{said}"
     );
 }
+
+#[test]
+fn an_empty_time_range_is_a_usage_error() {
+    let dir = project();
+    for args in [
+        vec!["log", "show", "audit.ledger", "--since", "2030-01-01", "--until", "2020-01-01"],
+        vec!["log", "summary", "audit.ledger", "--since", "2030-01-01", "--until", "2030-01-01"],
+    ] {
+        let o = pipc(dir.path(), &args, "");
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        assert!(text(&o.stderr).contains("the time range is empty: `--since` must be before `--until`"), "{args:?}: {}", text(&o.stderr));
+    }
+    std::fs::write(
+        dir.path().join("demo.pips"),
+        "spec demo version \"1.0.0\" {\n  owner   = \"team\"\n  runbook = \"https://runbooks.example.com/demo\"\n}\n\nledger audit {\n  key = env(\"K\")\n}\n",
+    )
+    .unwrap();
+    let o = pipc(dir.path(), &["log", "gaps", "audit.ledger", "--spec", "demo.pips", "--since", "2030-01-01", "--now", "2020-01-01"], "");
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o.stderr).contains("`--since` must be before `--now`"), "{}", text(&o.stderr));
+}

@@ -259,6 +259,14 @@ fn ledgers_of(opts: &BuildOptions, files: &[BundleFile]) -> Result<Vec<LedgerWor
             (None, [p]) if wanted.len() == 1 => (*p).clone(),
             _ => return Err(BundleError::Usage(format!("give the file of ledger `{name}` with `--ledger {name}=PATH`"))),
         };
+        let canon = std::fs::canonicalize(&path).ok();
+        if let Some(other) = out.iter().find(|w: &&LedgerWork| canon.is_some() && std::fs::canonicalize(&w.path).ok() == canon) {
+            return Err(BundleError::Usage(format!(
+                "ledgers `{}` and `{name}` are both given as `{}`; each ledger has its own file",
+                other.name,
+                path.display()
+            )));
+        }
         // A missing file, a folder or a file that is not a ledger: the wrong path was given.
         let reader = LedgerReader::open(&path).map_err(|e| BundleError::Usage(format!("ledger `{name}`: {e}")))?;
         let ckpt =
