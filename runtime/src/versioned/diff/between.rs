@@ -2,7 +2,7 @@
 //!
 //! 1. The common prefix and suffix are skipped (64 bytes at a time).
 //! 2. The region between gets the cheapest to store of: the region whole; its changed runs
-//!    (same length both sides); a byte-level Myers diff (regions up to 2 KiB); and a chunk
+//!    (same length both sides); a byte-level Myers diff (regions up to 4 KiB); and a chunk
 //!    alignment (regions over 512 bytes): both sides are cut into content-defined chunks (a
 //!    gear hash picks the cuts, so an insertion moves no cut far from it), the chunk
 //!    sequences are aligned with Myers, and each stretch of differing chunks goes through
@@ -24,9 +24,19 @@ use crate::versioned::digest::gear;
 /// Equal runs shorter than this between two changes are folded into one edit.
 const MERGE_GAP: usize = 16;
 /// Regions up to this size (old + new) are diffed byte by byte.
-const BYTE_LEVEL_MAX: usize = 2 * 1024;
-/// Time one Myers search may take before it settles for a coarser (still exact) result.
+const BYTE_LEVEL_MAX: usize = 4 * 1024;
+/// Time one Myers search over many chunks may take before it settles for a coarser (still
+/// exact) result.
 const MYERS_DEADLINE: Duration = Duration::from_millis(50);
+/// Searches over at most this many elements (both sides) run to the end, whatever the
+/// time: their cost is bounded by its square (Myers is O((N + M)·D)), and the diff of such
+/// regions then depends on the bytes alone, never on how the thread was scheduled.
+const UNTIMED_MAX: usize = 4 * 1024;
+
+/// The deadline of a Myers search over `len` elements (both sides).
+fn deadline(len: usize) -> Option<Instant> {
+    (len > UNTIMED_MAX).then(|| Instant::now() + MYERS_DEADLINE)
+}
 /// Content-defined chunks: a cut where the gear hash has its low 6 bits clear (64 bytes on
 /// average), never shorter than 16 nor longer than 256 bytes.
 const CUT_MASK: u64 = 0x3f;
@@ -64,14 +74,17 @@ fn changed(old: &[u8], new: &[u8], ob: usize, nb: usize) -> Vec<Pair> {
             *best = candidate;
         }
     }
+    // Candidates are compared merged, as they will be stored: a shortest edit script on
+    // random bytes matches stray single bytes inside a changed stretch, and unmerged its
+    // many small edits would cost more in bookkeeping than the region whole.
     if o.len() == n.len() {
-        keep_cheaper(&mut best, runs(o, n, ob));
+        keep_cheaper(&mut best, merge(runs(o, n, ob, nb)));
     }
     if o.len() != n.len() || cost(&best) > 256 {
         // Byte-level Myers is exact in edit count but on repetitive data it may scatter an
         // edit over a wide span; chunk alignment keeps edits where the content changed.
         if o.len() + n.len() <= BYTE_LEVEL_MAX {
-            keep_cheaper(&mut best, byte_myers(o, n, ob, nb));
+            keep_cheaper(&mut best, merge(byte_myers(o, n, ob, nb)));
         }
         if o.len() + n.len() > 2 * MAX_CHUNK {
             keep_cheaper(&mut best, merge(chunk_aligned(o, n, ob, nb)));
@@ -84,7 +97,7 @@ fn changed(old: &[u8], new: &[u8], ob: usize, nb: usize) -> Vec<Pair> {
 fn chunk_aligned(old: &[u8], new: &[u8], ob: usize, nb: usize) -> Vec<Pair> {
     let (oc, nc) = (chunks(old), chunks(new));
     let mut capture = Capture::new();
-    let _ = myers::diff_deadline_raw(&mut capture, &oc[..], 0..oc.len(), &nc[..], 0..nc.len(), Some(Instant::now() + MYERS_DEADLINE));
+    let _ = myers::diff_deadline_raw(&mut capture, &oc[..], 0..oc.len(), &nc[..], 0..nc.len(), deadline(oc.len() + nc.len()));
     let (ocuts, ncuts) = (cuts(&oc), cuts(&nc));
     let mut stretches: Vec<Pair> = Vec::new();
     for op in capture.into_ops() {
@@ -158,7 +171,7 @@ fn byte_myers(old: &[u8], new: &[u8], ob: usize, nb: usize) -> Vec<Pair> {
     let mut capture = Capture::new();
     // The raw search finds a shortest edit script; the default one trades that for speed
     // with heuristics that can blur distant changes into one large edit.
-    let _ = myers::diff_deadline_raw(&mut capture, old, 0..old.len(), new, 0..new.len(), Some(Instant::now() + MYERS_DEADLINE));
+    let _ = myers::diff_deadline_raw(&mut capture, old, 0..old.len(), new, 0..new.len(), deadline(old.len() + new.len()));
     let mut pairs: Vec<Pair> = Vec::new();
     for op in capture.into_ops() {
         let (tag, o, n) = op.as_tag_tuple();
@@ -179,8 +192,9 @@ fn byte_myers(old: &[u8], new: &[u8], ob: usize, nb: usize) -> Vec<Pair> {
     pairs
 }
 
-/// For two regions of equal length: one stretch per run of changed bytes.
-fn runs(old: &[u8], new: &[u8], base: usize) -> Vec<Pair> {
+/// For two regions of equal length: one stretch per run of changed bytes (`ob` and `nb`:
+/// where the regions start in each state; they differ after an earlier insertion).
+fn runs(old: &[u8], new: &[u8], ob: usize, nb: usize) -> Vec<Pair> {
     let n = old.len();
     let mut pairs = Vec::new();
     let mut i = 0;
@@ -193,7 +207,7 @@ fn runs(old: &[u8], new: &[u8], base: usize) -> Vec<Pair> {
         while i < n && old.get(i) != new.get(i) {
             i += 1;
         }
-        pairs.push((base + start..base + i, base + start..base + i));
+        pairs.push((ob + start..ob + i, nb + start..nb + i));
     }
     pairs
 }
@@ -273,6 +287,42 @@ mod tests {
                 ((z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb) >> 56) as u8
             })
             .collect()
+    }
+
+    /// The stretches `edits` stores for `old` → `new`, as (old range, new length).
+    fn stored(old: &[u8], new: &[u8]) -> Vec<(Range<usize>, usize)> {
+        let pairs = merge(changed(old, new, 0, 0));
+        assert!(reproduces(&pairs, old, new), "{pairs:?}");
+        pairs.into_iter().map(|(o, n)| (o, n.len())).collect()
+    }
+
+    #[test]
+    fn same_length_changes_after_an_insertion_keep_their_own_place_in_the_new_state() {
+        // Found by the versioned properties: after chunk alignment, an equal-length stretch
+        // behind an insertion got the old state's offset on the new side too; the check
+        // caught it and the whole 3.8 kB region was stored instead of 29 bytes.
+        assert_eq!(runs(b"abcdef", b"abXdeY", 10, 29), [(12..13, 31..32), (15..16, 34..35)]);
+        let old = noise(5886, 7);
+        let mut new = old.clone();
+        new[4766..4770].copy_from_slice(&[1, 2, 3, 4]);
+        new[4708..4714].copy_from_slice(&[9, 8, 7, 6, 5, 4]);
+        new.splice(959..959, noise(19, 8));
+        assert_eq!(stored(&old, &new), [(959..959, 19), (4708..4714, 6), (4766..4770, 4)]);
+    }
+
+    #[test]
+    fn stray_matching_bytes_inside_removed_stretches_do_not_blur_them_into_one() {
+        // A shortest edit script on random bytes matches stray single bytes inside removed
+        // stretches: unmerged, its many small edits looked dearer than the region whole.
+        let old = noise(5968, 11);
+        let mut new = old.clone();
+        new.splice(1002..1369, noise(38, 12));
+        new.splice(501..648, noise(24, 13));
+        new.splice(404..404, noise(14, 14));
+        let got = stored(&old, &new);
+        assert_eq!(got.len(), 3, "{got:?}");
+        let bytes: usize = got.iter().map(|(o, n)| o.len() + n).sum();
+        assert!(bytes <= 2 * (14 + 147 + 24 + 367 + 38), "{got:?}");
     }
 
     #[test]
