@@ -453,7 +453,10 @@ fn every_injected_violation_fires_its_alert_and_the_others_stay_silent() {
         || state(&alerts(&prom), "PipEvidenceGap", &[("subsystem", "billing")]).is_none(),
         || svc.proc.log(),
     );
-    let active = alerts(&prom);
+    // Nothing injected yet: no alert, except that one slow request on a loaded machine may
+    // leave the p99 threshold pending (its `for` is minutes: it cannot fire here).
+    let active: Vec<Value> =
+        alerts(&prom).into_iter().filter(|a| !(a["labels"]["alertname"] == "PipThresholdCrossed" && a["state"] == "pending")).collect();
     assert!(active.is_empty(), "nothing was injected, yet: {}", Value::Array(active));
 
     // Each invariant broken once: its alert fires; those not broken yet stay silent.
@@ -527,7 +530,9 @@ fn every_injected_violation_fires_its_alert_and_the_others_stay_silent() {
     // Silent to the end: no 5xx and fast answers, so no threshold alert; settlement wrote
     // within its hour; the rate limit's 5 minutes have not passed.
     let all = alerts(&prom);
-    assert_eq!(state(&all, "PipThresholdCrossed", &[]), None, "{}", Value::Array(all.clone()));
+    // (A slow request on a loaded machine may leave the p99 alert pending; with `for` of
+    // minutes it cannot fire within the test.)
+    assert_ne!(state(&all, "PipThresholdCrossed", &[]).as_deref(), Some("firing"), "{}", Value::Array(all.clone()));
     assert_eq!(state(&all, "PipEvidenceGap", &[]), None, "{}", Value::Array(all.clone()));
     assert_eq!(state(&all, "PipRateLimitRejecting", &[]).as_deref(), Some("pending"));
     for a in &all {

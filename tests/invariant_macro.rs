@@ -70,8 +70,13 @@ fn withdraw(balance: i64, amount: i64) -> Result<i64, BankError> {
     Ok(balance - amount)
 }
 
+/// The three tests of `withdraw` count its checks before and after their call; they run
+/// one at a time so that another's call is not counted in between.
+static WITHDRAW: Mutex<()> = Mutex::new(());
+
 #[test]
 fn requires_holding_is_counted_and_the_call_goes_through() {
+    let _serial = WITHDRAW.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     audit();
     let before = count("checks", "positive_amount", "requires", "critical");
     assert_eq!(withdraw(100, 30), Ok(70));
@@ -80,6 +85,7 @@ fn requires_holding_is_counted_and_the_call_goes_through() {
 
 #[test]
 fn a_failed_requires_denies_with_an_error_and_leaves_evidence() {
+    let _serial = WITHDRAW.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     audit();
     let violations = count("violations", "positive_amount", "requires", "critical");
     let err = withdraw(100, -5).unwrap_err();
@@ -102,6 +108,7 @@ fn a_failed_requires_denies_with_an_error_and_leaves_evidence() {
 
 #[test]
 fn ensures_is_checked_on_an_early_return() {
+    let _serial = WITHDRAW.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     audit();
     let before = count("violations", "positive_amount", "ensures", "critical");
     // balance - amount < 0 on the early-return path.
