@@ -66,10 +66,9 @@ fn check_output(a: &BundleArgs, ledgers: &[(Option<String>, PathBuf)]) -> Result
     if meta.is_dir() {
         return Err(format!("`{}` is a directory; name the ZIP file to write", out.display()));
     }
-    let same = |p: &Path| match (std::fs::canonicalize(p), std::fs::canonicalize(out)) {
-        (Ok(x), Ok(y)) => x == y,
-        _ => false,
-    };
+    // It exists, so it resolves (a failure only skips the input checks below).
+    let resolved = std::fs::canonicalize(out).ok();
+    let same = |p: &Path| resolved.is_some() && std::fs::canonicalize(p).ok() == resolved;
     let mut inputs: Vec<PathBuf> = ledgers.iter().map(|(_, p)| p.clone()).collect();
     inputs.extend(ledgers.iter().map(|(_, p)| pip_runtime::ledger::checkpoint::default_path(p)));
     inputs.extend(a.checkpoints.iter().cloned());
@@ -82,7 +81,7 @@ fn check_output(a: &BundleArgs, ledgers: &[(Option<String>, PathBuf)]) -> Result
         ));
     }
     let specs = if a.specs.is_empty() { vec![PathBuf::from(DEFAULT_SPECS)] } else { a.specs.clone() };
-    if let Ok(canon) = std::fs::canonicalize(out)
+    if let Some(canon) = &resolved
         && specs.iter().filter_map(|s| std::fs::canonicalize(s).ok()).any(|s| canon.starts_with(&s))
     {
         return Err(format!("`-o {}` is inside the specs it bundles; write the bundle elsewhere", out.display()));

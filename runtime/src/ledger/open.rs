@@ -220,14 +220,9 @@ fn check_header(file: &mut File, path: &Path, key: &LedgerKey) -> Result<(), Led
 
 fn scan_for_append(file: &mut File, path: &Path, key: &LedgerKey, checkpoint: Option<&Checkpoint>) -> Result<Scanned, LedgerError> {
     let file_len = file.metadata().map_err(io(path, "read the size of"))?.len();
-    file.seek(SeekFrom::Start(0)).map_err(io(path, "seek in"))?;
+    // The header was checked by `check_header` before the checkpoint file was opened.
+    file.seek(SeekFrom::Start(HEADER_LEN as u64)).map_err(io(path, "seek in"))?;
     let mut reader = BufReader::with_capacity(1 << 20, &*file);
-    let mut header = [0u8; HEADER_LEN];
-    reader.read_exact(&mut header).map_err(io(path, "read"))?;
-    let h = Header::decode(&header).map_err(|source| LedgerError::NotALedger { path: path.to_path_buf(), source })?;
-    if h.key_id != key.id() {
-        return Err(LedgerError::WrongKey { path: path.to_path_buf(), file_key_id: to_hex(&h.key_id), key_id: key.id_hex() });
-    }
     let mut s = Scanned { next_seq: 1, head_hash: GENESIS, last_ts: 0, end: HEADER_LEN as u64, subsystems: HashMap::new(), torn: None };
     let mut record = Vec::new();
     let mut last_record: Vec<u8> = Vec::new();
