@@ -220,15 +220,42 @@ impl Sources {
         let mut sources = Sources::new();
         for path in found {
             let name = display_name(&path);
-            let size = std::fs::metadata(&path).map_err(|e| LoadError::Io { path: name.clone(), source: e })?.len();
-            if size > MAX_FILE_BYTES {
-                return Err(LoadError::TooLarge { path: name, size });
-            }
-            let bytes = std::fs::read(&path).map_err(|e| LoadError::Io { path: name.clone(), source: e })?;
+            let bytes = read_spec_file(&path, &name)?;
             sources.add(SourceFile::from_bytes(name, path, bytes));
         }
         Ok(sources)
     }
+}
+
+/// Reads a spec file, which must be a regular file (links resolved) of at most
+/// [`MAX_FILE_BYTES`]: a FIFO would block the compiler forever, `/dev/zero` feed it without
+/// end. The file is opened without blocking (a FIFO cannot hold up the open itself) and the
+/// opened descriptor's type and size are what is checked, so swapping the file after a check
+/// gains nothing. (The runtime's `fsread` module does the same for ledgers and keys; the
+/// compiler does not depend on the runtime.)
+fn read_spec_file(path: &Path, name: &str) -> Result<Vec<u8>, LoadError> {
+    use std::io::Read;
+    let io = |source| LoadError::Io { path: name.to_string(), source };
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        // O_NONBLOCK changes nothing when reading a regular file, the only kind read here.
+        options.custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY);
+    }
+    let file = options.open(path).map_err(io)?;
+    let meta = file.metadata().map_err(io)?;
+    if !meta.is_file() {
+        let kind = if meta.is_dir() { "a directory" } else { "a FIFO, a device or a socket" };
+        return Err(io(std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("it is {kind}, not a regular file"))));
+    }
+    if meta.len() > MAX_FILE_BYTES {
+        return Err(LoadError::TooLarge { path: name.to_string(), size: meta.len() });
+    }
+    let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
+    file.take(meta.len()).read_to_end(&mut bytes).map_err(io)?;
+    Ok(bytes)
 }
 
 fn collect_dir(dir: &Path, found: &mut Vec<PathBuf>) -> Result<(), LoadError> {

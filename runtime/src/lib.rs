@@ -16,6 +16,7 @@
 pub mod clock;
 pub mod declared;
 pub mod evidence;
+pub mod fsread;
 pub mod global;
 pub mod invariant;
 pub mod ledger;

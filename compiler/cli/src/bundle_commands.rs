@@ -1,12 +1,12 @@
 //! `bundle` and `verify-bundle`: incident bundles from the shell (the work is in
 //! [`crate::bundle`]).
 
-use std::io::{IsTerminal, Read};
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use pip_runtime::fsread;
 use pip_runtime::ledger::timefmt::{format_millis, parse_millis};
-use pip_runtime::ledger::{KeySource, LedgerKey};
 
 use crate::bundle::archive::Limits;
 use crate::bundle::manifest::AnomalyInfo;
@@ -96,15 +96,6 @@ fn err(out: &mut Out<'_>, msg: impl std::fmt::Display) {
     let _ = writeln!(out.stderr, "pipc: {msg}");
 }
 
-fn load_key(k: &KeyArgs) -> Result<LedgerKey, String> {
-    let source = match (&k.key_file, &k.key_env) {
-        (Some(f), _) => KeySource::File(f.clone()),
-        (None, Some(v)) => KeySource::Env(v.clone()),
-        (None, None) => return Err("give the key with `--key-file` or `--key-env`".into()),
-    };
-    source.load().map_err(|e| e.to_string())
-}
-
 fn time(text: Option<&String>) -> Result<Option<u64>, String> {
     text.map(|t| parse_millis(t).map_err(|e| e.to_string())).transpose()
 }
@@ -118,7 +109,7 @@ fn report(out: &mut Out<'_>, e: &BundleError) {
 
 /// `pipc bundle`.
 pub(crate) fn bundle(out: &mut Out<'_>, a: &BundleArgs) -> u8 {
-    let key = match load_key(&a.key) {
+    let key = match a.key.load(out) {
         Ok(k) => k,
         Err(e) => {
             err(out, e);
@@ -229,7 +220,7 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 
 /// `pipc verify-bundle`.
 pub(crate) fn verify_bundle(out: &mut Out<'_>, path: &Path, key: &KeyArgs) -> u8 {
-    let key = match load_key(key) {
+    let key = match key.load(out) {
         Ok(k) => k,
         Err(e) => {
             err(out, e);
@@ -237,15 +228,14 @@ pub(crate) fn verify_bundle(out: &mut Out<'_>, path: &Path, key: &KeyArgs) -> u8
         }
     };
     let limits = Limits::default();
-    let bytes = match std::fs::File::open(path).and_then(|f| {
-        let mut b = Vec::new();
-        f.take(limits.max_total + 1).read_to_end(&mut b).map(|_| b)
-    }) {
-        Ok(b) if b.len() as u64 > limits.max_total => {
-            err(out, format!("`{}` is larger than {} bytes; refused", path.display(), limits.max_total));
+    // A regular file only (a FIFO would block, a device never end), and no larger than the
+    // most a bundle may expand to.
+    let bytes = match fsread::read(path, limits.max_total, "a bundle") {
+        Ok(b) => b,
+        Err(e) if matches!(fsread::refusal(&e), Some(fsread::Refused::TooLarge { .. })) => {
+            err(out, format!("`{}` is refused: {e}", path.display()));
             return EXIT_FAIL;
         }
-        Ok(b) => b,
         Err(e) => {
             err(out, format!("cannot read `{}`: {e}", path.display()));
             return EXIT_USAGE;

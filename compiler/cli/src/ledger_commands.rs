@@ -2,7 +2,7 @@
 //! from the shell.
 
 use std::collections::BTreeMap;
-use std::io::BufRead;
+use std::io::{BufRead, Read};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -39,13 +39,19 @@ pub struct KeyArgs {
 }
 
 impl KeyArgs {
-    fn load(&self) -> Result<LedgerKey, String> {
+    /// Loads the key; a key file open to its group or others is warned about on stderr.
+    pub(crate) fn load(&self, out: &mut Out<'_>) -> Result<LedgerKey, String> {
         let source = match (&self.key_file, &self.key_env) {
             (Some(f), _) => KeySource::File(f.clone()),
             (None, Some(v)) => KeySource::Env(v.clone()),
             (None, None) => return Err("give the key with `--key-file` or `--key-env`".into()),
         };
-        source.load().map_err(|e| e.to_string())
+        let (key, warning) = source.load_checked().map_err(|e| e.to_string())?;
+        if let Some(w) = warning {
+            err(out, format!("warning: {w}"));
+            let _ = writeln!(out.stderr, "  help: {}", w.help());
+        }
+        Ok(key)
     }
 }
 
@@ -129,7 +135,7 @@ pub(crate) fn verify_log(
     format: ReportFormat,
     threads: Option<usize>,
 ) -> u8 {
-    let key = match key.load() {
+    let key = match key.load(out) {
         Ok(k) => k,
         Err(e) => {
             err(out, e);
@@ -231,24 +237,44 @@ fn events_from_flags(e: &EntryArgs) -> Result<Option<Event>, String> {
     }))
 }
 
-fn events_from_lines(input: &mut dyn BufRead) -> Result<Vec<Event>, String> {
-    let mut events = Vec::new();
-    for (n, line) in input.lines().enumerate() {
-        let line = line.map_err(|e| format!("cannot read standard input: {e}"))?;
-        if line.trim().is_empty() {
-            continue;
+/// Longest input line of `log append`: room for the longest entry, written with spaces and
+/// escapes. A longer line is refused without holding more of it.
+const MAX_LINE_BYTES: u64 = 4 * pip_runtime::ledger::format::MAX_BODY_LEN as u64;
+/// Most parsed entries waiting between the reading thread and the appending one.
+const QUEUE_ENTRIES: usize = 8192;
+/// Most entries appended (and synced) at once.
+const MAX_BATCH: usize = 8192;
+
+/// Reads JSON lines, sending each entry, or the first error (naming its line) after which
+/// it stops. Holds one line at a time.
+fn read_events(mut input: Box<dyn BufRead + Send>, tx: &std::sync::mpsc::SyncSender<Result<Event, String>>) {
+    let mut line = Vec::new();
+    for n in 1u64.. {
+        line.clear();
+        let got = (&mut input).take(MAX_LINE_BYTES + 1).read_until(b'\n', &mut line);
+        let item = match got {
+            Ok(0) => return,
+            Err(e) => Err(format!("cannot read line {n} of standard input: {e}")),
+            Ok(_) if line.len() as u64 > MAX_LINE_BYTES => {
+                Err(format!("line {n} of standard input is longer than {MAX_LINE_BYTES} bytes; no entry is that long"))
+            }
+            Ok(_) if line.trim_ascii().is_empty() => continue,
+            Ok(_) => serde_json::from_slice::<EventLine>(&line)
+                .map(|e| Event {
+                    subsystem: e.subsystem,
+                    actor: e.actor,
+                    action: e.action,
+                    resource: e.resource,
+                    payload: e.payload,
+                    result: e.result,
+                })
+                .map_err(|e| format!("line {n} of standard input is not an entry: {e}")),
+        };
+        let stop = item.is_err();
+        if tx.send(item).is_err() || stop {
+            return;
         }
-        let e: EventLine = serde_json::from_str(&line).map_err(|e| format!("line {} of standard input is not an entry: {e}", n + 1))?;
-        events.push(Event {
-            subsystem: e.subsystem,
-            actor: e.actor,
-            action: e.action,
-            resource: e.resource,
-            payload: e.payload,
-            result: e.result,
-        });
     }
-    Ok(events)
 }
 
 /// Where `pipc log append` writes, and the spec that says how to checkpoint.
@@ -284,9 +310,13 @@ impl AppendTarget<'_> {
     }
 }
 
-/// `pipc log append`: all entries or none (a bad input line appends nothing); prints one
-/// JSON line per entry once every entry is synced.
-pub(crate) fn append(out: &mut Out<'_>, stdin: &mut dyn BufRead, target: &AppendTarget<'_>, key: &KeyArgs, entry: &EntryArgs) -> u8 {
+/// `pipc log append`: one entry from flags, or one per JSON line of `stdin`, streamed. A
+/// thread reads and parses the lines while this one appends what has arrived as one batch,
+/// syncs it and prints one JSON line per entry: memory stays bounded whatever the input's
+/// length, and each line is durable soon after it is read, even while the input stays open.
+/// A bad line stops the command there: the entries of the lines before it are appended
+/// (and printed), none from it on, and the error names its line.
+pub(crate) fn append(out: &mut Out<'_>, stdin: Box<dyn BufRead + Send>, target: &AppendTarget<'_>, key: &KeyArgs, entry: &EntryArgs) -> u8 {
     let cfg = match target.config() {
         Ok(c) => c,
         Err(e) => {
@@ -294,21 +324,14 @@ pub(crate) fn append(out: &mut Out<'_>, stdin: &mut dyn BufRead, target: &Append
             return EXIT_USAGE;
         }
     };
-    let events = match events_from_flags(entry) {
-        Ok(Some(e)) => vec![e],
-        Ok(None) => match events_from_lines(stdin) {
-            Ok(e) => e,
-            Err(e) => {
-                err(out, format!("{e}; nothing appended"));
-                return EXIT_USAGE;
-            }
-        },
+    let from_flags = match events_from_flags(entry) {
+        Ok(e) => e,
         Err(e) => {
             err(out, e);
             return EXIT_USAGE;
         }
     };
-    let key = match key.load() {
+    let key = match key.load(out) {
         Ok(k) => k,
         Err(e) => {
             err(out, e);
@@ -334,18 +357,63 @@ pub(crate) fn append(out: &mut Out<'_>, stdin: &mut dyn BufRead, target: &Append
             ),
         );
     }
-    let receipts = match handle.append_batch(&events).and_then(|r| handle.sync().map(|_| r)).and_then(|r| handle.close().map(|()| r)) {
-        Ok(r) => r,
-        Err(e) => {
-            err(out, e);
-            return EXIT_USAGE;
+    let (tx, rx) = std::sync::mpsc::sync_channel(QUEUE_ENTRIES);
+    match from_flags {
+        Some(e) => {
+            let _ = tx.send(Ok(e));
+            drop(tx);
+        }
+        // Not joined: after a failed append the process ends without waiting for more input.
+        None => drop(std::thread::spawn(move || read_events(stdin, &tx))),
+    }
+    let mut appended: Option<(u64, u64)> = None;
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    let failure = loop {
+        batch.clear();
+        let mut stop = match rx.recv() {
+            Ok(Ok(e)) => {
+                batch.push(e);
+                None
+            }
+            Ok(Err(e)) => Some(e),
+            Err(_) => break None,
+        };
+        while stop.is_none() && batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(Ok(e)) => batch.push(e),
+                Ok(Err(e)) => stop = Some(e),
+                Err(_) => break,
+            }
+        }
+        let receipts = match handle.append_batch(&batch).and_then(|r| handle.sync().map(|_| r)) {
+            Ok(r) => r,
+            Err(e) => break Some(format!("{e}")),
+        };
+        for r in &receipts {
+            let line = serde_json::json!({ "seq": r.seq, "ts": r.ts_millis, "time": format_millis(r.ts_millis), "hash": to_hex(&r.hash) });
+            let _ = writeln!(out.stdout, "{line}");
+        }
+        if let (Some(first), Some(last)) = (receipts.first(), receipts.last()) {
+            appended = Some((appended.map_or(first.seq, |(a, _)| a), last.seq));
+        }
+        if let Some(e) = stop {
+            break Some(e);
         }
     };
-    for r in receipts {
-        let line = serde_json::json!({ "seq": r.seq, "ts": r.ts_millis, "time": format_millis(r.ts_millis), "hash": to_hex(&r.hash) });
-        let _ = writeln!(out.stdout, "{line}");
+    let closed = handle.close();
+    match (failure, closed) {
+        (None, Ok(())) => EXIT_OK,
+        (failure, closed) => {
+            let done = match appended {
+                None => "nothing appended".to_string(),
+                Some((a, b)) if a == b => format!("the entry before it was appended (seq {a}), nothing after"),
+                Some((a, b)) => format!("the entries before it were appended (seq {a} to {b}), nothing after"),
+            };
+            let what = failure.or_else(|| closed.err().map(|e| e.to_string())).unwrap_or_default();
+            err(out, format!("{what}; {done}"));
+            EXIT_USAGE
+        }
     }
-    EXIT_OK
 }
 
 fn open_reader(out: &mut Out<'_>, ledger: &Path) -> Result<LedgerReader, u8> {

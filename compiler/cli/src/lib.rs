@@ -146,8 +146,8 @@ pub enum Command {
 /// `pipc log` subcommands.
 #[derive(Debug, Subcommand)]
 pub enum LogCommand {
-    /// Append one entry from flags, or one per JSON line of stdin; prints each entry's seq
-    /// once all are synced.
+    /// Append one entry from flags, or one per JSON line of stdin, streamed; prints each
+    /// entry's seq once it is synced. A bad line stops there: the lines before it are appended.
     Append {
         /// The ledger file (created when missing).
         ledger: PathBuf,
@@ -275,7 +275,7 @@ pub fn run(args: impl IntoIterator<Item = impl Into<OsString> + Clone>, stdout: 
                     specs: &specs,
                     name: name.as_deref(),
                 };
-                ledger_commands::append(&mut out, &mut std::io::stdin().lock(), &target, &key, &entry)
+                ledger_commands::append(&mut out, Box::new(std::io::BufReader::with_capacity(1 << 16, std::io::stdin())), &target, &key, &entry)
             }
             LogCommand::Show { ledger, filter } => ledger_commands::show(&mut out, &ledger, &filter),
             LogCommand::Summary { ledger, since, until, format } => {

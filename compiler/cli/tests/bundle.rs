@@ -65,9 +65,15 @@ fn event(subsystem: &str, actor: &str, action: &str, resource: &str, payload: se
 /// Ten events a minute or more apart, with a violation, a denial and a 20-minute billing
 /// silence, appended by the runtime's ledger.
 fn write_ledger(path: &Path) {
+    // A fixed id, so that the pinned manifest and the bytes of two builds are the same.
+    write_ledger_with_id(path, [0x5a; 16]);
+}
+
+fn write_ledger_with_id(path: &Path, id: [u8; 16]) {
     let clock = ManualClock::new(ORIGIN_MS);
     let mut cfg = LedgerConfig::new("shop", "audit", path);
     cfg.checkpoint = CheckpointPolicy { every_entries: Some(4), every: None };
+    cfg.ledger_id = Some(id);
     let shared: Arc<dyn Clock> = Arc::new(clock.clone());
     let (ledger, _) = Ledger::open(cfg, key(), shared, None).unwrap();
     let events = [
@@ -217,7 +223,10 @@ fn every_byte_of_the_ledger_slice_is_bound() {
     let files = files_of(&zip);
     let original = files.iter().find(|(n, _)| n == "ledger/audit.slice").unwrap().1.clone();
     let good = slice::decode(&original).unwrap();
-    assert!(verify_slice(&good.entries, &good.anchor, &good.checkpoints, &key(), Authenticity::ChainToCheckpoint).is_clean());
+    assert!(
+        verify_slice(&good.entries, &good.anchor, &good.checkpoints, &key(), good.identity.digest(), Authenticity::ChainToCheckpoint)
+            .is_clean()
+    );
     for at in 0..original.len() {
         for bit in [0x01u8, 0x80] {
             let mut bytes = original.clone();
@@ -226,7 +235,15 @@ fn every_byte_of_the_ledger_slice_is_bound() {
                 Err(_) => true,
                 Ok(d) => {
                     d.key_id != key().id()
-                        || !verify_slice(&d.entries, &d.anchor, &d.checkpoints, &key(), Authenticity::ChainToCheckpoint).is_clean()
+                        || !verify_slice(
+                            &d.entries,
+                            &d.anchor,
+                            &d.checkpoints,
+                            &key(),
+                            d.identity.digest(),
+                            Authenticity::ChainToCheckpoint,
+                        )
+                        .is_clean()
                 }
             };
             assert!(caught, "flipping bit {bit:#x} of byte {at} went unnoticed");
@@ -389,12 +406,17 @@ fn hostile_archives_are_refused_with_their_reason() {
     let small = Limits { max_total: 1000, ..Limits::default() };
     assert!(matches!(verify(&zip, &key(), &small), Err(BundleError::Archive(ArchiveError::Bomb { .. }))));
 
-    // A size that lies: the central directory says the manifest is shorter than it is.
+    // A size that lies: the central directory says the manifest is shorter than it is. Its
+    // local header says otherwise; with both changed, the data does.
     let mut lie = zip.clone();
     let cd = signatures(&zip, b"PK\x01\x02");
     let manifest_cd = cd.iter().copied().find(|&at| &zip[at + 46..at + 46 + 13] == b"manifest.json").unwrap();
     let size = u32::from_le_bytes(zip[manifest_cd + 24..manifest_cd + 28].try_into().unwrap());
     lie[manifest_cd + 24..manifest_cd + 28].copy_from_slice(&(size - 10).to_le_bytes());
+    let e = refused(&lie);
+    assert!(matches!(e, ArchiveError::Mismatch { field: "uncompressed size", .. }), "{e}");
+    let manifest_local = u32::from_le_bytes(zip[manifest_cd + 42..manifest_cd + 46].try_into().unwrap()) as usize;
+    lie[manifest_local + 22..manifest_local + 26].copy_from_slice(&(size - 10).to_le_bytes());
     let e = refused(&lie);
     assert!(matches!(e, ArchiveError::Damaged { .. }), "{e}");
 
@@ -827,4 +849,36 @@ fn a_bundle_that_lists_only_its_ledger_still_carries_the_spec_and_verifies() {
     assert_eq!(names, ["generated/bundles/shop.manifest.json", "ledger/audit.slice", "manifest.json", "spec/shop.pips"]);
     let checked = pipc(dir.path(), &["verify-bundle", "incident.zip", "--key-file", "key"]);
     assert_eq!(checked.status.code(), Some(0), "{}{}", text(&checked.stdout), text(&checked.stderr));
+}
+
+#[test]
+fn a_slice_swapped_for_another_ledgers_of_the_same_key_is_refused_even_when_re_signed() {
+    let (_dir, zip) = bundled();
+    // Another ledger of the same spec, name, key and entries: only its id differs.
+    let other = project();
+    for f in ["audit.ledger", "audit.ledger.ckpt"] {
+        std::fs::remove_file(other.path().join(f)).unwrap();
+    }
+    write_ledger_with_id(&other.path().join("audit.ledger"), [0x33; 16]);
+    let out = pipc(other.path(), &["bundle", "--spec", "shop.pips", "--ledger", "audit.ledger", "--key-file", "key", "-o", "other.zip"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let theirs = files_of(&std::fs::read(other.path().join("other.zip")).unwrap());
+    let slice_of = |files: &[(String, Vec<u8>)]| files.iter().find(|(n, _)| n == "ledger/audit.slice").unwrap().1.clone();
+    let (mine, swapped) = (slice::decode(&slice_of(&files_of(&zip))).unwrap(), slice_of(&theirs));
+    // Put it in, and re-sign the manifest over its hash (the most an insider could do
+    // without rewriting the manifest's identity).
+    let mut files = files_of(&zip);
+    files.iter_mut().find(|(n, _)| n == "ledger/audit.slice").unwrap().1 = swapped.clone();
+    let mut m = manifest_of(&zip);
+    let f = m.files.iter_mut().find(|f| f.path == "ledger/audit.slice").unwrap();
+    (f.size, f.sha256) = (swapped.len() as u64, pipc::bundle::manifest::sha256_hex(&swapped));
+    m.mac = None;
+    m.sign(&key()).unwrap();
+    files.iter_mut().find(|(n, _)| n == "manifest.json").unwrap().1 = m.to_bytes().unwrap();
+    let why = reason(&archive::write(&files).unwrap());
+    assert!(why.contains(&format!("belongs to ledger id {}", "33".repeat(16))), "{why}");
+    // Relabelled with this ledger's identity, its checkpoints do not verify.
+    let d = slice::decode(&swapped).unwrap();
+    let r = verify_slice(&d.entries, &d.anchor, &d.checkpoints, &key(), mine.identity.digest(), Authenticity::ChainToCheckpoint);
+    assert!(!r.is_clean() && r.authentic == 0, "{:?}", r.anomalies);
 }

@@ -184,19 +184,26 @@ fn usage_io_and_key_errors_exit_2() {
     assert!(text(&short.stderr).contains("has 2 bytes; at least 32 are required"), "{}", text(&short.stderr));
 }
 
+/// Input is streamed: a bad line stops the append there, after the lines before it.
 #[test]
-fn a_bad_input_line_appends_nothing() {
+fn a_bad_input_line_stops_the_append_at_that_line() {
     let dir = project();
-    let input = concat!(r#"{"subsystem":"a","actor":"b","action":"c","resource":"d"}"#, "\n", r#"{"subsystem":"a","actr":"b"}"#, "\n");
-    let o = pipc(dir.path(), &["log", "append", "audit.ledger", "--key-file", "key"], input);
+    let good = r#"{"subsystem":"a","actor":"b","action":"c","resource":"d"}"#;
+    let input = format!("{good}\n{}\n{good}\n", r#"{"subsystem":"a","actr":"b"}"#);
+    let o = pipc(dir.path(), &["log", "append", "audit.ledger", "--key-file", "key"], &input);
     assert_eq!(o.status.code(), Some(2));
     assert!(
-        text(&o.stderr).contains("line 2 of standard input is not an entry") && text(&o.stderr).contains("nothing appended"),
+        text(&o.stderr).contains("line 2 of standard input is not an entry")
+            && text(&o.stderr).contains("the entry before it was appended (seq 5), nothing after"),
         "{}",
         text(&o.stderr)
     );
+    assert_eq!(json_lines(&o.stdout).iter().map(|r| r["seq"].as_u64().unwrap()).collect::<Vec<_>>(), vec![5]);
     let dump = pipc(dir.path(), &["log", "dump", "audit.ledger"], "");
-    assert_eq!(json_lines(&dump.stdout).len(), 4);
+    assert_eq!(json_lines(&dump.stdout).len(), 5);
+    let first = pipc(dir.path(), &["log", "append", "audit.ledger", "--key-file", "key"], "nonsense\n");
+    assert_eq!(first.status.code(), Some(2));
+    assert!(text(&first.stderr).contains("line 1 of standard input is not an entry") && text(&first.stderr).contains("; nothing appended"));
     let partial = pipc(dir.path(), &["log", "append", "audit.ledger", "--key-file", "key", "--subsystem", "x"], "");
     assert_eq!(partial.status.code(), Some(2));
     assert!(text(&partial.stderr).contains("`--actor` is required"), "{}", text(&partial.stderr));

@@ -128,7 +128,7 @@ impl CheckpointFile {
 
     /// Reads and splits a checkpoint file.
     pub fn read(path: &Path) -> Result<CheckpointFile, CheckpointError> {
-        let bytes = std::fs::read(path).map_err(|source| CheckpointError::Io { path: path.to_path_buf(), source })?;
+        let bytes = crate::fsread::read(path, u64::MAX, "a checkpoint file").map_err(|source| CheckpointError::Io { path: path.to_path_buf(), source })?;
         Self::parse(&bytes).map_err(|source| CheckpointError::Format { path: path.to_path_buf(), source })
     }
 }

@@ -23,6 +23,9 @@ use crate::ledger::hashing::{HmacKey, ct_eq, sha256_and_mac32};
 pub const MIN_KEY_BYTES: usize = 32;
 /// Most key bytes accepted.
 pub const MAX_KEY_BYTES: usize = 1024;
+/// Most bytes of a key file: the hex of the longest key, with room for whitespace. A longer
+/// file is refused before it is read.
+pub const MAX_KEY_FILE_BYTES: u64 = 4096;
 /// Bytes of a key written by [`generate_key_file`].
 pub const GENERATED_KEY_BYTES: usize = 32;
 /// Length of a key id.
@@ -31,6 +34,9 @@ pub const KEY_ID_LEN: usize = 16;
 /// MAC input of the key id. Every MAC input has a distinct length (key id 20 bytes, entry
 /// 32 bytes, checkpoint 72 bytes), so one kind of MAC can never stand in for another.
 const KEY_ID_TAG: &[u8; 20] = b"pip-ledger key id v1";
+/// Tag of the key that hashes evidence values ([`LedgerKey::value_key`]); its input is at
+/// least 45 bytes and, whatever its length, starts with this tag, unlike a checkpoint's.
+const VALUE_KEY_TAG: &[u8; 29] = b"pip-ledger evidence values v1";
 /// Prefix of a checkpoint's MAC input.
 const CHECKPOINT_TAG: &[u8; 24] = b"pip-ledger checkpoint v1";
 
@@ -109,10 +115,62 @@ pub enum KeySource {
 impl KeySource {
     /// Loads the key.
     pub fn load(&self) -> Result<LedgerKey, KeyError> {
+        self.load_checked().map(|(key, _)| key)
+    }
+
+    /// Loads the key, with a warning when its file is open to others (a tool prints it).
+    pub fn load_checked(&self) -> Result<(LedgerKey, Option<KeyWarning>), KeyError> {
         match self {
-            KeySource::Env(var) => LedgerKey::from_env(var),
-            KeySource::File(path) => LedgerKey::from_file(path),
+            KeySource::Env(var) => LedgerKey::from_env(var).map(|key| (key, None)),
+            KeySource::File(path) => LedgerKey::from_file_checked(path),
         }
+    }
+}
+
+/// Something wrong with where a key came from that does not stop it from loading.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KeyWarning {
+    /// The key file's permissions let its group or others at it.
+    #[error("key file `{}` is accessible to {who} (mode {mode:04o}); a ledger key must be private to its owner", path.display())]
+    Exposed {
+        /// The key file.
+        path: PathBuf,
+        /// Its permission bits.
+        mode: u32,
+        /// `its group`, `others`, or `its group and others`.
+        who: &'static str,
+    },
+}
+
+impl KeyWarning {
+    /// What to do about it.
+    pub fn help(&self) -> String {
+        match self {
+            KeyWarning::Exposed { path, .. } => {
+                format!("whoever can read the key can write entries and checkpoints that verify; run `chmod 600 {}`", path.display())
+            }
+        }
+    }
+}
+
+/// The warning a key file's permission bits call for (none on systems without them).
+fn exposure(path: &Path, meta: &std::fs::Metadata) -> Option<KeyWarning> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = meta.permissions().mode() & 0o7777;
+        let who = match (mode & 0o070 != 0, mode & 0o007 != 0) {
+            (false, false) => return None,
+            (true, false) => "its group",
+            (false, true) => "others",
+            (true, true) => "its group and others",
+        };
+        Some(KeyWarning::Exposed { path: path.to_path_buf(), mode, who })
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (path, meta);
+        None
     }
 }
 
@@ -164,10 +222,23 @@ impl LedgerKey {
         Self::from_bytes_named(&bytes, origin)
     }
 
-    /// Reads a hex key from a file.
+    /// Reads a hex key from a file (see [`from_file_checked`](Self::from_file_checked)),
+    /// dropping the warning about its permissions.
     pub fn from_file(path: &Path) -> Result<LedgerKey, KeyError> {
-        let text = std::fs::read_to_string(path).map_err(|source| KeyError::Read { path: path.to_path_buf(), source })?;
-        Self::from_hex(&text, &format!("`{}`", path.display()))
+        Self::from_file_checked(path).map(|(key, _)| key)
+    }
+
+    /// Reads a hex key from a file that must be a regular file (links resolved) of at most
+    /// [`MAX_KEY_FILE_BYTES`], and says whether the file is open to its group or others.
+    /// Such a key still loads: a warning, as ssh gives, because a key handed over by a secret
+    /// store often arrives with mode 0644 inside a private folder, which pip cannot judge.
+    pub fn from_file_checked(path: &Path) -> Result<(LedgerKey, Option<KeyWarning>), KeyError> {
+        let read_err = |source| KeyError::Read { path: path.to_path_buf(), source };
+        let (bytes, meta) = crate::fsread::read_with_metadata(path, MAX_KEY_FILE_BYTES, "a key file").map_err(read_err)?;
+        let text =
+            String::from_utf8(bytes).map_err(|_| read_err(std::io::Error::new(std::io::ErrorKind::InvalidData, "it is not text")))?;
+        let key = Self::from_hex(&text, &format!("`{}`", path.display()))?;
+        Ok((key, exposure(path, &meta)))
     }
 
     /// Reads a hex key from an environment variable.
@@ -217,6 +288,21 @@ impl LedgerKey {
     /// other), the MAC of another entry with hash `mac_of`.
     pub(crate) fn hash_body_and_mac_entry(&self, body: &[u8], mac_of: &[u8; 32]) -> ([u8; 32], [u8; 32]) {
         sha256_and_mac32(body, &self.entry, mac_of)
+    }
+
+    /// The key that hashes the values a violation's check read (`evidence_values = hash`) in
+    /// ledger `ledger` of spec `spec`: HMAC(key, "pip-ledger evidence values v1" framed with
+    /// the two names). It is bound to this ledger key (without it a hash cannot be computed,
+    /// so a guessable value cannot be tested) and to the ledger (equal values correlate within
+    /// it, not across ledgers sharing a key), and its tag keeps it apart from every other MAC.
+    pub fn value_key(&self, spec: &str, ledger: &str) -> [u8; 32] {
+        let mut m = self.mac.clone();
+        m.update(VALUE_KEY_TAG);
+        for part in [spec, ledger] {
+            m.update(&(part.len() as u64).to_le_bytes());
+            m.update(part.as_bytes());
+        }
+        m.finalize().into_bytes().into()
     }
 
     /// The MAC of a checkpoint.
@@ -379,12 +465,62 @@ mod tests {
         );
     }
 
+    #[cfg(unix)]
+    #[test]
+    fn key_files_open_to_group_or_others_load_with_a_warning_and_private_ones_without() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("k");
+        std::fs::write(&path, format!("{HEX64}\n")).unwrap();
+        for (mode, who) in
+            [(0o644, Some("its group and others")), (0o640, Some("its group")), (0o604, Some("others")), (0o602, Some("others"))]
+        {
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+            let (key, warning) = LedgerKey::from_file_checked(&path).unwrap();
+            assert_eq!(key.id(), LedgerKey::from_hex(HEX64, "test").unwrap().id());
+            let w = warning.unwrap();
+            assert_eq!(w, KeyWarning::Exposed { path: path.clone(), mode, who: who.unwrap() });
+            assert_eq!(
+                w.to_string(),
+                format!(
+                    "key file `{}` is accessible to {} (mode {mode:04o}); a ledger key must be private to its owner",
+                    path.display(),
+                    who.unwrap()
+                )
+            );
+            assert!(w.help().contains("chmod 600"), "{}", w.help());
+        }
+        for mode in [0o600, 0o400] {
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+            assert_eq!(LedgerKey::from_file_checked(&path).unwrap().1, None);
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn key_files_that_are_not_regular_or_too_long_are_refused_before_reading() {
+        let dir = tempfile::tempdir().unwrap();
+        let zero = dir.path().join("zero");
+        std::os::unix::fs::symlink("/dev/zero", &zero).unwrap();
+        let e = LedgerKey::from_file(&zero).unwrap_err();
+        assert!(e.to_string().contains("a character device, not a regular file"), "{e}");
+        let fifo = dir.path().join("fifo");
+        assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+        let e = LedgerKey::from_file(&fifo).unwrap_err();
+        assert!(e.to_string().contains("a named pipe (FIFO), not a regular file"), "{e}");
+        let long = dir.path().join("long");
+        std::fs::write(&long, format!("{HEX64}{}", " ".repeat(4096))).unwrap();
+        let e = LedgerKey::from_file(&long).unwrap_err();
+        assert!(e.to_string().contains("more than a key file can have (4096)"), "{e}");
+    }
+
     #[test]
     fn generated_key_files_are_private_and_never_overwritten() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("k");
         let key = generate_key_file(&path).unwrap();
-        assert_eq!(LedgerKey::from_file(&path).unwrap().id(), key.id());
+        let (loaded, warning) = LedgerKey::from_file_checked(&path).unwrap();
+        assert_eq!((loaded.id(), warning), (key.id(), None));
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;

@@ -68,7 +68,7 @@ fn damaged(path: &Path, offset: u64, what: impl Into<String>) -> LedgerError {
 /// Opens (or creates) the ledger and its checkpoint file, takes the ledger's lock, and
 /// recovers.
 pub(crate) fn open_files(path: &Path, ckpt_path: &Path, key: &LedgerKey) -> Result<Recovered, LedgerError> {
-    let mut file = OpenOptions::new().read(true).write(true).create(true).truncate(false).open(path).map_err(io(path, "open"))?;
+    let mut file = crate::fsread::open_rw(path, true).map_err(io(path, "open"))?;
     lock_exclusive(&file, path)?;
     let len = file.metadata().map_err(io(path, "read the size of"))?.len();
     let header = Header { key_id: key.id() }.encode();
@@ -166,9 +166,8 @@ fn sync_parent(path: &Path) -> Result<(), LedgerError> {
 }
 
 fn open_checkpoints(path: &Path, key: &LedgerKey) -> Result<(File, u64, Option<Checkpoint>, u64), LedgerError> {
-    let mut file = OpenOptions::new().read(true).write(true).create(true).truncate(false).open(path).map_err(io(path, "open"))?;
-    let mut bytes = Vec::new();
-    file.read_to_end(&mut bytes).map_err(io(path, "read"))?;
+    let mut file = crate::fsread::open_rw(path, true).map_err(io(path, "open"))?;
+    let bytes = crate::fsread::read_opened(&mut file, u64::MAX, "a checkpoint file").map_err(io(path, "read"))?;
     let header = checkpoint::encode_header(key.id());
     if bytes.len() < CHECKPOINT_HEADER_LEN && header.starts_with(&bytes) {
         file.set_len(0).map_err(io(path, "truncate"))?;

@@ -85,7 +85,7 @@ pub struct Slice {
 impl LedgerReader {
     /// Reads a ledger file.
     pub fn open(path: &Path) -> Result<LedgerReader, QueryError> {
-        let bytes = std::fs::read(path).map_err(|source| QueryError::Io { path: path.to_path_buf(), source })?;
+        let bytes = crate::fsread::read(path, u64::MAX, "a ledger").map_err(|source| QueryError::Io { path: path.to_path_buf(), source })?;
         Self::from_bytes(bytes).map_err(|source| QueryError::Format { path: path.to_path_buf(), source })
     }
 

@@ -46,7 +46,7 @@ pub enum VerifyError {
 /// Verifies a ledger file and, when given, its checkpoint file, hashing on `threads` threads.
 pub fn verify_files(ledger: &Path, checkpoints: Option<&Path>, key: &LedgerKey, threads: usize) -> Result<Report, VerifyError> {
     let ckpt = match checkpoints {
-        Some(p) => Some(std::fs::read(p).map_err(|source| VerifyError::Io { path: p.to_path_buf(), source })?),
+        Some(p) => Some(crate::fsread::read(p, u64::MAX, "a checkpoint file").map_err(|source| VerifyError::Io { path: p.to_path_buf(), source })?),
         None => None,
     };
     verify_file(ledger, None, ckpt.as_deref(), key, threads).map_err(|e| match (e, checkpoints) {
@@ -94,7 +94,7 @@ pub(crate) fn verify_file_with(
     streaming: Streaming,
 ) -> Result<Report, VerifyError> {
     let io = |source| VerifyError::Io { path: path.to_path_buf(), source };
-    let file = File::open(path).map_err(io)?;
+    let file = crate::fsread::open(path).map_err(io)?;
     let file_len = file.metadata().map_err(io)?.len();
     let len = len.map_or(file_len, |l| l.min(file_len));
     let read_all = |file: &File| -> Result<Vec<u8>, VerifyError> {

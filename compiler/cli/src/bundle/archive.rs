@@ -1,8 +1,11 @@
 //! The ZIP container: writing a bundle deterministically (deflate, fixed times and modes), and
 //! reading an untrusted one into memory without ever touching the disk, refusing everything a
-//! hostile archive could use: paths that leave the folder, links, duplicate or case-folded
-//! duplicate names, encryption, other compression methods, sizes that lie, compression bombs,
-//! truncation.
+//! hostile archive could use: bytes outside its entries and local headers that disagree with
+//! the central directory ([`layout`]), paths that leave the folder, links, duplicate or
+//! case-folded duplicate names, encryption, other compression methods, sizes that lie,
+//! compression bombs, truncation.
+
+mod layout;
 
 use std::collections::BTreeMap;
 use std::collections::BTreeSet;
@@ -73,6 +76,43 @@ pub enum ArchiveError {
         /// Which limit.
         why: String,
     },
+    /// Bytes of the file outside every entry, the central directory and the end record.
+    #[error("{len} bytes at offset {at} are not part of any entry ({place}); a bundle holds nothing but its entries and directory")]
+    Unaccounted {
+        /// Where they start.
+        at: u64,
+        /// How many.
+        len: u64,
+        /// Where they lie.
+        place: String,
+    },
+    /// Two entries share bytes.
+    #[error("entry `{name}` starts at offset {at}, inside entry `{inside}`")]
+    Overlap {
+        /// The entry that starts inside another.
+        name: String,
+        /// Where it starts.
+        at: u64,
+        /// The entry it starts in.
+        inside: String,
+    },
+    /// An entry's local header and its central directory record disagree.
+    #[error(
+        "entry `{name}`: its local header and the central directory disagree on its {field}: {local} in the local header, {central} in the central directory"
+    )]
+    Mismatch {
+        /// The name in the central directory.
+        name: String,
+        /// The field.
+        field: &'static str,
+        /// The local header's value.
+        local: String,
+        /// The central directory's value.
+        central: String,
+    },
+    /// A ZIP feature bundles never use (ZIP64, data descriptors, comments, several disks).
+    #[error("the archive uses {0}, which bundles never do")]
+    Unsupported(String),
     /// The bytes do not match what the archive declares.
     #[error("entry `{name}` is damaged: {why}")]
     Damaged {
@@ -131,28 +171,14 @@ fn check_name(name: &str) -> Result<(), &'static str> {
     Ok(())
 }
 
-/// The names of the central directory records from `start` on, in order.
-fn central_names(bytes: &[u8], start: u64) -> Vec<Vec<u8>> {
-    let mut names = Vec::new();
-    let mut at = usize::try_from(start).unwrap_or(usize::MAX);
-    let u16_at = |i: usize| bytes.get(i..i + 2).and_then(|b| <[u8; 2]>::try_from(b).ok()).map_or(0, |b| usize::from(u16::from_le_bytes(b)));
-    while bytes.get(at..at + 4) == Some(b"PK\x01\x02".as_slice()) {
-        let (n, m, k) = (u16_at(at + 28), u16_at(at + 30), u16_at(at + 32));
-        match bytes.get(at + 46..at + 46 + n) {
-            Some(name) => names.push(name.to_vec()),
-            None => break,
-        }
-        at += 46 + n + m + k;
-    }
-    names
-}
-
 const S_IFMT: u32 = 0o170_000;
 const S_IFLNK: u32 = 0o120_000;
 const S_IFDIR: u32 = 0o040_000;
 
 /// Reads every file of an untrusted archive into memory.
 pub fn read(bytes: &[u8], limits: &Limits) -> Result<Files, ArchiveError> {
+    // First the layout, from the raw bytes: the reader below trusts the central directory.
+    let records = layout::check(bytes, limits.max_entries)?;
     let mut zip = ZipArchive::new(Cursor::new(bytes)).map_err(|e| ArchiveError::Unreadable(e.to_string()))?;
     if zip.len() > limits.max_entries {
         return Err(ArchiveError::Bomb {
@@ -160,12 +186,17 @@ pub fn read(bytes: &[u8], limits: &Limits) -> Result<Files, ArchiveError> {
             why: format!("{} entries, more than {}", zip.len(), limits.max_entries),
         });
     }
-    if zip.has_duplicate_names() {
-        // The reader keeps one entry per name: find the repeated one in the raw directory.
-        let start = (0..zip.len()).filter_map(|i| zip.by_index_raw(i).ok().map(|f| f.central_header_start())).min().unwrap_or(0);
-        let mut seen = BTreeSet::new();
-        let dup = central_names(bytes, start).into_iter().find(|n| !seen.insert(n.clone())).unwrap_or_default();
-        return Err(ArchiveError::Duplicate(String::from_utf8_lossy(&dup).into_owned()));
+    // The reader keeps one entry per name: find a repeated one in the raw directory.
+    let mut seen = BTreeSet::new();
+    if let Some(dup) = records.iter().find(|c| !seen.insert(c.name.as_slice())) {
+        return Err(ArchiveError::Duplicate(layout::shown(&dup.name)));
+    }
+    if zip.len() != records.len() {
+        return Err(ArchiveError::Unreadable(format!(
+            "the central directory holds {} entries, the reader found {}",
+            records.len(),
+            zip.len()
+        )));
     }
     let mut seen_folded = BTreeSet::new();
     let mut declared_total: u64 = 0;

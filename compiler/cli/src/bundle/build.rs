@@ -290,7 +290,11 @@ fn slice_of(
     }
     let window = w.reader.window(from_ms, to_ms).map_err(|e| ledger_err(e.to_string()))?;
     let file = match &w.ckpt {
-        Some(p) => Some(CheckpointFile::read(p).map_err(|e| ledger_err(e.to_string()))?),
+        // A checkpoint file that cannot be read (missing, a FIFO, a device) is a usage error.
+        Some(p) => Some(CheckpointFile::read(p).map_err(|e| match e {
+            pip_runtime::ledger::checkpoint::CheckpointError::Io { .. } => BundleError::Usage(format!("ledger `{}`: {e}", w.name)),
+            e => ledger_err(e.to_string()),
+        })?),
         None => None,
     };
     let first = window.anchor.next_seq;

@@ -1,0 +1,272 @@
+//! Every path argument of every `pipc` command refuses what is not a regular file: a FIFO
+//! (which would block a reader forever) and a link to `/dev/zero` (which would feed it
+//! without end) are refused at once with exit 2 and a message that says so, for specs,
+//! ledgers, checkpoint files, key files and bundles alike.
+//!
+//! The commands run as child processes under a generous kill timeout that is only a guard
+//! against a hang failing the whole run: the assertions are on the exit code and the
+//! message, never on how long a command took.
+#![cfg(unix)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing, missing_docs)]
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Only a guard: a command that hangs is killed after this and reported as hanging.
+const HANG_GUARD: Duration = Duration::from_secs(120);
+
+const SPEC: &str = r#"spec shop version "1.0.0" {
+  owner   = "team-shop"
+  runbook = "https://runbooks.example.com/shop"
+}
+
+ledger audit {
+  key = env("PIP_AUDIT_KEY")
+  checkpoint every 2 entries or 1h
+  expect subsystem "billing" every 15m severity P1
+}
+
+bundle incident {
+  window   = 24h
+  max_size = 5MiB
+  include ledger audit, specs, rules, dashboards, timeline
+}
+"#;
+
+struct Run {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+/// Runs pipc in `dir` with empty stdin; kills it (and fails) if it outlives the guard.
+fn pipc(dir: &Path, args: &[&str]) -> Run {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pipc"))
+        .args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > HANG_GUARD {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("`pipc {}` hung", args.join(" "));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    Run {
+        code: out.status.code(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+fn mkfifo(path: &Path) {
+    assert!(Command::new("mkfifo").arg(path).status().unwrap().success());
+}
+
+/// A project: spec, private key, a ledger of three entries with its checkpoints, and a bundle.
+fn project() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("shop.pips"), SPEC).unwrap();
+    let k = pipc(d, &["keygen", "-o", "key"]);
+    assert_eq!(k.code, Some(0), "{}", k.stderr);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pipc"))
+        .args(["log", "append", "audit.ledger", "--key-file", "key", "--spec", "shop.pips"])
+        .current_dir(d)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let line = r#"{"subsystem":"billing","actor":"svc","action":"charge","resource":"acct/1"}"#;
+    child.stdin.take().unwrap().write_all(format!("{line}\n{line}\n{line}\n").as_bytes()).unwrap();
+    let a = child.wait_with_output().unwrap();
+    assert_eq!(a.status.code(), Some(0), "{}", String::from_utf8_lossy(&a.stderr));
+    let b = pipc(d, &["bundle", "--spec", "shop.pips", "--ledger", "audit.ledger", "--key-file", "key", "-o", "incident.zip"]);
+    assert_eq!(b.code, Some(0), "{}", b.stderr);
+    // The special files: a FIFO and a link to /dev/zero under each name a command is given.
+    for name in ["fifo", "fifo.pips", "fifo.ledger", "fifo.zip"] {
+        mkfifo(&d.join(name));
+    }
+    for name in ["zero", "zero.pips", "zero.ledger", "zero.zip"] {
+        std::os::unix::fs::symlink("/dev/zero", d.join(name)).unwrap();
+    }
+    dir
+}
+
+/// Every command line, with `@` standing for the special file (named with `@ext` when the
+/// command needs an extension).
+const COMMANDS: &[&[&str]] = &[
+    &["check", "@.pips"],
+    &["fmt", "--check", "@.pips"],
+    &["build", "--check", "--out", "out", "@.pips"],
+    &["verify-log", "@.ledger", "--key-file", "key"],
+    &["verify-log", "audit.ledger", "--key-file", "@"],
+    &["verify-log", "audit.ledger", "--key-file", "key", "--checkpoints", "@"],
+    &["log", "append", "@.ledger", "--key-file", "key", "--subsystem", "a", "--actor", "b", "--action", "c", "--resource", "d"],
+    &["log", "append", "new.ledger", "--key-file", "@", "--subsystem", "a", "--actor", "b", "--action", "c", "--resource", "d"],
+    &[
+        "log",
+        "append",
+        "audit.ledger",
+        "--key-file",
+        "key",
+        "--checkpoints",
+        "@",
+        "--subsystem",
+        "a",
+        "--actor",
+        "b",
+        "--action",
+        "c",
+        "--resource",
+        "d",
+    ],
+    &[
+        "log",
+        "append",
+        "new.ledger",
+        "--key-file",
+        "key",
+        "--spec",
+        "@.pips",
+        "--subsystem",
+        "a",
+        "--actor",
+        "b",
+        "--action",
+        "c",
+        "--resource",
+        "d",
+    ],
+    &["log", "show", "@.ledger"],
+    &["log", "summary", "@.ledger"],
+    &["log", "dump", "@.ledger"],
+    &["log", "gaps", "@.ledger", "--spec", "shop.pips"],
+    &["log", "gaps", "audit.ledger", "--spec", "@.pips"],
+    &["bundle", "--spec", "@.pips", "--ledger", "audit.ledger", "--key-file", "key", "-o", "b.zip"],
+    &["bundle", "--spec", "shop.pips", "--ledger", "@.ledger", "--key-file", "key", "-o", "b.zip"],
+    &["bundle", "--spec", "shop.pips", "--ledger", "audit.ledger", "--checkpoints", "@", "--key-file", "key", "-o", "b.zip"],
+    &["bundle", "--spec", "shop.pips", "--ledger", "audit.ledger", "--key-file", "@", "-o", "b.zip"],
+    &["verify-bundle", "@.zip", "--key-file", "key"],
+    &["verify-bundle", "incident.zip", "--key-file", "@"],
+];
+
+fn expand(args: &[&str], special: &str) -> Vec<String> {
+    args.iter()
+        .map(|a| match a.strip_prefix('@') {
+            Some(ext) => format!("{special}{ext}"),
+            None => (*a).to_string(),
+        })
+        .collect()
+}
+
+fn assert_refused(d: &Path, args: &[String], kind: &str) {
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    let r = pipc(d, &refs);
+    let shown = format!("`pipc {}`: exit {:?}\nstdout: {}\nstderr: {}", args.join(" "), r.code, r.stdout, r.stderr);
+    assert_eq!(r.code, Some(2), "{shown}");
+    assert!(r.stderr.contains(&format!("{kind}, not a regular file")), "{shown}");
+}
+
+#[test]
+fn a_fifo_given_for_any_path_is_refused_at_once_with_exit_2() {
+    let dir = project();
+    for args in COMMANDS {
+        // The compiler names the kinds of special files together.
+        let kind = if args.iter().any(|a| *a == "@.pips") { "a FIFO, a device or a socket" } else { "a named pipe (FIFO)" };
+        assert_refused(dir.path(), &expand(args, "fifo"), kind);
+    }
+}
+
+#[test]
+fn a_link_to_dev_zero_given_for_any_path_is_refused_with_exit_2() {
+    let dir = project();
+    for args in COMMANDS {
+        let kind = if args.iter().any(|a| *a == "@.pips") { "a FIFO, a device or a socket" } else { "a character device" };
+        assert_refused(dir.path(), &expand(args, "zero"), kind);
+    }
+}
+
+/// The checkpoint file a command finds by itself (`LEDGER.ckpt`) is held to the same rule.
+#[test]
+fn a_special_file_in_place_of_the_default_checkpoint_file_is_refused() {
+    let dir = project();
+    let d = dir.path();
+    for (special, kind) in [("fifo", "a named pipe (FIFO)"), ("zero", "a character device")] {
+        std::fs::copy(d.join("audit.ledger"), d.join("copy.ledger")).unwrap();
+        let _ = std::fs::remove_file(d.join("copy.ledger.ckpt"));
+        std::os::unix::fs::symlink(d.join(special), d.join("copy.ledger.ckpt")).unwrap();
+        for args in [
+            vec!["verify-log", "copy.ledger", "--key-file", "key"],
+            vec!["bundle", "--spec", "shop.pips", "--ledger", "copy.ledger", "--key-file", "key", "-o", "c.zip"],
+            vec![
+                "log",
+                "append",
+                "copy.ledger",
+                "--key-file",
+                "key",
+                "--subsystem",
+                "a",
+                "--actor",
+                "b",
+                "--action",
+                "c",
+                "--resource",
+                "d",
+            ],
+        ] {
+            assert_refused(d, &args.iter().map(|s| (*s).to_string()).collect::<Vec<_>>(), kind);
+        }
+    }
+}
+
+/// A spec folder holding a FIFO named like a spec is refused, not read.
+#[test]
+fn a_fifo_inside_a_spec_folder_is_refused() {
+    let dir = project();
+    let specs = dir.path().join("specs");
+    std::fs::create_dir(&specs).unwrap();
+    std::fs::copy(dir.path().join("shop.pips"), specs.join("shop.pips")).unwrap();
+    mkfifo(&specs.join("waiting.pips"));
+    let r = pipc(dir.path(), &["check", "specs"]);
+    assert_eq!(r.code, Some(2), "{}", r.stderr);
+    assert!(r.stderr.contains("waiting.pips") && r.stderr.contains("not a regular file"), "{}", r.stderr);
+}
+
+/// Links are resolved, not refused: a key file, ledger and spec reached through links work.
+#[test]
+fn links_to_regular_files_are_followed() {
+    let dir = project();
+    let d = dir.path();
+    std::os::unix::fs::symlink(d.join("key"), d.join("key-link")).unwrap();
+    std::os::unix::fs::symlink(d.join("audit.ledger"), d.join("link.ledger")).unwrap();
+    std::os::unix::fs::symlink(d.join("audit.ledger.ckpt"), d.join("link.ledger.ckpt")).unwrap();
+    let v = pipc(d, &["verify-log", "link.ledger", "--key-file", "key-link"]);
+    assert_eq!(v.code, Some(0), "{}{}", v.stdout, v.stderr);
+    assert!(v.stdout.contains("clean"), "{}", v.stdout);
+    let b = pipc(d, &["verify-bundle", "incident.zip", "--key-file", "key-link"]);
+    assert_eq!(b.code, Some(0), "{}", b.stderr);
+}
+
+/// A key file is read only as far as a key can be long.
+#[test]
+fn a_key_file_longer_than_any_key_is_refused_before_it_is_read() {
+    let dir = project();
+    let d = dir.path();
+    let key = std::fs::read_to_string(d.join("key")).unwrap();
+    std::fs::write(d.join("long"), format!("{}{}", key.trim(), " ".repeat(8192))).unwrap();
+    let r = pipc(d, &["verify-log", "audit.ledger", "--key-file", "long"]);
+    assert_eq!(r.code, Some(2), "{}", r.stderr);
+    assert!(r.stderr.contains("more than a key file can have (4096)"), "{}", r.stderr);
+}
