@@ -537,7 +537,7 @@ fn every_injected_violation_fires_its_alert_and_the_others_stay_silent() {
     assert_eq!(state(&all, "PipRateLimitRejecting", &[]).as_deref(), Some("pending"));
     for a in &all {
         assert_eq!(a["labels"]["spec"], "payments", "{a}");
-        assert!(a["annotations"]["spec_source"].as_str().unwrap().starts_with("specs/payments.pips:"), "{a}");
+        assert!(a["annotations"]["spec_source"].as_str().unwrap().starts_with("payments.pips:"), "{a}");
     }
     svc.proc.stop();
 }

@@ -20,10 +20,12 @@ fn fixtures(kind: &str) -> Vec<PathBuf> {
     files
 }
 
+/// A fixture, shown in diagnostics by its path from the repository root (as typed there) and
+/// named in the IR by its file name (its spec root is its folder, as `pipc check FILE` has it).
 fn load(path: &Path) -> Sources {
     let name = format!("tests/fixtures/{}", path.strip_prefix(root().join("tests/fixtures")).unwrap().display());
     let mut s = Sources::new();
-    s.add(SourceFile::from_bytes(name, path.to_path_buf(), std::fs::read(path).unwrap()));
+    s.add(SourceFile::from_bytes(name, path.to_path_buf(), std::fs::read(path).unwrap()).with_spec_path(file_name(path)));
     s
 }
 

@@ -106,6 +106,34 @@ fn a_failed_requires_denies_with_an_error_and_leaves_evidence() {
     assert_eq!(event.payload["priority"], "P0");
 }
 
+/// The evidence a violation leaves and the alert its invariant raises name the same
+/// `file:line`, the file named below the specs folder (not from where cargo or pipc ran).
+#[test]
+fn the_evidence_and_the_alert_name_the_same_spec_line() {
+    let _serial = WITHDRAW.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    audit();
+    let _ = withdraw(100, -6);
+    let event = events_about("positive_amount").into_iter().find(|e| e.payload["values"]["amount"] == "-6").unwrap();
+    let evidence = event.payload["spec_source"].as_str().unwrap().to_string();
+
+    // The rules pipc generates from the same folder.
+    let sources = pip_compiler::source::Sources::load(&[std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("macro-specs")]).unwrap();
+    let c = pip_compiler::compile(&sources);
+    let spec = c.specs.iter().find(|s| s.name == "checks").unwrap();
+    let rules = pip_compiler::emit::emit_all(std::slice::from_ref(spec)).unwrap();
+    let rules = rules.iter().find(|a| a.path.ends_with(".rules.yml")).unwrap();
+    let rules: serde_json::Value = serde_norway::from_slice(&rules.contents).unwrap();
+    let alert = rules["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|g| g["rules"].as_array().unwrap())
+        .find(|r| r["alert"].is_string() && r["expr"].as_str().is_some_and(|e| e.contains("invariant=\"positive_amount\"")))
+        .unwrap();
+    assert_eq!(alert["annotations"]["spec_source"].as_str().unwrap(), evidence);
+    assert_eq!(evidence, "checks.pips:12");
+}
+
 #[test]
 fn ensures_is_checked_on_an_early_return() {
     let _serial = WITHDRAW.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -150,7 +178,7 @@ fn deny_on_a_function_without_a_result_panics_with_the_violation() {
     let message = panic.downcast_ref::<String>().unwrap();
     assert!(message.contains("invariant checks.non_empty_name violated: requires `!name.is_empty()`"), "{message}");
     assert!(message.contains("name = \"\""), "{message}");
-    assert!(message.contains("[spec tests/macro-specs/checks.pips:"), "{message}");
+    assert!(message.contains("[spec checks.pips:"), "{message}");
     assert_eq!(events_about("non_empty_name").last().unwrap().result, "denied");
 }
 
@@ -261,7 +289,7 @@ fn a_violation_reports_a_ledger_that_is_not_registered() {
         clause: pip_runtime::invariant::Clause::Requires,
         expr: "x > 0",
         function: "f",
-        source: "specs/s.pips:1",
+        source: "s.pips:1",
         policy: pip_runtime::invariant::Policy::Deny,
         values: vec![],
         evidence: Evidence::Failed { ledger: "audit", reason: "no ledger".into() },

@@ -20,29 +20,14 @@ pub fn require_tool(name: &str) -> PathBuf {
     }
 }
 
-/// Loads `.pips` files below `rel` (a path relative to the repository root), naming each by
-/// its path from the root, as `pipc` run from the root does: artifacts embed the names (and
-/// the spec hash covers them), so they must not depend on where the checkout is.
+/// Loads the `.pips` files of `rel` (a folder or a file, relative to the repository root) as
+/// `pipc` does: artifacts embed each file's path below its spec root (`rel`, or the folder
+/// of a file), so they do not depend on where the checkout is or where the tests run.
 pub fn load(rel: &str) -> pip_compiler::source::Sources {
-    let mut files = Vec::new();
-    let mut stack = vec![root().join(rel)];
-    while let Some(p) = stack.pop() {
-        if p.is_dir() {
-            for e in std::fs::read_dir(&p).into_iter().flatten().flatten() {
-                stack.push(e.path());
-            }
-        } else if p.extension().is_some_and(|e| e == "pips") {
-            files.push(p);
-        }
+    match pip_compiler::source::Sources::load(&[root().join(rel)]) {
+        Ok(sources) => sources,
+        Err(e) => panic!("cannot load `{rel}`: {e}"),
     }
-    files.sort();
-    let mut sources = pip_compiler::source::Sources::new();
-    for f in files {
-        let name = f.strip_prefix(root()).map(|r| r.to_string_lossy().replace('\\', "/")).unwrap_or_default();
-        let bytes = std::fs::read(&f).unwrap_or_default();
-        sources.add(pip_compiler::source::SourceFile::from_bytes(name, f, bytes));
-    }
-    sources
 }
 
 /// Every spec the repository holds that compiles: `specs/` (as one set) and each valid fixture.

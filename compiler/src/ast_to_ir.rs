@@ -208,7 +208,7 @@ fn check_spec(cx: &mut Cx<'_>, name: &str, members: &[Member<'_>]) -> Option<ir:
 
 fn provenance(cx: &Cx<'_>, members: &[Member<'_>]) -> Provenance {
     let mut files: Vec<(&str, &[u8])> =
-        members.iter().filter_map(|m| cx.sources.get(m.id)).map(|f| (f.name.as_str(), f.text.as_bytes())).collect();
+        members.iter().filter_map(|m| cx.sources.get(m.id)).map(|f| (f.spec_path.as_str(), f.text.as_bytes())).collect();
     files.sort();
     Provenance {
         files: files.iter().map(|(name, bytes)| SourceFileHash { file: (*name).to_string(), sha256: crate::sha256_hex(bytes) }).collect(),

@@ -120,7 +120,7 @@ impl PartialEq for Provenance {
 /// One file of a spec.
 #[derive(Debug, Clone, Serialize)]
 pub struct SourceFileHash {
-    /// Display name.
+    /// Its path below the spec root, `/`-separated (independent of the working directory).
     pub file: String,
     /// SHA-256 of its bytes, lowercase hex.
     pub sha256: String,

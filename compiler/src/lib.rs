@@ -139,7 +139,9 @@ fn hex(bytes: &[u8]) -> String {
 
 /// The spec hash: SHA-256 over the spec's files sorted by name, each framed as
 /// `name "\n" length "\n" bytes`, so that renaming, moving bytes between files or
-/// reordering files all change it. Artifacts carry it; `pipc verify-bundle` recomputes it.
+/// reordering files all change it. The names are the files' paths below their spec root
+/// ([`source::SourceFile::spec_path`]), so the hash does not depend on the working
+/// directory. Artifacts carry it; `pipc verify-bundle` recomputes it.
 pub fn spec_hash(files: &[(&str, &[u8])]) -> String {
     let mut sorted: Vec<&(&str, &[u8])> = files.iter().collect();
     sorted.sort_by(|a, b| a.0.cmp(b.0));

@@ -1,4 +1,16 @@
-//! Spec sources: loading `.pips` files from paths, display names, and line lookup.
+//! Spec sources: loading `.pips` files from paths, their names, and line lookup.
+//!
+//! A file has two names. [`SourceFile::name`] is for people: the path as typed, shown in
+//! diagnostics. [`SourceFile::spec_path`] is for artifacts: the path below the file's *spec
+//! root*, with `/` on every OS, so that the spec hash, every `spec_source`, the IR, the
+//! dashboards, the bundle manifests and the macro's evidence are the same bytes whatever
+//! the working directory or the path the specs were reached through.
+//!
+//! The spec root of a file is the path argument that found it: the folder given (a file
+//! below it is named by its path from there, `gateway/limits.pips`), or, for a file given
+//! directly, the folder it lies in (it is named by its file name). A file reached through
+//! two arguments is loaded once, named by the first; two different files with one name are
+//! refused, since artifacts could not tell them apart.
 
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
@@ -14,9 +26,12 @@ pub const EXTENSION: &str = "pips";
 /// One source file, with its line index.
 #[derive(Debug, Clone)]
 pub struct SourceFile {
-    /// Name shown in diagnostics and written into artifacts: the path as given, relative to
-    /// the working directory where possible, with `/` separators.
+    /// Name shown in diagnostics (for the terminal, never written into an artifact): the
+    /// path as given, relative to the working directory where possible, with `/` separators.
     pub name: String,
+    /// Name written into artifacts and hashed into the spec hash: the path below the spec
+    /// root, with `/` separators (see the module docs).
+    pub spec_path: String,
     /// Where the file was read from (empty for in-memory sources).
     pub path: PathBuf,
     /// The text. Invalid UTF-8 is replaced (and reported, see [`SourceFile::invalid_utf8_at`]).
@@ -31,10 +46,19 @@ impl SourceFile {
     pub fn new(name: impl Into<String>, text: impl Into<Arc<str>>) -> Self {
         let text = text.into();
         let line_starts = line_starts(&text);
-        SourceFile { name: name.into(), path: PathBuf::new(), text, invalid_utf8_at: None, line_starts }
+        let name = name.into();
+        SourceFile { spec_path: name.clone(), name, path: PathBuf::new(), text, invalid_utf8_at: None, line_starts }
     }
 
-    /// A source from raw bytes; invalid UTF-8 is replaced and its position remembered.
+    /// The same source named `spec_path` in artifacts (by default it is named as shown).
+    #[must_use]
+    pub fn with_spec_path(mut self, spec_path: impl Into<String>) -> Self {
+        self.spec_path = spec_path.into();
+        self
+    }
+
+    /// A source from raw bytes; invalid UTF-8 is replaced and its position remembered. Its
+    /// [`spec_path`](Self::spec_path) is `name` until [`with_spec_path`](Self::with_spec_path).
     pub fn from_bytes(name: impl Into<String>, path: PathBuf, bytes: Vec<u8>) -> Self {
         let (text, invalid_utf8_at): (Arc<str>, _) = match String::from_utf8(bytes) {
             Ok(s) => (s.into(), None),
@@ -44,7 +68,8 @@ impl SourceFile {
             }
         };
         let line_starts = line_starts(&text);
-        SourceFile { name: name.into(), path, text, invalid_utf8_at, line_starts }
+        let name = name.into();
+        SourceFile { spec_path: name.clone(), name, path, text, invalid_utf8_at, line_starts }
     }
 
     /// 0-based line index of a byte offset.
@@ -150,6 +175,16 @@ pub enum LoadError {
     /// A path names a file that is not a `.pips` file.
     #[error("`{0}` is not a `.pips` file")]
     NotASpec(String),
+    /// Two different files have the same path below their spec roots.
+    #[error("`{first}` and `{second}` are both named `{spec_path}` below their spec roots; give the folder that holds both instead")]
+    SameName {
+        /// The name they share.
+        spec_path: String,
+        /// The first file, as shown.
+        first: String,
+        /// The second file, as shown.
+        second: String,
+    },
 }
 
 impl Sources {
@@ -184,21 +219,23 @@ impl Sources {
         self.files.is_empty()
     }
 
-    /// The `file:line:col` of a span's start.
+    /// The `file:line:col` of a span's start, the file named by its path below the spec root
+    /// (this goes into artifacts).
     pub fn source_ref(&self, span: Span) -> SourceRef {
         match self.get(span.file) {
             Some(f) => {
                 let (line, column) = f.line_col(span.start);
-                SourceRef { file: f.name.clone(), line, column }
+                SourceRef { file: f.spec_path.clone(), line, column }
             }
             None => SourceRef::default(),
         }
     }
 
-    /// Loads every `.pips` file under `paths` (files as given, directories recursively,
-    /// in sorted order so that runs are deterministic).
+    /// Loads every `.pips` file under `paths` (files as given, directories recursively),
+    /// each named below its spec root (see the module docs), in the order of those names
+    /// so that runs are deterministic.
     pub fn load(paths: &[PathBuf]) -> Result<Sources, LoadError> {
-        let mut found = Vec::new();
+        let mut found: Vec<Found> = Vec::new();
         for path in paths {
             let meta = std::fs::metadata(path).map_err(|e| {
                 if e.kind() == std::io::ErrorKind::NotFound {
@@ -207,21 +244,40 @@ impl Sources {
                     LoadError::Io { path: display_name(path), source: e }
                 }
             })?;
+            let mut here = Vec::new();
             if meta.is_dir() {
-                collect_dir(path, &mut found)?;
+                collect_dir(path, &mut here)?;
             } else if path.extension().is_some_and(|e| e == EXTENSION) {
-                found.push(path.clone());
+                here.push(path.clone());
             } else {
                 return Err(LoadError::NotASpec(display_name(path)));
             }
+            here.sort();
+            for file in here {
+                // A folder names its files from itself; a file given directly is named by
+                // its file name (its root is the folder it lies in).
+                let below =
+                    if meta.is_dir() { file.strip_prefix(path).unwrap_or(&file) } else { Path::new(file.file_name().unwrap_or_default()) };
+                let identity = std::fs::canonicalize(&file).unwrap_or_else(|_| file.clone());
+                found.push(Found { spec_path: slash_path(below), identity, path: file });
+            }
         }
-        found.sort();
-        found.dedup();
+        let mut kept: Vec<Found> = Vec::with_capacity(found.len());
+        for f in found {
+            if kept.iter().any(|k| k.identity == f.identity) {
+                continue; // reached through an earlier argument: keep that name
+            }
+            if let Some(k) = kept.iter().find(|k| k.spec_path == f.spec_path) {
+                return Err(LoadError::SameName { spec_path: f.spec_path, first: display_name(&k.path), second: display_name(&f.path) });
+            }
+            kept.push(f);
+        }
+        kept.sort_by(|a, b| a.spec_path.cmp(&b.spec_path));
         let mut sources = Sources::new();
-        for path in found {
+        for Found { spec_path, path, .. } in kept {
             let name = display_name(&path);
             let bytes = read_spec_file(&path, &name)?;
-            sources.add(SourceFile::from_bytes(name, path, bytes));
+            sources.add(SourceFile::from_bytes(name, path, bytes).with_spec_path(spec_path));
         }
         Ok(sources)
     }
@@ -258,6 +314,16 @@ fn read_spec_file(path: &Path, name: &str) -> Result<Vec<u8>, LoadError> {
     Ok(bytes)
 }
 
+/// A file found by [`Sources::load`].
+struct Found {
+    /// Its name below its spec root.
+    spec_path: String,
+    /// The file itself (its canonical path), to load a file reached twice once.
+    identity: PathBuf,
+    /// The path it was found under.
+    path: PathBuf,
+}
+
 fn collect_dir(dir: &Path, found: &mut Vec<PathBuf>) -> Result<(), LoadError> {
     let entries = std::fs::read_dir(dir).map_err(|e| LoadError::Io { path: display_name(dir), source: e })?;
     for entry in entries {
@@ -273,9 +339,17 @@ fn collect_dir(dir: &Path, found: &mut Vec<PathBuf>) -> Result<(), LoadError> {
     Ok(())
 }
 
-/// The name a path is shown under: relative to the working directory when it lies below
-/// it, `.` components removed, `/` as separator. Artifacts embed this name, so building
-/// from the repository root gives the same bytes on every machine.
+/// A relative path's components joined with `/` (whatever the OS's separator), `.`
+/// components dropped.
+fn slash_path(path: &Path) -> String {
+    let parts: Vec<String> =
+        path.components().filter(|c| !matches!(c, Component::CurDir)).map(|c| c.as_os_str().to_string_lossy().into_owned()).collect();
+    parts.join("/")
+}
+
+/// The name a path is shown under in diagnostics: relative to the working directory when it
+/// lies below it, `.` components removed, `/` as separator. Artifacts never embed it (they
+/// use [`SourceFile::spec_path`]): it depends on where pipc runs.
 pub fn display_name(path: &Path) -> String {
     let relative = if path.is_absolute() {
         std::env::current_dir()

@@ -39,13 +39,13 @@ impl Span {
     }
 }
 
-/// A human position: the file's display name, 1-based line and 1-based column (in characters).
+/// A position written into artifacts: the file's path below its spec root, 1-based line and 1-based column (in characters).
 ///
 /// Equality ignores the position entirely, so that two IRs that differ only in where
 /// things were written (for instance before and after `pipc fmt`) compare equal.
 #[derive(Debug, Clone, Serialize, Default)]
 pub struct SourceRef {
-    /// Display name of the file (its path as given, relative where possible).
+    /// The file's path below its spec root (`SourceFile::spec_path`), `/`-separated.
     pub file: String,
     /// 1-based line.
     pub line: usize,

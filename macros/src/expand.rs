@@ -73,7 +73,7 @@ fn invariant(args: &Args, mut f: ItemFn, spec: &Spec, inv: &ir::Invariant, loade
     if let Some((key, _)) = &args.key {
         return Err(syn::Error::new_spanned(key, format!("`key` is for rate limits, and `{}.{}` is an invariant", spec.name, inv.name)));
     }
-    valid::checks_read_arguments(&f, inv)?;
+    valid::checks_read_arguments(&f, inv, &loaded.dir)?;
     let policy = spec.severity(inv.severity);
     let deny = inv.on_violation == OnViolation::Deny;
 

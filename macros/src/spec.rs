@@ -13,7 +13,8 @@ pub struct Loaded {
     pub dir: PathBuf,
     /// Checked specs (only when there are no errors).
     pub specs: Vec<Spec>,
-    /// Absolute paths of every spec file (for `include_bytes!`).
+    /// Every spec file: its name below the specs folder (as the IR names it) and its
+    /// absolute path (for `include_bytes!`).
     pub files: Vec<(String, PathBuf)>,
     /// The errors, rendered, when the specs do not check.
     pub errors: Option<String>,
@@ -80,7 +81,8 @@ fn read(dir: &Path) -> Loaded {
         Ok(s) => s,
         Err(e) => return Loaded { dir: dir.to_path_buf(), specs: Vec::new(), files: Vec::new(), errors: Some(e.to_string()) },
     };
-    let files = sources.iter().map(|(_, f)| (f.name.clone(), std::fs::canonicalize(&f.path).unwrap_or_else(|_| f.path.clone()))).collect();
+    let files =
+        sources.iter().map(|(_, f)| (f.spec_path.clone(), std::fs::canonicalize(&f.path).unwrap_or_else(|_| f.path.clone()))).collect();
     let c = pip_compiler::compile(&sources);
     let errors: Vec<_> = c.diagnostics.iter().filter(|d| d.is_error()).cloned().collect();
     let errors = (!errors.is_empty()).then(|| {

@@ -110,7 +110,9 @@ fn pattern_names(p: &Pat, out: &mut BTreeSet<String>) {
 }
 
 /// Every name a check reads must be an argument (or `self`, or `result` in `ensures`).
-pub fn checks_read_arguments(f: &ItemFn, inv: &ir::Invariant) -> syn::Result<()> {
+/// `dir` is the specs folder: the message, for the terminal, names the spec file by its full
+/// path (the IR names it below that folder).
+pub fn checks_read_arguments(f: &ItemFn, inv: &ir::Invariant, dir: &std::path::Path) -> syn::Result<()> {
     let args = argument_names(f);
     let clauses = inv.requires.iter().map(|c| ("requires", c, false)).chain(inv.ensures.iter().map(|c| ("ensures", c, true)));
     for (clause, check, may_read_result) in clauses {
@@ -127,10 +129,11 @@ pub fn checks_read_arguments(f: &ItemFn, inv: &ir::Invariant) -> syn::Result<()>
                 return Err(syn::Error::new_spanned(
                     offending,
                     format!(
-                        "`{clause} {}` of invariant `{}` ({}) reads `{read}`, but `{}` has no argument named `{read}` (it has {})",
+                        "`{clause} {}` of invariant `{}` ({}:{}) reads `{read}`, but `{}` has no argument named `{read}` (it has {})",
                         check.expr,
                         inv.name,
-                        check.source,
+                        check.source.file.split('/').fold(dir.to_path_buf(), |p, c| p.join(c)).display(),
+                        check.source.line,
                         f.sig.ident,
                         if list.is_empty() { "none".to_string() } else { list.join(", ") }
                     ),

@@ -169,7 +169,7 @@ pub fn build(opts: &BuildOptions, progress: &ProgressBar) -> Result<Built, Bundl
             }
             Part::Spec => {
                 let name = f.source_name.as_deref().unwrap_or_default();
-                let file = sources.iter().map(|(_, s)| s).find(|s| s.name == name);
+                let file = sources.iter().map(|(_, s)| s).find(|s| s.spec_path == name);
                 file.map(|s| s.text.as_bytes().to_vec()).ok_or_else(|| BundleError::Spec(format!("spec source `{name}` is not loaded")))?
             }
             Part::Rules | Part::Dashboards | Part::BundleManifest => {
