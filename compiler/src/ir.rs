@@ -312,6 +312,8 @@ pub struct Ledger {
     pub expects: Vec<Expect>,
     /// Runbook URL for this construct's alerts.
     pub runbook: String,
+    /// `clock_tolerance`: how far a writer's clock may jump before the ledger records it.
+    pub clock_tolerance: Duration,
 }
 
 /// `expect subsystem "billing" every 15m severity P1`.

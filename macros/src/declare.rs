@@ -49,6 +49,7 @@ pub fn expand(input: TokenStream) -> syn::Result<TokenStream> {
             Sync::Group { entries, interval } => (false, opt(*entries), opt(interval.map(|d| d.millis))),
         };
         let expected = l.expects.iter().map(|e| &e.subsystem);
+        let clock_tolerance = l.clock_tolerance.millis;
         quote! {
             ::pip_runtime::declared::LedgerDecl {
                 name: #ledger_name,
@@ -58,6 +59,7 @@ pub fn expand(input: TokenStream) -> syn::Result<TokenStream> {
                 sync_entries: #sync_entries,
                 sync_every_millis: #sync_every,
                 expected_subsystems: &[#(#expected),*],
+                clock_tolerance_millis: #clock_tolerance,
             }
         }
     });

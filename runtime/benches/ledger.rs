@@ -39,7 +39,8 @@ use sha2::{Digest, Sha256};
 use pip_runtime::clock::SystemClock;
 use pip_runtime::evidence::Event;
 use pip_runtime::ledger::checkpoint::{self, Checkpoint};
-use pip_runtime::ledger::format::{self, GENESIS, Header, PreparedEvent};
+use pip_runtime::ledger::format::{self, PreparedEvent, ledger_header};
+use pip_runtime::ledger::identity::Identity;
 use pip_runtime::ledger::{Durability, Ledger, LedgerConfig, LedgerKey, verify_bytes, verify_files};
 
 const KEY: [u8; 32] = [7u8; 32];
@@ -58,7 +59,7 @@ fn event() -> Event {
 fn body() -> Vec<u8> {
     let ev = event();
     let mut body = Vec::new();
-    format::write_body(&mut body, 1, 1, &GENESIS, &PreparedEvent::new(&ev).unwrap());
+    format::write_body(&mut body, 1, 1, &[0; 32], &PreparedEvent::new(&ev).unwrap());
     body
 }
 
@@ -270,7 +271,7 @@ fn mac(c: &mut Criterion) {
                 if buf.len() > (1 << 20) - 512 {
                     buf.clear();
                 }
-                black_box(format::encode_record(&mut buf, &key, 1, 2, &GENESIS, &prepared));
+                black_box(format::encode_record(&mut buf, &key, 1, 2, &[0; 32], &prepared));
             })
         })
     });
@@ -348,14 +349,15 @@ fn build(n: u64) -> (Vec<u8>, Vec<u8>, LedgerKey) {
     let key = LedgerKey::from_bytes(&KEY).unwrap();
     let ev = event();
     let prepared = PreparedEvent::new(&ev).unwrap();
-    let mut bytes = Header { key_id: key.id() }.encode().to_vec();
+    let ident = Identity::with_id("bench", "audit", [7; 16]).unwrap();
+    let mut bytes = ledger_header(&key, &ident).to_vec();
     bytes.reserve(n as usize * 180);
-    let mut cps = checkpoint::encode_header(key.id()).to_vec();
-    let mut prev = GENESIS;
+    let mut cps = checkpoint::encode_header(&key, &ident).to_vec();
+    let mut prev = ident.digest();
     for seq in 1..=n {
         prev = format::encode_record(&mut bytes, &key, seq, 1_767_225_600_000 + seq, &prev, &prepared);
         if seq.is_multiple_of(1000) || seq == n {
-            cps.extend_from_slice(&Checkpoint::new(&key, seq, 1_767_225_600_000 + seq, prev).encode());
+            cps.extend_from_slice(&Checkpoint::new(&key, &ident.digest(), seq, 1_767_225_600_000 + seq, prev).encode());
         }
     }
     (bytes, cps, key)

@@ -75,6 +75,8 @@ pub struct LedgerDecl {
     pub sync_every_millis: Option<u64>,
     /// The subsystems it expects evidence from.
     pub expected_subsystems: &'static [&'static str],
+    /// `clock_tolerance`, milliseconds.
+    pub clock_tolerance_millis: u64,
 }
 
 impl SpecDecl {
@@ -125,6 +127,7 @@ impl SpecDecl {
             Durability::Group { entries: l.sync_entries, interval: l.sync_every_millis.map(Duration::from_millis) }
         };
         config.expected_subsystems = l.expected_subsystems.iter().map(|s| (*s).to_string()).collect();
+        config.clock_tolerance = Duration::from_millis(l.clock_tolerance_millis);
         Some(config)
     }
 }

@@ -79,8 +79,10 @@ mod classify;
 mod flusher;
 pub mod format;
 mod hashing;
+pub mod identity;
 pub mod key;
 mod meters;
+pub mod notes;
 pub mod open;
 pub mod query;
 pub mod scan;
@@ -91,9 +93,10 @@ pub mod writer;
 
 pub use checkpoint::{Checkpoint, CheckpointFile};
 pub use format::Entry;
+pub use identity::Identity;
 pub use key::{KeySource, LedgerKey};
 pub use open::{OpenReport, RecoveredTail};
-pub use verify::{Anchor, Anomaly, AnomalyClass, Authenticity, Report, verify_bytes, verify_files, verify_slice};
+pub use verify::{Anchor, Anomaly, AnomalyClass, Authenticity, InFlight, LedgerEvent, Report, verify_bytes, verify_files, verify_slice};
 pub use writer::{CheckpointPolicy, Durability, Ledger, LedgerConfig, LedgerError, Receipt};
 
 /// The anomaly class names: the values of the `class` label of `pip_ledger_anomalies_total`.

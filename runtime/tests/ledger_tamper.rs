@@ -11,8 +11,8 @@ use std::collections::BTreeSet;
 
 use pip_runtime::evidence::Event;
 use pip_runtime::ledger::checkpoint::{self, Checkpoint};
-use pip_runtime::ledger::format::{self, GENESIS, Header, PreparedEvent};
-use pip_runtime::ledger::{AnomalyClass, LedgerKey, Report, verify_bytes};
+use pip_runtime::ledger::format::{self, PreparedEvent, ledger_header};
+use pip_runtime::ledger::{AnomalyClass, Identity, LedgerKey, Report, verify_bytes};
 use proptest::prelude::*;
 
 const DEFAULT_CASES: u32 = 10_008;
@@ -62,6 +62,7 @@ impl Rng {
 /// A generated ledger, kept as separate records so that attacks can move them around.
 struct Gen {
     key: LedgerKey,
+    ident: Identity,
     header: Vec<u8>,
     records: Vec<Vec<u8>>,
     hashes: Vec<[u8; 32]>,
@@ -73,8 +74,10 @@ impl Gen {
     /// `n` entries, a checkpoint every `every` entries, and one at the head when `final_cp`.
     fn new(rng: &mut Rng, n: usize, every: usize, final_cp: bool) -> Gen {
         let key = LedgerKey::generate().unwrap();
+        let ident = Identity::generate("tamper", "audit").unwrap();
         let mut g = Gen {
-            header: Header { key_id: key.id() }.encode().to_vec(),
+            header: ledger_header(&key, &ident).to_vec(),
+            ident,
             key,
             records: vec![],
             hashes: vec![],
@@ -88,17 +91,17 @@ impl Gen {
         }
         let mut covered = 0;
         for seq in (every..=n).step_by(every.max(1)) {
-            g.checkpoints.push(Checkpoint::new(&g.key, seq as u64, g.times[seq - 1] + 5, g.hashes[seq - 1]));
+            g.checkpoints.push(Checkpoint::new(&g.key, &g.ident.digest(), seq as u64, g.times[seq - 1] + 5, g.hashes[seq - 1]));
             covered = seq;
         }
         if final_cp && n > covered {
-            g.checkpoints.push(Checkpoint::new(&g.key, n as u64, g.times[n - 1] + 5, g.hashes[n - 1]));
+            g.checkpoints.push(Checkpoint::new(&g.key, &g.ident.digest(), n as u64, g.times[n - 1] + 5, g.hashes[n - 1]));
         }
         g
     }
 
     fn push(&mut self, ev: Event, ts: u64) {
-        let prev = self.hashes.last().copied().unwrap_or(GENESIS);
+        let prev = self.hashes.last().copied().unwrap_or(self.ident.digest());
         let seq = self.records.len() as u64 + 1;
         let mut rec = Vec::new();
         let h = format::encode_record(&mut rec, &self.key, seq, ts, &prev, &PreparedEvent::new(&ev).unwrap());
@@ -120,7 +123,7 @@ impl Gen {
     }
 
     fn checkpoint_bytes(&self) -> Vec<u8> {
-        let mut out = checkpoint::encode_header(self.key.id()).to_vec();
+        let mut out = checkpoint::encode_header(&self.key, &self.ident).to_vec();
         for c in &self.checkpoints {
             out.extend_from_slice(&c.encode());
         }
@@ -240,7 +243,7 @@ proptest! {
         let mut rng = Rng(seed);
         let g = Gen::new(&mut rng, n, every, true);
         let at = rng.index(n + 1);
-        let prev = if at == 0 { GENESIS } else { g.hashes[at - 1] };
+        let prev = if at == 0 { g.ident.digest() } else { g.hashes[at - 1] };
         let ts = if at == 0 { START_MS } else { g.times[at - 1] };
         let seq = match rng.index(3) {
             0 => at as u64 + 1,
@@ -319,7 +322,8 @@ proptest! {
         let mut rng = Rng(seed);
         let k = rng.range(1, n);
         let key = LedgerKey::generate().unwrap();
-        let mut g = Gen { header: Header { key_id: key.id() }.encode().to_vec(), key, records: vec![], hashes: vec![], times: vec![], checkpoints: vec![] };
+        let ident = Identity::generate("tamper", "audit").unwrap();
+        let mut g = Gen { header: ledger_header(&key, &ident).to_vec(), ident, key, records: vec![], hashes: vec![], times: vec![], checkpoints: vec![] };
         let mut ts = START_MS + 10_000;
         for i in 0..n {
             ts += 1 + rng.index(2000) as u64;
@@ -327,7 +331,7 @@ proptest! {
             g.push(rng.event(), t);
         }
         for seq in (every..=n).step_by(every) {
-            g.checkpoints.push(Checkpoint::new(&g.key, seq as u64, ts, g.hashes[seq - 1]));
+            g.checkpoints.push(Checkpoint::new(&g.key, &g.ident.digest(), seq as u64, ts, g.hashes[seq - 1]));
         }
         let r = g.verify(&Gen::ledger(&g.records, &g.header));
         prop_assert_eq!(classes(&r), only(AnomalyClass::TimestampReversal), "{}", describe(&r));
@@ -415,6 +419,7 @@ fn a_ledger_rolled_back_and_rewritten_disagrees_with_its_checkpoint() {
     let g = Gen::new(&mut rng, 10, 10, false);
     let mut h = Gen {
         key: g.key.clone(),
+        ident: g.ident.clone(),
         header: g.header.clone(),
         records: g.records[..6].to_vec(),
         hashes: g.hashes[..6].to_vec(),

@@ -179,7 +179,7 @@ fn checkpoints_are_written_every_n_entries_and_on_close() {
     let file = CheckpointFile::read(&cfg.checkpoint_path()).unwrap();
     let seqs: Vec<u64> = file.checkpoints.iter().map(|c| c.seq).collect();
     assert_eq!(seqs, vec![10, 20, 30, 35]);
-    assert!(file.checkpoints.iter().all(|c| c.verify(&key)));
+    assert!(file.checkpoints.iter().all(|c| c.verify(&key, &ledger.identity().digest())));
     let text = render(&registry);
     let labels = [("spec", "payments"), ("ledger", "audit")];
     assert_eq!(metric(&text, "pip_ledger_checkpoint_seq", &labels), Some(35.0), "{text}");

@@ -134,7 +134,15 @@ pub(crate) fn verify_log(
     checkpoints: Option<&PathBuf>,
     format: ReportFormat,
     threads: Option<usize>,
+    expect_id: Option<&str>,
 ) -> u8 {
+    let expect_id = match expect_id.map(parse_ledger_id).transpose() {
+        Ok(x) => x,
+        Err(e) => {
+            err(out, e);
+            return EXIT_USAGE;
+        }
+    };
     let key = match key.load(out) {
         Ok(k) => k,
         Err(e) => {
@@ -151,30 +159,71 @@ pub(crate) fn verify_log(
             return EXIT_USAGE;
         }
     };
+    // `--expect-id`: another ledger written with the same key verifies as well as this one;
+    // only its identity tells them apart.
+    let mismatch = expect_id.and_then(|want| {
+        let have = report.identity.as_ref().map(|i| i.id_hex());
+        (have.as_deref() != Some(want.as_str())).then_some(IdentityMismatch { expected: want, found: have })
+    });
     match format {
-        ReportFormat::Human => print_human(out, ledger, ckpt.as_deref(), &report),
+        ReportFormat::Human => print_human(out, ledger, ckpt.as_deref(), &report, mismatch.as_ref()),
         ReportFormat::Json => {
+            let in_flight =
+                report.in_flight.map(|f| serde_json::json!({ "ledger_bytes": f.ledger_bytes, "checkpoint_bytes": f.checkpoint_bytes }));
             let doc = serde_json::json!({
                 "ledger": ledger.display().to_string(),
                 "checkpoints_file": ckpt.as_ref().map(|p| p.display().to_string()),
-                "clean": report.is_clean(),
+                "clean": report.is_clean() && mismatch.is_none(),
+                "identity": report.identity.as_ref().map(|i| serde_json::json!({ "spec": i.spec, "ledger": i.ledger, "id": i.id_hex() })),
+                "identity_mismatch": mismatch.as_ref().map(|m| serde_json::json!({ "expected": m.expected, "found": m.found })),
                 "entries": report.entries,
                 "authentic": report.authentic,
                 "head": report.head.map(|h| serde_json::json!({ "seq": h.seq, "hash": to_hex(&h.hash), "time": format_millis(h.ts_millis) })),
                 "checkpoints": report.checkpoints,
                 "checkpointed_through": report.checkpointed_through,
+                "writer_live": report.writer_live,
+                "in_flight": in_flight,
+                "anomaly_count": report.anomaly_count(),
                 "anomalies": report.anomalies.iter().map(|a| a.to_json()).collect::<Vec<_>>(),
+                "events_total": report.events_total,
+                "events": report.events.iter().map(|e| e.to_json()).collect::<Vec<_>>(),
             });
             let _ = writeln!(out.stdout, "{doc}");
         }
     }
-    if report.is_clean() { EXIT_OK } else { EXIT_FAIL }
+    if report.is_clean() && mismatch.is_none() { EXIT_OK } else { EXIT_FAIL }
 }
 
-fn print_human(out: &mut Out<'_>, ledger: &Path, ckpt: Option<&Path>, report: &Report) {
+/// The ledger is not the one `--expect-id` names.
+struct IdentityMismatch {
+    expected: String,
+    found: Option<String>,
+}
+
+/// A ledger id as `--expect-id` takes it: 32 hex digits, either case.
+fn parse_ledger_id(text: &str) -> Result<String, String> {
+    let t = text.trim();
+    if t.len() != 2 * pip_runtime::ledger::identity::LEDGER_ID_LEN || !t.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(format!("`--expect-id {text}` is not a ledger id (32 hex digits, as `pipc verify-log` prints it)"));
+    }
+    Ok(t.to_ascii_lowercase())
+}
+
+fn print_human(out: &mut Out<'_>, ledger: &Path, ckpt: Option<&Path>, report: &Report, mismatch: Option<&IdentityMismatch>) {
     for a in &report.anomalies {
         let _ = writeln!(out.stdout, "{a}");
     }
+    if let Some(m) = mismatch {
+        let found = m.found.as_deref().map_or_else(|| "cannot be established".to_string(), |f| format!("is {f}"));
+        let _ = writeln!(out.stdout, "other_ledger: the ledger's id {found}, not {} (`--expect-id`)", m.expected);
+    }
+    for e in &report.events {
+        let _ = writeln!(out.stdout, "event: {e}");
+    }
+    if report.events_total > report.events.len() as u64 {
+        let _ = writeln!(out.stdout, "event: {} more not listed", report.events_total - report.events.len() as u64);
+    }
+    let identity = report.identity.as_ref().map(|i| format!("{i}; ")).unwrap_or_default();
     let head = report.head.map_or_else(|| "no entries".to_string(), |h| format!("head seq {} at {}", h.seq, format_millis(h.ts_millis)));
     let cps = match ckpt {
         Some(p) => format!(
@@ -185,18 +234,33 @@ fn print_human(out: &mut Out<'_>, ledger: &Path, ckpt: Option<&Path>, report: &R
         ),
         None => "no checkpoint file (a cut-off end cannot be detected)".to_string(),
     };
+    let live = match (report.writer_live, report.in_flight) {
+        (true, Some(f)) => format!(
+            "; a live writer holds the ledger: {} bytes of the ledger and {} of the checkpoint file in flight",
+            f.ledger_bytes, f.checkpoint_bytes
+        ),
+        (true, None) => "; a live writer holds the ledger".to_string(),
+        (false, _) => String::new(),
+    };
     let verdict = if report.is_clean() {
         "clean".to_string()
     } else {
-        let mut by: BTreeMap<&str, usize> = BTreeMap::new();
+        let mut by: BTreeMap<&str, u64> = BTreeMap::new();
         for a in &report.anomalies {
-            *by.entry(a.class.as_str()).or_default() += 1;
+            *by.entry(a.class.as_str()).or_default() += a.count();
         }
         let parts: Vec<String> = by.iter().map(|(c, n)| format!("{n} {c}")).collect();
-        format!("{} anomal{}: {}", report.anomalies.len(), if report.anomalies.len() == 1 { "y" } else { "ies" }, parts.join(", "))
+        let n = report.anomaly_count();
+        format!("{n} anomal{}: {}", if n == 1 { "y" } else { "ies" }, parts.join(", "))
     };
-    let _ =
-        writeln!(out.stdout, "{}: {} entries ({} authentic), {head}; {cps}; {verdict}", ledger.display(), report.entries, report.authentic);
+    let events = if report.events_total > 0 { format!("; {} ledger event(s)", report.events_total) } else { String::new() };
+    let _ = writeln!(
+        out.stdout,
+        "{}: {identity}{} entries ({} authentic), {head}; {cps}{live}{events}; {verdict}",
+        ledger.display(),
+        report.entries,
+        report.authentic
+    );
 }
 
 /// One JSON line of `log append`'s input.
@@ -287,6 +351,8 @@ pub(crate) struct AppendTarget<'a> {
     pub specs: &'a [PathBuf],
     /// The ledger's name in the specs.
     pub name: Option<&'a str>,
+    /// Start a new checkpoint history when the checkpoint file is missing or empty.
+    pub new_checkpoint_history: bool,
 }
 
 impl AppendTarget<'_> {
@@ -302,8 +368,10 @@ impl AppendTarget<'_> {
                 every_entries: l.checkpoint.every_entries,
                 every: l.checkpoint.every.as_ref().map(|d| std::time::Duration::from_millis(d.millis)),
             };
+            cfg.clock_tolerance = std::time::Duration::from_millis(l.clock_tolerance.millis);
             cfg
         };
+        cfg.new_checkpoint_history = self.new_checkpoint_history;
         cfg.checkpoint_path = self.checkpoints.cloned();
         cfg.durability = Durability::Group { entries: None, interval: Some(std::time::Duration::from_secs(1)) };
         Ok(cfg)

@@ -117,6 +117,10 @@ pub enum Command {
         /// Threads that hash entries (default: all cores).
         #[arg(long)]
         threads: Option<usize>,
+        /// Refuse (exit 1) unless the ledger's id is this one (32 hex digits, as verify-log
+        /// prints it): another ledger written with the same key verifies too.
+        #[arg(long, value_name = "ID")]
+        expect_id: Option<String>,
     },
     /// Append to, read and summarise a ledger.
     Log {
@@ -165,6 +169,10 @@ pub enum LogCommand {
         /// declare several).
         #[arg(long = "ledger", value_name = "NAME", requires = "specs")]
         name: Option<String>,
+        /// When the checkpoint file of an existing ledger is missing or empty, start a new
+        /// checkpoint history (recorded in the ledger as an entry) instead of refusing.
+        #[arg(long)]
+        new_checkpoint_history: bool,
         /// The entry, when given as flags.
         #[command(flatten)]
         entry: EntryArgs,
@@ -264,18 +272,25 @@ pub fn run(args: impl IntoIterator<Item = impl Into<OsString> + Clone>, stdout: 
             let others = if prune || paths.is_empty() { pip_compiler::build::Others::Prune } else { pip_compiler::build::Others::Keep };
             commands::build(&mut out, &paths, &dir, check, others, error_format)
         }
-        Command::VerifyLog { ledger, key, checkpoints, format, threads } => {
-            ledger_commands::verify_log(&mut out, &ledger, &key, checkpoints.as_ref(), format, threads)
+        Command::VerifyLog { ledger, key, checkpoints, format, threads, expect_id } => {
+            ledger_commands::verify_log(&mut out, &ledger, &key, checkpoints.as_ref(), format, threads, expect_id.as_deref())
         }
         Command::Log { command } => match command {
-            LogCommand::Append { ledger, key, checkpoints, specs, name, entry } => {
+            LogCommand::Append { ledger, key, checkpoints, specs, name, new_checkpoint_history, entry } => {
                 let target = ledger_commands::AppendTarget {
                     ledger: &ledger,
                     checkpoints: checkpoints.as_ref(),
                     specs: &specs,
                     name: name.as_deref(),
+                    new_checkpoint_history,
                 };
-                ledger_commands::append(&mut out, Box::new(std::io::BufReader::with_capacity(1 << 16, std::io::stdin())), &target, &key, &entry)
+                ledger_commands::append(
+                    &mut out,
+                    Box::new(std::io::BufReader::with_capacity(1 << 16, std::io::stdin())),
+                    &target,
+                    &key,
+                    &entry,
+                )
             }
             LogCommand::Show { ledger, filter } => ledger_commands::show(&mut out, &ledger, &filter),
             LogCommand::Summary { ledger, since, until, format } => {

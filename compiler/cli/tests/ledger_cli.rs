@@ -362,3 +362,99 @@ fn an_empty_time_range_is_a_usage_error() {
     assert_eq!(o.status.code(), Some(2));
     assert!(text(&o.stderr).contains("`--since` must be before `--now`"), "{}", text(&o.stderr));
 }
+
+fn verify_json(dir: &Path, extra: &[&str]) -> (Option<i32>, serde_json::Value) {
+    let mut args = vec!["verify-log", "audit.ledger", "--key-file", "key", "--format", "json"];
+    args.extend_from_slice(extra);
+    let out = pipc(dir, &args, "");
+    (out.status.code(), serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null))
+}
+
+#[test]
+fn verify_log_reports_the_ledger_identity_and_expect_id_refuses_another() {
+    let dir = project();
+    let (code, doc) = verify_json(dir.path(), &[]);
+    assert_eq!(code, Some(0), "{doc}");
+    let id = doc["identity"]["id"].as_str().unwrap().to_string();
+    assert_eq!(id.len(), 32);
+    let human = pipc(dir.path(), &["verify-log", "audit.ledger", "--key-file", "key"], "");
+    assert!(text(&human.stdout).contains(&format!("id {id}")), "{}", text(&human.stdout));
+    assert_eq!(verify_json(dir.path(), &["--expect-id", &id.to_uppercase()]).0, Some(0));
+    let other = "0".repeat(32);
+    let (code, doc) = verify_json(dir.path(), &["--expect-id", &other]);
+    assert_eq!(code, Some(1));
+    assert_eq!((doc["clean"].as_bool(), doc["identity_mismatch"]["found"].as_str()), (Some(false), Some(id.as_str())));
+    let human = pipc(dir.path(), &["verify-log", "audit.ledger", "--key-file", "key", "--expect-id", &other], "");
+    assert_eq!(human.status.code(), Some(1));
+    assert!(text(&human.stdout).starts_with(&format!("other_ledger: the ledger's id is {id}, not {other}")), "{}", text(&human.stdout));
+    let bad = pipc(dir.path(), &["verify-log", "audit.ledger", "--key-file", "key", "--expect-id", "xyz"], "");
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(text(&bad.stderr).contains("is not a ledger id"), "{}", text(&bad.stderr));
+}
+
+#[test]
+fn a_junk_checkpoint_file_is_one_summarized_line_in_text_and_json() {
+    let dir = project();
+    let ckpt = dir.path().join("audit.ledger.ckpt");
+    std::fs::OpenOptions::new().write(true).open(&ckpt).unwrap().set_len(4 << 20).unwrap();
+    let human = pipc(dir.path(), &["verify-log", "audit.ledger", "--key-file", "key"], "");
+    assert_eq!(human.status.code(), Some(1));
+    let out = text(&human.stdout);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 3, "{out}");
+    assert!(lines[0].starts_with("modified in checkpoints at offset ") && lines[0].contains(" alike in all, the last at offset "), "{out}");
+    assert!(lines[1].starts_with("torn_tail in checkpoints"), "{out}");
+    let (code, doc) = verify_json(dir.path(), &[]);
+    assert_eq!(code, Some(1));
+    let anomalies = doc["anomalies"].as_array().unwrap();
+    assert_eq!(anomalies.len(), 2, "{doc}");
+    let count = anomalies[0]["count"].as_u64().unwrap();
+    assert!(count > 50_000, "{doc}");
+    assert_eq!(doc["anomaly_count"].as_u64(), Some(count + 1));
+    assert!(anomalies[0]["last"]["offset"].as_u64().unwrap() > anomalies[0]["offset"].as_u64().unwrap());
+}
+
+#[test]
+fn verify_log_on_a_ledger_held_by_a_live_writer_reports_bytes_in_flight_not_a_torn_tail() {
+    use pip_runtime::clock::SystemClock;
+    use pip_runtime::ledger::{Ledger, LedgerConfig, LedgerKey};
+    let dir = project();
+    let key = LedgerKey::from_file(&dir.path().join("key")).unwrap();
+    let path = dir.path().join("audit.ledger");
+    // This process appends (its flusher thread holds the writer's lock), and is mid-write.
+    let (writer, _) = Ledger::open(LedgerConfig::new("", "", &path), key, std::sync::Arc::new(SystemClock::new()), None).unwrap();
+    writer.sync().unwrap();
+    std::fs::OpenOptions::new().append(true).open(&path).unwrap().write_all(&[150, 0, 0, 0, 1, 5]).unwrap();
+    let (code, doc) = verify_json(dir.path(), &[]);
+    assert_eq!(code, Some(0), "{doc}");
+    assert_eq!((doc["writer_live"].as_bool(), doc["in_flight"]["ledger_bytes"].as_u64()), (Some(true), Some(6)), "{doc}");
+    let human = pipc(dir.path(), &["verify-log", "audit.ledger", "--key-file", "key"], "");
+    assert!(text(&human.stdout).contains("a live writer holds the ledger: 6 bytes of the ledger and 0 of the checkpoint file in flight"));
+    writer.close().unwrap();
+    drop(writer);
+    let (code, doc) = verify_json(dir.path(), &[]);
+    assert_eq!(code, Some(1), "{doc}");
+    assert_eq!(doc["anomalies"][0]["class"], "torn_tail", "{doc}");
+}
+
+#[test]
+fn append_refuses_a_lost_checkpoint_file_unless_told_to_start_a_new_history() {
+    let dir = project();
+    std::fs::remove_file(dir.path().join("audit.ledger.ckpt")).unwrap();
+    let line = r#"{"subsystem":"billing","actor":"svc","action":"charge","resource":"acct/9"}"#;
+    let refused = pipc(dir.path(), &["log", "append", "audit.ledger", "--key-file", "key"], line);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(
+        text(&refused.stderr).contains("is missing") && text(&refused.stderr).contains("--new-checkpoint-history"),
+        "{}",
+        text(&refused.stderr)
+    );
+    assert!(!dir.path().join("audit.ledger.ckpt").exists());
+    let ok = pipc(dir.path(), &["log", "append", "audit.ledger", "--key-file", "key", "--new-checkpoint-history"], line);
+    assert_eq!(ok.status.code(), Some(0), "{}", text(&ok.stderr));
+    assert_eq!(json_lines(&ok.stdout)[0]["seq"], 6, "seq 5 records the new history");
+    let v = pipc(dir.path(), &["verify-log", "audit.ledger", "--key-file", "key"], "");
+    assert_eq!(v.status.code(), Some(0), "{}", text(&v.stdout));
+    assert!(text(&v.stdout).contains("event: new_checkpoint_history at seq 5"), "{}", text(&v.stdout));
+    assert!(text(&v.stdout).contains("1 ledger event(s)"), "{}", text(&v.stdout));
+}

@@ -4,24 +4,32 @@
 //!
 //! ```text
 //! file       = header checkpoint*
-//! header     = "PIPCKPTS" u16:version(=1) u16:reserved(=0) key_id[16]       (28 bytes)
+//! header     = "PIPCKPTS" ... the ledger's header with another magic (206 bytes, MACed)
 //! checkpoint = u64:seq u64:unix_millis head[32] mac[32]                      (80 bytes)
-//! mac        = HMAC-SHA256(key, "pip-ledger checkpoint v1" || seq || unix_millis || head)
+//! mac        = HMAC-SHA256(key, SHA-256("pip-ledger checkpoint v2\0" || identity digest
+//!                                       || seq || unix_millis || head))
 //! ```
+//!
+//! The identity digest ([`crate::ledger::identity`]) binds each checkpoint to its ledger: a
+//! checkpoint of another ledger written with the same key fails its MAC here.
 
 use std::path::{Path, PathBuf};
 
-use crate::ledger::format::{Cursor, FORMAT_VERSION, FormatError, HASH_LEN, MAC_LEN, decode_header};
-use crate::ledger::key::{KEY_ID_LEN, LedgerKey};
+use crate::ledger::format::{Cursor, FormatError, HASH_LEN, MAC_LEN};
+use crate::ledger::hashing::{ct_eq, sha256};
+use crate::ledger::identity::{self, HEADER_LEN, Header, Identity};
+use crate::ledger::key::LedgerKey;
 
 /// First bytes of every checkpoint file.
 pub const CHECKPOINT_MAGIC: [u8; 8] = *b"PIPCKPTS";
 /// Bytes of the checkpoint file header.
-pub const CHECKPOINT_HEADER_LEN: usize = 8 + 2 + 2 + KEY_ID_LEN;
+pub const CHECKPOINT_HEADER_LEN: usize = HEADER_LEN;
 /// Bytes of one checkpoint.
 pub const CHECKPOINT_LEN: usize = 8 + 8 + HASH_LEN + MAC_LEN;
 /// Appended to the ledger's path to name its checkpoint file when none is given.
 pub const CHECKPOINT_SUFFIX: &str = ".ckpt";
+/// Prefix of a checkpoint's MAC input.
+const CHECKPOINT_DOMAIN: &[u8] = b"pip-ledger checkpoint v2\0";
 
 /// Why a checkpoint file cannot be read.
 #[derive(Debug, thiserror::Error)]
@@ -58,14 +66,14 @@ pub struct Checkpoint {
 }
 
 impl Checkpoint {
-    /// A checkpoint MACed with `key`.
-    pub fn new(key: &LedgerKey, seq: u64, time_millis: u64, head: [u8; HASH_LEN]) -> Checkpoint {
-        Checkpoint { seq, time_millis, head, mac: key.mac_checkpoint(seq, time_millis, &head) }
+    /// A checkpoint of the ledger with identity digest `ledger`, MACed with `key`.
+    pub fn new(key: &LedgerKey, ledger: &[u8; HASH_LEN], seq: u64, time_millis: u64, head: [u8; HASH_LEN]) -> Checkpoint {
+        Checkpoint { seq, time_millis, head, mac: mac(key, ledger, seq, time_millis, &head) }
     }
 
-    /// Whether its MAC is right for `key`.
-    pub fn verify(&self, key: &LedgerKey) -> bool {
-        key.verify_checkpoint(self.seq, self.time_millis, &self.head, &self.mac)
+    /// Whether its MAC is right for `key` and the ledger with identity digest `ledger`.
+    pub fn verify(&self, key: &LedgerKey, ledger: &[u8; HASH_LEN]) -> bool {
+        ct_eq(&mac(key, ledger, self.seq, self.time_millis, &self.head), &self.mac)
     }
 
     /// Its 80 bytes.
@@ -90,25 +98,34 @@ impl Checkpoint {
     }
 }
 
-/// The checkpoint file header's bytes.
-pub fn encode_header(key_id: [u8; KEY_ID_LEN]) -> [u8; CHECKPOINT_HEADER_LEN] {
-    let mut out = [0u8; CHECKPOINT_HEADER_LEN];
-    let parts: [&[u8]; 4] = [&CHECKPOINT_MAGIC, &FORMAT_VERSION.to_le_bytes(), &0u16.to_le_bytes(), &key_id];
+fn mac(key: &LedgerKey, ledger: &[u8; HASH_LEN], seq: u64, time_millis: u64, head: &[u8; HASH_LEN]) -> [u8; MAC_LEN] {
+    let mut m = [0u8; CHECKPOINT_DOMAIN.len() + HASH_LEN + 16 + HASH_LEN];
+    let parts: [&[u8]; 5] = [CHECKPOINT_DOMAIN, ledger, &seq.to_le_bytes(), &time_millis.to_le_bytes(), head];
     let mut at = 0;
     for p in parts {
-        if let Some(dst) = out.get_mut(at..at + p.len()) {
+        if let Some(dst) = m.get_mut(at..at + p.len()) {
             dst.copy_from_slice(p);
         }
         at += p.len();
     }
-    out
+    key.mac_entry(&sha256(&m))
+}
+
+/// The checkpoint file header's bytes.
+pub fn encode_header(key: &LedgerKey, identity: &Identity) -> [u8; CHECKPOINT_HEADER_LEN] {
+    identity::encode(&CHECKPOINT_MAGIC, key, identity)
+}
+
+/// Reads a checkpoint file's header.
+pub fn decode_header(bytes: &[u8]) -> Result<Header, FormatError> {
+    identity::decode(bytes, &CHECKPOINT_MAGIC)
 }
 
 /// A checkpoint file, split into checkpoints (MACs not checked).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CheckpointFile {
-    /// Id of the key the file was created with.
-    pub key_id: [u8; KEY_ID_LEN],
+    /// The header (key id and ledger identity; its MAC not checked).
+    pub header: Header,
     /// The checkpoints in file order.
     pub checkpoints: Vec<Checkpoint>,
     /// Bytes at the end that do not make a whole checkpoint (an unfinished write).
@@ -118,17 +135,18 @@ pub struct CheckpointFile {
 impl CheckpointFile {
     /// Splits a checkpoint file's bytes.
     pub fn parse(bytes: &[u8]) -> Result<CheckpointFile, FormatError> {
-        let key_id = decode_header(bytes, &CHECKPOINT_MAGIC)?;
+        let header = decode_header(bytes)?;
         let body = bytes.get(CHECKPOINT_HEADER_LEN..).unwrap_or_default();
         let chunks = body.chunks_exact(CHECKPOINT_LEN);
         let torn_bytes = chunks.remainder().len();
         let checkpoints = chunks.filter_map(Checkpoint::decode).collect();
-        Ok(CheckpointFile { key_id, checkpoints, torn_bytes })
+        Ok(CheckpointFile { header, checkpoints, torn_bytes })
     }
 
     /// Reads and splits a checkpoint file.
     pub fn read(path: &Path) -> Result<CheckpointFile, CheckpointError> {
-        let bytes = crate::fsread::read(path, u64::MAX, "a checkpoint file").map_err(|source| CheckpointError::Io { path: path.to_path_buf(), source })?;
+        let bytes = crate::fsread::read(path, u64::MAX, "a checkpoint file")
+            .map_err(|source| CheckpointError::Io { path: path.to_path_buf(), source })?;
         Self::parse(&bytes).map_err(|source| CheckpointError::Format { path: path.to_path_buf(), source })
     }
 }
@@ -148,16 +166,20 @@ mod tests {
     #[test]
     fn checkpoints_round_trip_and_a_partial_one_is_counted_as_torn() {
         let key = LedgerKey::generate().unwrap();
-        let a = Checkpoint::new(&key, 10, 1_000, [1; 32]);
-        let b = Checkpoint::new(&key, 20, 2_000, [2; 32]);
-        let mut bytes = encode_header(key.id()).to_vec();
+        let ident = Identity::generate("p", "l").unwrap();
+        let d = ident.digest();
+        let a = Checkpoint::new(&key, &d, 10, 1_000, [1; 32]);
+        let b = Checkpoint::new(&key, &d, 20, 2_000, [2; 32]);
+        let mut bytes = encode_header(&key, &ident).to_vec();
         bytes.extend_from_slice(&a.encode());
         bytes.extend_from_slice(&b.encode()[..30]);
         let f = CheckpointFile::parse(&bytes).unwrap();
         assert_eq!(f.checkpoints, vec![a]);
         assert_eq!(f.torn_bytes, 30);
-        assert!(a.verify(&key));
-        assert!(!Checkpoint { seq: 11, ..a }.verify(&key));
+        assert!(a.verify(&key, &d));
+        assert!(!Checkpoint { seq: 11, ..a }.verify(&key, &d));
+        let other = Identity::generate("p", "l").unwrap();
+        assert!(!a.verify(&key, &other.digest()), "a checkpoint of another ledger with the same key");
     }
 
     #[test]

@@ -400,7 +400,7 @@ fn longest_increasing(idx: &[usize], seq_of: &dyn Fn(usize) -> u64) -> Vec<usize
 }
 
 fn anomaly(class: AnomalyClass, offset: u64, seq: Option<SeqRange>, detail: String) -> Anomaly {
-    Anomaly { class, file: FileKind::Ledger, offset, seq, detail }
+    Anomaly::new(class, FileKind::Ledger, offset, seq, detail)
 }
 
 #[cfg(test)]

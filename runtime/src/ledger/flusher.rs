@@ -49,7 +49,7 @@ pub(crate) fn run(s: &Shared, start: Start) {
     };
     // Entries recovered on open that no checkpoint covers yet get one now.
     if f.durable > f.last_cp_seq {
-        let cp = Checkpoint::new(&s.key, f.durable, s.clock.unix_millis().max(f.durable_ts), f.durable_hash);
+        let cp = Checkpoint::new(&s.key, &s.digest, f.durable, s.clock.unix_millis().max(f.durable_ts), f.durable_hash);
         if let Err(e) = f.write_checkpoints(&[cp]) {
             return fail(s, &e);
         }
@@ -95,10 +95,11 @@ pub(crate) fn run(s: &Shared, start: Start) {
         let (new_durable, new_hash, new_ts) =
             if flush { (batch_last, batch_hash, batch_ts) } else { (f.durable, f.durable_hash, f.durable_ts) };
         let now_ms = s.clock.unix_millis();
-        let mut cps: Vec<Checkpoint> = due.iter().map(|&(seq, hash, ts)| Checkpoint::new(&s.key, seq, now_ms.max(ts), hash)).collect();
+        let mut cps: Vec<Checkpoint> =
+            due.iter().map(|&(seq, hash, ts)| Checkpoint::new(&s.key, &s.digest, seq, now_ms.max(ts), hash)).collect();
         let covered = cps.last().map_or(f.last_cp_seq, |c| c.seq);
         if new_durable > covered && (closing || f.timed_checkpoint_due_at(new_durable, s.clock.monotonic_nanos())) {
-            cps.push(Checkpoint::new(&s.key, new_durable, now_ms.max(new_ts), new_hash));
+            cps.push(Checkpoint::new(&s.key, &s.digest, new_durable, now_ms.max(new_ts), new_hash));
         }
         if !cps.is_empty()
             && let Err(e) = f.write_checkpoints(&cps)

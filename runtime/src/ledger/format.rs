@@ -3,12 +3,13 @@
 //!
 //! ```text
 //! file   = header record*
-//! header = "PIPLEDGR" u16:version(=1) u16:reserved(=0) key_id[16]          (28 bytes)
+//! header = "PIPLEDGR" u16:version(=2) ... (206 bytes, MACed: see [`identity`](crate::ledger::identity))
 //! record = u32:body_len body mac[32]
 //! body   = u8:entry_version(=1) u64:seq u64:unix_millis prev[32]
 //!          u16:len subsystem  u16:len actor  u16:len action  u16:len resource
 //!          u16:len result     u32:len payload (JSON text)
-//! hash   = SHA-256(body)            prev of entry n+1 = hash of entry n; prev of the first = 0^32
+//! hash   = SHA-256(body)            prev of entry n+1 = hash of entry n; prev of the first =
+//!                                   the ledger's identity digest
 //! mac    = HMAC-SHA256(key, hash)
 //! ```
 //!
@@ -22,22 +23,21 @@ use std::borrow::Cow;
 
 use crate::evidence::Event;
 use crate::ledger::hashing::sha256;
-use crate::ledger::key::{KEY_ID_LEN, LedgerKey};
+pub use crate::ledger::identity::{HEADER_LEN, Header};
+use crate::ledger::identity::{Identity, encode};
+use crate::ledger::key::LedgerKey;
 
 /// First bytes of every ledger file.
 pub const LEDGER_MAGIC: [u8; 8] = *b"PIPLEDGR";
-/// The file format version this code writes and reads.
-pub const FORMAT_VERSION: u16 = 1;
-/// Bytes of the file header.
-pub const HEADER_LEN: usize = 8 + 2 + 2 + KEY_ID_LEN;
+/// The file format version this code writes and reads (2: ledger identity in the header,
+/// the chain and the checkpoints; 1 had none).
+pub const FORMAT_VERSION: u16 = 2;
 /// The version byte at the start of every body.
 pub const ENTRY_VERSION: u8 = 1;
 /// Bytes of a hash.
 pub const HASH_LEN: usize = 32;
 /// Bytes of a MAC.
 pub const MAC_LEN: usize = 32;
-/// The `prev` of the first entry.
-pub const GENESIS: [u8; HASH_LEN] = [0; HASH_LEN];
 /// Bytes of a body with empty fields.
 pub const FIXED_BODY_LEN: usize = 1 + 8 + 8 + HASH_LEN + 5 * 2 + 4;
 /// Longest subsystem, actor, action, resource or result, in bytes.
@@ -62,7 +62,7 @@ pub enum FormatError {
     #[error("not a pip ledger (the file is {0} bytes, shorter than a ledger header)")]
     TooShort(usize),
     /// The format version is unknown.
-    #[error("ledger format version {0} is not supported (this pip reads version {FORMAT_VERSION})")]
+    #[error("{}", unsupported(*.0))]
     UnsupportedVersion(u16),
     /// A field of an event is too long.
     #[error("the {field} of an entry has {len} bytes; at most {max} are allowed")]
@@ -87,49 +87,21 @@ pub enum FormatError {
     },
 }
 
-/// The ledger file header.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Header {
-    /// Id of the key the ledger was created with.
-    pub key_id: [u8; KEY_ID_LEN],
+fn unsupported(version: u16) -> String {
+    let why = if version < FORMAT_VERSION { "; it predates ledger identities: keep it as evidence and start a new ledger" } else { "" };
+    format!("format version {version} is not supported (this pip reads version {FORMAT_VERSION}){why}")
+}
+
+/// The header of a new ledger file made with `key` for `identity`.
+pub fn ledger_header(key: &LedgerKey, identity: &Identity) -> [u8; HEADER_LEN] {
+    encode(&LEDGER_MAGIC, key, identity)
 }
 
 impl Header {
-    /// The header's bytes.
-    pub fn encode(&self) -> [u8; HEADER_LEN] {
-        let mut out = [0u8; HEADER_LEN];
-        let mut w = Writer { out: &mut out, at: 0 };
-        w.put(&LEDGER_MAGIC);
-        w.put(&FORMAT_VERSION.to_le_bytes());
-        w.put(&0u16.to_le_bytes());
-        w.put(&self.key_id);
-        out
-    }
-
-    /// Reads the header at the start of `bytes`.
+    /// Reads a ledger file's header at the start of `bytes`.
     pub fn decode(bytes: &[u8]) -> Result<Header, FormatError> {
-        decode_header(bytes, &LEDGER_MAGIC).map(|key_id| Header { key_id })
+        crate::ledger::identity::decode(bytes, &LEDGER_MAGIC)
     }
-}
-
-/// Reads a header with this magic (shared with the checkpoint file).
-pub(crate) fn decode_header(bytes: &[u8], magic: &[u8; 8]) -> Result<[u8; KEY_ID_LEN], FormatError> {
-    let mut c = Cursor::new(bytes);
-    let not_ours = || if *magic == LEDGER_MAGIC { FormatError::NotALedger } else { FormatError::NotACheckpointFile };
-    let (Some(m), Some(version), Some(_reserved), Some(key_id)) = (c.array::<8>(), c.u16(), c.u16(), c.array::<KEY_ID_LEN>()) else {
-        return if bytes.starts_with(magic) || magic.starts_with(bytes) {
-            Err(FormatError::TooShort(bytes.len()))
-        } else {
-            Err(not_ours())
-        };
-    };
-    if m != magic {
-        return Err(not_ours());
-    }
-    if version != FORMAT_VERSION {
-        return Err(FormatError::UnsupportedVersion(version));
-    }
-    Ok(*key_id)
 }
 
 struct Writer<'a> {
@@ -509,7 +481,7 @@ mod tests {
         let key = LedgerKey::generate().unwrap();
         let ev = event();
         let mut out = Vec::new();
-        let hash = encode_record(&mut out, &key, 7, 1234, &GENESIS, &PreparedEvent::new(&ev).unwrap());
+        let hash = encode_record(&mut out, &key, 7, 1234, &[0; HASH_LEN], &PreparedEvent::new(&ev).unwrap());
         let len = u32::from_le_bytes(out[..4].try_into().unwrap()) as usize;
         assert_eq!(out.len(), 4 + len + MAC_LEN);
         let body = &out[4..4 + len];
@@ -527,7 +499,7 @@ mod tests {
         let ev = event();
         let p = PreparedEvent::new(&ev).unwrap();
         let (mut want, mut got) = (Vec::new(), Vec::new());
-        let (mut prev, mut owed) = (GENESIS, None);
+        let (mut prev, mut owed) = ([0; HASH_LEN], None);
         for seq in 1..=3 {
             let h = encode_record(&mut want, &key, seq, 10 + seq, &prev, &p);
             let (hash, now_owed) = encode_record_owing(&mut got, &key, seq, 10 + seq, &prev, &p, owed);
@@ -544,7 +516,7 @@ mod tests {
         let key = LedgerKey::generate().unwrap();
         let ev = event();
         let mut out = Vec::new();
-        encode_record(&mut out, &key, 1, 1, &GENESIS, &PreparedEvent::new(&ev).unwrap());
+        encode_record(&mut out, &key, 1, 1, &[0; HASH_LEN], &PreparedEvent::new(&ev).unwrap());
         let body = &out[4..out.len() - MAC_LEN];
         assert!(RawBody::parse(body).is_some());
         assert!(RawBody::parse(&body[..body.len() - 1]).is_none());
@@ -566,12 +538,20 @@ mod tests {
 
     #[test]
     fn headers_round_trip_and_foreign_files_are_named() {
-        let h = Header { key_id: [3; KEY_ID_LEN] };
-        assert_eq!(Header::decode(&h.encode()).unwrap(), h);
+        let key = LedgerKey::generate().unwrap();
+        let ident = Identity::with_id("p", "audit", [3; 16]).unwrap();
+        let h = Header::decode(&ledger_header(&key, &ident)).unwrap();
+        assert_eq!((h.key_id, &h.identity), (key.id(), &ident));
+        assert!(h.verifies(&key));
         assert!(matches!(Header::decode(b"hello world, this is not a ledger"), Err(FormatError::NotALedger)));
         assert!(matches!(Header::decode(b"PIPLE"), Err(FormatError::TooShort(5))));
-        let mut v2 = h.encode();
-        v2[8] = 2;
-        assert!(matches!(Header::decode(&v2), Err(FormatError::UnsupportedVersion(2))));
+        let mut v1 = ledger_header(&key, &ident);
+        v1[8] = 1;
+        let err = Header::decode(&v1).unwrap_err();
+        assert!(matches!(err, FormatError::UnsupportedVersion(1)));
+        assert_eq!(
+            err.to_string(),
+            "format version 1 is not supported (this pip reads version 2); it predates ledger identities: keep it as evidence and start a new ledger"
+        );
     }
 }

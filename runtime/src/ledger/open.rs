@@ -14,13 +14,17 @@ use std::io::{BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use crate::ledger::checkpoint::{self, CHECKPOINT_HEADER_LEN, CHECKPOINT_LEN, Checkpoint, CheckpointFile};
-use crate::ledger::format::{FRAME_OVERHEAD, GENESIS, HASH_LEN, HEADER_LEN, Header, MAC_LEN, MAX_BODY_LEN, RawBody, hash_body};
-use crate::ledger::key::{LedgerKey, to_hex};
+use crate::ledger::format::{
+    FRAME_OVERHEAD, FormatError, HASH_LEN, HEADER_LEN, Header, MAC_LEN, MAX_BODY_LEN, RawBody, hash_body, ledger_header,
+};
+use crate::ledger::identity::Identity;
+use crate::ledger::key::{KEY_ID_LEN, LedgerKey, to_hex};
 use crate::ledger::scan::scan_region;
-use crate::ledger::writer::LedgerError;
+use crate::ledger::writer::{LedgerConfig, LedgerError};
 
 /// What opening found and did.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct OpenReport {
     /// Whether the ledger file was created.
     pub created: bool,
@@ -30,6 +34,12 @@ pub struct OpenReport {
     pub torn_tail: Option<RecoveredTail>,
     /// Bytes of an unfinished checkpoint cut off the checkpoint file.
     pub checkpoint_torn_bytes: u64,
+    /// The ledger's identity (fixed when it was created).
+    pub identity: Identity,
+    /// Whether the checkpoint file was missing or empty and a new checkpoint history was
+    /// started (as [`LedgerConfig::new_checkpoint_history`] allows); the ledger records it
+    /// as an entry.
+    pub new_checkpoint_history: bool,
 }
 
 /// A torn tail found on open.
@@ -54,6 +64,8 @@ pub(crate) struct Recovered {
     pub checkpoints_len: u64,
     pub last_checkpoint: Option<Checkpoint>,
     pub subsystems: Vec<(String, u64)>,
+    /// Why a new checkpoint history was started, if one was.
+    pub restarted_checkpoints: Option<&'static str>,
     pub report: OpenReport,
 }
 
@@ -67,18 +79,28 @@ fn damaged(path: &Path, offset: u64, what: impl Into<String>) -> LedgerError {
 
 /// Opens (or creates) the ledger and its checkpoint file, takes the ledger's lock, and
 /// recovers.
-pub(crate) fn open_files(path: &Path, ckpt_path: &Path, key: &LedgerKey) -> Result<Recovered, LedgerError> {
+pub(crate) fn open_files(config: &LedgerConfig, key: &LedgerKey) -> Result<Recovered, LedgerError> {
+    let (path, ckpt_path) = (config.path.as_path(), config.checkpoint_path());
     let mut file = crate::fsread::open_rw(path, true).map_err(io(path, "open"))?;
     lock_exclusive(&file, path)?;
     let len = file.metadata().map_err(io(path, "read the size of"))?.len();
-    let header = Header { key_id: key.id() }.encode();
-    let mut created = false;
+    let mut created = None;
     if len < HEADER_LEN as u64 {
-        // Empty, or a crash while the header was being written: only our own header's
-        // prefix may be there.
+        // Empty, or a crash while the header was being written: only a prefix of a header
+        // made with this key may be there (its random id cannot be known).
         let mut existing = Vec::new();
         file.read_to_end(&mut existing).map_err(io(path, "read"))?;
-        if !header.starts_with(&existing) {
+        let identity = match config.ledger_id {
+            Some(id) => Identity::with_id(&config.spec, &config.name, id),
+            None => Identity::generate(&config.spec, &config.name),
+        }
+        .map_err(|e| LedgerError::Config(e.to_string()))?;
+        let header = ledger_header(key, &identity);
+        let fixed = KEY_FIXED_LEN.min(existing.len());
+        if existing.get(..fixed) != header.get(..fixed) {
+            if let Err(source @ FormatError::UnsupportedVersion(_)) = Header::decode(&existing) {
+                return Err(LedgerError::NotALedger { path: path.to_path_buf(), source });
+            }
             return if existing.starts_with(b"PIPLEDGR") || b"PIPLEDGR".starts_with(existing.as_slice()) {
                 Err(LedgerError::WrongKey {
                     path: path.to_path_buf(),
@@ -86,25 +108,30 @@ pub(crate) fn open_files(path: &Path, ckpt_path: &Path, key: &LedgerKey) -> Resu
                     key_id: key.id_hex(),
                 })
             } else {
-                Err(LedgerError::NotALedger { path: path.to_path_buf(), source: crate::ledger::format::FormatError::NotALedger })
+                Err(LedgerError::NotALedger { path: path.to_path_buf(), source: FormatError::NotALedger })
             };
         }
+        // Checkpoints of an earlier ledger at this path would vouch for entries that are gone.
+        refuse_checkpoints_of_lost_entries(&ckpt_path, path)?;
         file.set_len(0).map_err(io(path, "truncate"))?;
         file.seek(SeekFrom::Start(0)).map_err(io(path, "seek in"))?;
         file.write_all(&header).map_err(io(path, "write"))?;
         file.sync_all().map_err(io(path, "sync"))?;
         sync_parent(path)?;
-        created = true;
+        created = Some(identity);
     }
-    if !created {
-        // Not a ledger, or another key's: refused before the checkpoint file is created.
-        check_header(&mut file, path, key)?;
-    }
-    let (ckpt, checkpoints_len, last_checkpoint, checkpoint_torn_bytes) = open_checkpoints(ckpt_path, key)?;
-    let mut rec = if created {
-        Scanned { next_seq: 1, head_hash: GENESIS, last_ts: 0, end: HEADER_LEN as u64, subsystems: HashMap::new(), torn: None }
+    let identity = match created.clone() {
+        Some(i) => i,
+        // Not a ledger, another key's, another ledger's or a changed header: refused before
+        // the checkpoint file is touched.
+        None => check_header(&mut file, path, key, config)?,
+    };
+    let ckpt = open_checkpoints(&ckpt_path, key, &identity, created.is_some(), config.new_checkpoint_history)?;
+    let last_checkpoint = ckpt.last;
+    let mut rec = if created.is_some() {
+        Scanned { next_seq: 1, head_hash: identity.digest(), last_ts: 0, end: HEADER_LEN as u64, subsystems: HashMap::new(), torn: None }
     } else {
-        scan_for_append(&mut file, path, key, last_checkpoint.as_ref())?
+        scan_for_append(&mut file, path, key, &identity, last_checkpoint.as_ref())?
     };
     // Entries the checkpoint file vouches for are missing: refused before anything is
     // changed (a torn tail is not cut off, so the file stays as it was found).
@@ -126,16 +153,38 @@ pub(crate) fn open_files(path: &Path, ckpt_path: &Path, key: &LedgerKey) -> Resu
     subsystems.sort();
     Ok(Recovered {
         ledger: file,
-        checkpoints: ckpt,
+        checkpoints: ckpt.file,
         next_seq: rec.next_seq,
         head_hash: rec.head_hash,
         last_ts: rec.last_ts,
         ledger_len: rec.end,
-        checkpoints_len,
+        checkpoints_len: ckpt.len,
         last_checkpoint,
         subsystems,
-        report: OpenReport { created, head_seq: rec.next_seq - 1, torn_tail, checkpoint_torn_bytes },
+        restarted_checkpoints: ckpt.restarted,
+        report: OpenReport {
+            created: created.is_some(),
+            head_seq: rec.next_seq - 1,
+            torn_tail,
+            checkpoint_torn_bytes: ckpt.torn_bytes,
+            identity,
+            new_checkpoint_history: ckpt.restarted.is_some(),
+        },
     })
+}
+
+/// Bytes at the start of a header that do not depend on the ledger's identity: magic,
+/// version, reserved, key id.
+const KEY_FIXED_LEN: usize = 8 + 2 + 2 + KEY_ID_LEN;
+
+/// A new ledger is made where a checkpoint file with checkpoints exists: its entries were lost.
+fn refuse_checkpoints_of_lost_entries(ckpt_path: &Path, path: &Path) -> Result<(), LedgerError> {
+    let Ok(meta) = std::fs::metadata(ckpt_path) else { return Ok(()) };
+    if meta.len() > CHECKPOINT_HEADER_LEN as u64 {
+        let first = CheckpointFile::read(ckpt_path).ok().and_then(|f| f.checkpoints.iter().map(|c| c.seq).max()).unwrap_or(0);
+        return Err(LedgerError::Truncated { path: path.to_path_buf(), head: 0, checkpoint: first });
+    }
+    Ok(())
 }
 
 #[cfg(unix)]
@@ -148,6 +197,25 @@ fn lock_exclusive(file: &File, path: &Path) -> Result<(), LedgerError> {
 #[cfg(not(unix))]
 fn lock_exclusive(_file: &File, _path: &Path) -> Result<(), LedgerError> {
     Ok(())
+}
+
+/// Whether a live writer holds the ledger's lock. Probed without waiting, through a new open
+/// file (locks belong to open files, so the probe sees a writer in this process too): a
+/// shared lock is refused while a writer holds its exclusive one; when it is granted it is
+/// dropped at once. The writer is never delayed; only a writer opening the ledger during
+/// those microseconds would find it locked, and is told so.
+#[cfg(unix)]
+pub(crate) fn held_by_writer(path: &Path) -> bool {
+    use rustix::fs::{FlockOperation, OFlags, flock};
+    use std::os::unix::fs::OpenOptionsExt;
+    // Non-blocking open: a path swapped for a FIFO must not hang the probe.
+    let Ok(file) = OpenOptions::new().read(true).custom_flags(OFlags::NONBLOCK.bits() as i32).open(path) else { return false };
+    matches!(flock(&file, FlockOperation::NonBlockingLockShared), Err(e) if e == rustix::io::Errno::WOULDBLOCK)
+}
+
+#[cfg(not(unix))]
+pub(crate) fn held_by_writer(_path: &Path) -> bool {
+    false
 }
 
 /// Makes a new file's directory entry durable.
@@ -165,21 +233,63 @@ fn sync_parent(path: &Path) -> Result<(), LedgerError> {
     Ok(())
 }
 
-fn open_checkpoints(path: &Path, key: &LedgerKey) -> Result<(File, u64, Option<Checkpoint>, u64), LedgerError> {
+/// The open checkpoint file.
+struct OpenedCheckpoints {
+    file: File,
+    len: u64,
+    last: Option<Checkpoint>,
+    torn_bytes: u64,
+    /// Why a new checkpoint history was started (`missing` or `empty`), if one was.
+    restarted: Option<&'static str>,
+}
+
+fn open_checkpoints(
+    path: &Path,
+    key: &LedgerKey,
+    identity: &Identity,
+    ledger_created: bool,
+    new_history: bool,
+) -> Result<OpenedCheckpoints, LedgerError> {
+    let existed = path.exists();
+    if !existed && !ledger_created && !new_history {
+        return Err(LedgerError::CheckpointsMissing { path: path.to_path_buf(), what: "missing" });
+    }
     let mut file = crate::fsread::open_rw(path, true).map_err(io(path, "open"))?;
     let bytes = crate::fsread::read_opened(&mut file, u64::MAX, "a checkpoint file").map_err(io(path, "read"))?;
-    let header = checkpoint::encode_header(key.id());
-    if bytes.len() < CHECKPOINT_HEADER_LEN && header.starts_with(&bytes) {
+    let header = checkpoint::encode_header(key, identity);
+    let fixed = KEY_FIXED_LEN.min(bytes.len());
+    if bytes.len() < CHECKPOINT_HEADER_LEN && header.get(..fixed) == bytes.get(..fixed) {
+        // No checkpoint history: a new ledger starts one; an existing ledger had one, and
+        // whoever deleted or emptied it may have cut entries off with it.
+        let restarted = match (ledger_created, existed, bytes.is_empty()) {
+            (true, _, _) => None,
+            (false, false, _) if new_history => Some("missing"),
+            (false, true, true) if new_history => Some("empty"),
+            (false, true, false) if new_history => Some("incomplete"),
+            (false, _, empty) => {
+                return Err(LedgerError::CheckpointsMissing { path: path.to_path_buf(), what: if empty { "empty" } else { "incomplete" } });
+            }
+        };
         file.set_len(0).map_err(io(path, "truncate"))?;
         file.seek(SeekFrom::Start(0)).map_err(io(path, "seek in"))?;
         file.write_all(&header).map_err(io(path, "write"))?;
         file.sync_all().map_err(io(path, "sync"))?;
         sync_parent(path)?;
-        return Ok((file, CHECKPOINT_HEADER_LEN as u64, None, 0));
+        return Ok(OpenedCheckpoints { file, len: CHECKPOINT_HEADER_LEN as u64, last: None, torn_bytes: 0, restarted });
     }
     let parsed = CheckpointFile::parse(&bytes).map_err(|source| LedgerError::NotALedger { path: path.to_path_buf(), source })?;
-    if parsed.key_id != key.id() {
-        return Err(LedgerError::WrongKey { path: path.to_path_buf(), file_key_id: to_hex(&parsed.key_id), key_id: key.id_hex() });
+    if parsed.header.key_id != key.id() {
+        return Err(LedgerError::WrongKey { path: path.to_path_buf(), file_key_id: to_hex(&parsed.header.key_id), key_id: key.id_hex() });
+    }
+    if !parsed.header.verifies(key) {
+        return Err(damaged(path, 0, "the checkpoint file's header fails its MAC"));
+    }
+    if parsed.header.identity != *identity {
+        return Err(LedgerError::OtherLedger {
+            path: path.to_path_buf(),
+            found: parsed.header.identity.to_string(),
+            expected: identity.to_string(),
+        });
     }
     let good_len = (CHECKPOINT_HEADER_LEN + parsed.checkpoints.len() * CHECKPOINT_LEN) as u64;
     if parsed.torn_bytes > 0 {
@@ -188,12 +298,12 @@ fn open_checkpoints(path: &Path, key: &LedgerKey) -> Result<(File, u64, Option<C
     }
     let last = parsed.checkpoints.last().copied();
     if let Some(cp) = &last
-        && !cp.verify(key)
+        && !cp.verify(key, &identity.digest())
     {
         return Err(damaged(path, good_len - CHECKPOINT_LEN as u64, format!("the last checkpoint (seq {}) fails its MAC", cp.seq)));
     }
     file.seek(SeekFrom::Start(good_len)).map_err(io(path, "seek in"))?;
-    Ok((file, good_len, last, parsed.torn_bytes as u64))
+    Ok(OpenedCheckpoints { file, len: good_len, last, torn_bytes: parsed.torn_bytes as u64, restarted: None })
 }
 
 struct Scanned {
@@ -205,8 +315,9 @@ struct Scanned {
     torn: Option<(u64, Vec<u8>)>,
 }
 
-/// The file starts with a ledger header made with `key`.
-fn check_header(file: &mut File, path: &Path, key: &LedgerKey) -> Result<(), LedgerError> {
+/// The file starts with a ledger header made with `key`, unchanged, for the ledger the
+/// configuration names (any, when it names none); returns the ledger's identity.
+fn check_header(file: &mut File, path: &Path, key: &LedgerKey, config: &LedgerConfig) -> Result<Identity, LedgerError> {
     let mut header = [0u8; HEADER_LEN];
     file.seek(SeekFrom::Start(0)).map_err(io(path, "seek in"))?;
     file.read_exact(&mut header).map_err(io(path, "read"))?;
@@ -214,15 +325,39 @@ fn check_header(file: &mut File, path: &Path, key: &LedgerKey) -> Result<(), Led
     if h.key_id != key.id() {
         return Err(LedgerError::WrongKey { path: path.to_path_buf(), file_key_id: to_hex(&h.key_id), key_id: key.id_hex() });
     }
-    Ok(())
+    if !h.verifies(key) {
+        return Err(damaged(path, 0, "the header fails its MAC (a byte of it was changed)"));
+    }
+    let named = !config.spec.is_empty() || !config.name.is_empty();
+    let other_id = config.ledger_id.is_some_and(|id| id != h.identity.id);
+    if other_id || (named && (h.identity.spec != config.spec || h.identity.ledger != config.name)) {
+        return Err(LedgerError::OtherLedger {
+            path: path.to_path_buf(),
+            found: h.identity.to_string(),
+            expected: format!(
+                "spec `{}`, ledger `{}`{}",
+                config.spec,
+                config.name,
+                config.ledger_id.map(|id| format!(", id {}", to_hex(&id))).unwrap_or_default()
+            ),
+        });
+    }
+    Ok(h.identity)
 }
 
-fn scan_for_append(file: &mut File, path: &Path, key: &LedgerKey, checkpoint: Option<&Checkpoint>) -> Result<Scanned, LedgerError> {
+fn scan_for_append(
+    file: &mut File,
+    path: &Path,
+    key: &LedgerKey,
+    identity: &Identity,
+    checkpoint: Option<&Checkpoint>,
+) -> Result<Scanned, LedgerError> {
     let file_len = file.metadata().map_err(io(path, "read the size of"))?.len();
     // The header was checked by `check_header` before the checkpoint file was opened.
     file.seek(SeekFrom::Start(HEADER_LEN as u64)).map_err(io(path, "seek in"))?;
     let mut reader = BufReader::with_capacity(1 << 20, &*file);
-    let mut s = Scanned { next_seq: 1, head_hash: GENESIS, last_ts: 0, end: HEADER_LEN as u64, subsystems: HashMap::new(), torn: None };
+    let genesis = identity.digest();
+    let mut s = Scanned { next_seq: 1, head_hash: genesis, last_ts: 0, end: HEADER_LEN as u64, subsystems: HashMap::new(), torn: None };
     let mut record = Vec::new();
     let mut last_record: Vec<u8> = Vec::new();
     loop {

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use crate::ledger::checkpoint::{Checkpoint, CheckpointFile};
-use crate::ledger::format::{Entry, FormatError, GENESIS, RawBody, hash_body};
+use crate::ledger::format::{Entry, FormatError, Header, RawBody, hash_body};
 use crate::ledger::key::to_hex;
 use crate::ledger::scan::{Item, Scan, Span, Tail, scan};
 use crate::ledger::timefmt::format_millis;
@@ -85,7 +85,8 @@ pub struct Slice {
 impl LedgerReader {
     /// Reads a ledger file.
     pub fn open(path: &Path) -> Result<LedgerReader, QueryError> {
-        let bytes = crate::fsread::read(path, u64::MAX, "a ledger").map_err(|source| QueryError::Io { path: path.to_path_buf(), source })?;
+        let bytes =
+            crate::fsread::read(path, u64::MAX, "a ledger").map_err(|source| QueryError::Io { path: path.to_path_buf(), source })?;
         Self::from_bytes(bytes).map_err(|source| QueryError::Format { path: path.to_path_buf(), source })
     }
 
@@ -101,6 +102,11 @@ impl LedgerReader {
             Some(Item::Record(s)) => Some(s),
             _ => None,
         }
+    }
+
+    /// The header (read, not verified: [`Header::verifies`] checks it with the key).
+    pub fn header(&self) -> &Header {
+        &self.scan.header
     }
 
     /// Number of well-formed records.
@@ -163,7 +169,7 @@ impl LedgerReader {
         let (from, to) = self.window_bounds(Some(since), Some(until));
         let anchor = match from.checked_sub(1).and_then(|k| self.span(k)) {
             Some(before) => Anchor { next_seq: before.seq + 1, prev: hash_body(before.body(&self.bytes)), min_ts: before.ts_millis },
-            None => Anchor { next_seq: self.span(from).map_or(1, |s| s.seq), prev: GENESIS, min_ts: 0 },
+            None => Anchor { next_seq: self.span(from).map_or(1, |s| s.seq), prev: self.scan.header.identity.digest(), min_ts: 0 },
         };
         let entries = (from..to).filter_map(|k| self.entry(k)).collect::<Result<Vec<_>, _>>()?;
         Ok(Slice { anchor, entries })

@@ -216,12 +216,14 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
     use super::*;
     use crate::evidence::Event;
-    use crate::ledger::format::{GENESIS, PreparedEvent, encode_record};
+    use crate::ledger::format::{PreparedEvent, encode_record, ledger_header};
+    use crate::ledger::identity::Identity;
 
     fn ledger(n: u64) -> (Vec<u8>, LedgerKey, Vec<usize>) {
         let key = LedgerKey::generate().unwrap();
-        let mut out = Header { key_id: key.id() }.encode().to_vec();
-        let mut prev = GENESIS;
+        let ident = Identity::generate("t", "audit").unwrap();
+        let mut out = ledger_header(&key, &ident).to_vec();
+        let mut prev = ident.digest();
         let mut starts = Vec::new();
         for seq in 1..=n {
             let ev = Event {

@@ -25,8 +25,9 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use crate::ledger::format::{FIXED_BODY_LEN, HASH_LEN, HEADER_LEN, MAC_LEN, MAX_BODY_LEN};
 use crate::ledger::hashing::{sha256, sha256_pair};
 use crate::ledger::key::LedgerKey;
+use crate::ledger::notes::{SUBSYSTEM, event_of};
 use crate::ledger::scan::{Record, Tail, record_at, scan_region};
-use crate::ledger::verify::Anchor;
+use crate::ledger::verify::{Anchor, LedgerEvent, MAX_EVENTS};
 
 /// Bytes of records below which a range is not split further (a thread costs tens of
 /// microseconds to start).
@@ -61,6 +62,10 @@ pub(crate) struct Intact {
     pub named: Vec<Remembered>,
     /// The torn tail the file ends in, if any.
     pub tail: Option<Tail>,
+    /// The ledger's own entries (the first [`MAX_EVENTS`]), in file order.
+    pub events: Vec<LedgerEvent>,
+    /// How many there are.
+    pub events_total: u64,
 }
 
 /// Where the pass reads the ledger from.
@@ -188,6 +193,8 @@ struct Walked {
     entries: u64,
     named: Vec<Remembered>,
     tail: Option<Tail>,
+    events: Vec<LedgerEvent>,
+    events_total: u64,
 }
 
 /// Why a walk through a window of bytes stopped.
@@ -360,6 +367,14 @@ impl Walker<'_> {
             w.named.push(me);
             self.named_at += 1;
         }
+        if r.raw.subsystem == SUBSYSTEM.as_bytes()
+            && let Some(e) = event_of(&r.raw, offset as u64)
+        {
+            w.events_total += 1;
+            if w.events.len() < MAX_EVENTS {
+                w.events.push(e);
+            }
+        }
         w.last = Some(me);
         w.entries += 1;
         true
@@ -368,7 +383,7 @@ impl Walker<'_> {
 
 /// Joins the ranges' walks: each must link to the one before (the first to the anchor).
 fn join(ranges: Vec<Option<Walked>>, anchor: &Anchor) -> Option<Intact> {
-    let mut intact = Intact { entries: 0, last: None, named: Vec::new(), tail: None };
+    let mut intact = Intact { entries: 0, last: None, named: Vec::new(), tail: None, events: Vec::new(), events_total: 0 };
     let count = ranges.len();
     for (k, range) in ranges.into_iter().enumerate() {
         let w = range?;
@@ -388,6 +403,9 @@ fn join(ranges: Vec<Option<Walked>>, anchor: &Anchor) -> Option<Intact> {
         intact.last = w.last.or(intact.last);
         intact.named.extend(w.named);
         intact.tail = w.tail;
+        intact.events_total += w.events_total;
+        let room = MAX_EVENTS.saturating_sub(intact.events.len());
+        intact.events.extend(w.events.into_iter().take(room));
     }
     Some(intact)
 }

@@ -2,19 +2,28 @@
 //! and its checkpoints, and names every anomaly with its class and position.
 
 use std::fs::File;
-use std::io::Read;
+use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
-use crate::ledger::checkpoint::{CHECKPOINT_HEADER_LEN, CHECKPOINT_LEN, Checkpoint, CheckpointFile};
+use crate::ledger::checkpoint::{CHECKPOINT_HEADER_LEN, CHECKPOINT_LEN, Checkpoint};
 use crate::ledger::classify::{Node, TornTail, classify, classify_chain};
-use crate::ledger::format::{Entry, FormatError, HASH_LEN, HEADER_LEN, Header, hash_body};
+use crate::ledger::format::{Entry, FormatError, HASH_LEN, HEADER_LEN, Header, RawBody, hash_body};
+use crate::ledger::identity::Identity;
 use crate::ledger::key::{LedgerKey, to_hex};
+use crate::ledger::notes::event_of;
+use crate::ledger::open::held_by_writer;
 use crate::ledger::scan::{Item, Scan, Span, scan};
 use crate::ledger::sweep::{CHUNK_BYTES, Intact, MIN_RANGE_BYTES, Source, sweep};
 
+pub(crate) mod checkpoints;
 mod report;
 
-pub use report::{Anchor, Anomaly, AnomalyClass, Authenticity, FileKind, Head, Report, SeqRange};
+pub(crate) use checkpoints::CkptInput;
+use checkpoints::{Checked, Checker};
+use report::summarize;
+pub use report::{
+    Anchor, Anomaly, AnomalyClass, Authenticity, FileKind, Head, InFlight, LedgerEvent, MAX_EVENTS, Repeats, Report, SeqRange,
+};
 
 /// Why verification could not run at all (anomalies are not errors: they are the result).
 #[derive(Debug, thiserror::Error)]
@@ -44,15 +53,38 @@ pub enum VerifyError {
 }
 
 /// Verifies a ledger file and, when given, its checkpoint file, hashing on `threads` threads.
+/// The checkpoint file is read as it is checked, in bounded memory. When the ledger's lock is
+/// held by a live writer (probed without waiting, before and after), an unfinished end of
+/// either file is in flight ([`Report::in_flight`]), not a torn tail.
 pub fn verify_files(ledger: &Path, checkpoints: Option<&Path>, key: &LedgerKey, threads: usize) -> Result<Report, VerifyError> {
-    let ckpt = match checkpoints {
-        Some(p) => Some(crate::fsread::read(p, u64::MAX, "a checkpoint file").map_err(|source| VerifyError::Io { path: p.to_path_buf(), source })?),
-        None => None,
-    };
-    verify_file(ledger, None, ckpt.as_deref(), key, threads).map_err(|e| match (e, checkpoints) {
+    let live_before = held_by_writer(ledger);
+    let ckpt = checkpoints.map(|path| CkptInput::File { path, len: None });
+    let mut report = verify_file(ledger, None, ckpt, key, threads).map_err(|e| match (e, checkpoints) {
         (VerifyError::Checkpoints(source), Some(p)) => VerifyError::CheckpointFile { path: p.to_path_buf(), source },
         (e, _) => e,
-    })
+    })?;
+    if live_before || held_by_writer(ledger) {
+        report.writer_live = true;
+        let mut in_flight = InFlight::default();
+        report.anomalies.retain(|a| {
+            if a.class != AnomalyClass::TornTail {
+                return true;
+            }
+            let bytes = torn_bytes(a);
+            match a.file {
+                FileKind::Ledger => in_flight.ledger_bytes = bytes,
+                FileKind::Checkpoints => in_flight.checkpoint_bytes = bytes,
+            }
+            false
+        });
+        report.in_flight = (in_flight != InFlight::default()).then_some(in_flight);
+    }
+    Ok(report)
+}
+
+/// The byte count of a torn tail anomaly.
+fn torn_bytes(a: &Anomaly) -> u64 {
+    a.detail.split_whitespace().find_map(|w| w.parse().ok()).unwrap_or(0)
 }
 
 /// How a ledger file is read while it is verified.
@@ -71,13 +103,14 @@ pub(crate) struct Streaming {
 pub(crate) const STREAMING: Streaming = Streaming { min_file: 4 << 20, chunk: CHUNK_BYTES, min_range: MIN_RANGE_BYTES };
 
 /// Verifies the first `len` bytes of a ledger file (all of it when `None`) against the
-/// checkpoint file's bytes. A long file is verified as it is read, each thread reading its
-/// range in chunks ([`Source::File`]); only when it is not intact is it read whole and
-/// verified record by record.
+/// checkpoints. A long file is verified as it is read, each thread reading its range in
+/// chunks ([`Source::File`]); only when it is not intact is it read whole and verified record
+/// by record. The checkpoints are read before the ledger's length is taken, so that a live
+/// writer's newer checkpoints never vouch for entries past the end read.
 pub(crate) fn verify_file(
     path: &Path,
     len: Option<u64>,
-    checkpoints: Option<&[u8]>,
+    checkpoints: Option<CkptInput<'_>>,
     key: &LedgerKey,
     threads: usize,
 ) -> Result<Report, VerifyError> {
@@ -88,37 +121,39 @@ pub(crate) fn verify_file(
 pub(crate) fn verify_file_with(
     path: &Path,
     len: Option<u64>,
-    checkpoints: Option<&[u8]>,
+    checkpoints: Option<CkptInput<'_>>,
     key: &LedgerKey,
     threads: usize,
     streaming: Streaming,
 ) -> Result<Report, VerifyError> {
     let io = |source| VerifyError::Io { path: path.to_path_buf(), source };
-    let file = crate::fsread::open(path).map_err(io)?;
+    let mut file = crate::fsread::open(path).map_err(io)?;
+    let mut head = Vec::with_capacity(HEADER_LEN);
+    (&mut file).take((HEADER_LEN as u64).min(len.unwrap_or(u64::MAX))).read_to_end(&mut head).map_err(io)?;
+    let header = Header::decode(&head)?;
+    let (checked, identity) = check_checkpoints(&header, checkpoints, key)?;
     let file_len = file.metadata().map_err(io)?.len();
     let len = len.map_or(file_len, |l| l.min(file_len));
     let read_all = |file: &File| -> Result<Vec<u8>, VerifyError> {
         let mut bytes = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
-        file.take(len).read_to_end(&mut bytes).map_err(io)?;
+        let mut f = file;
+        f.seek(SeekFrom::Start(0)).map_err(io)?;
+        f.take(len).read_to_end(&mut bytes).map_err(io)?;
         Ok(bytes)
     };
     #[cfg(unix)]
     if let Ok(stream_len) = usize::try_from(len)
         && len >= streaming.min_file.max(HEADER_LEN as u64)
     {
-        use std::os::unix::fs::FileExt;
-        let mut head = [0u8; HEADER_LEN];
-        file.read_exact_at(&mut head, 0).map_err(io)?;
-        let header = Header::decode(&head)?;
-        let checked = Checked::new(checkpoints, key)?;
         let source = Source::File { file: &file, len: stream_len, chunk: streaming.chunk };
-        if let Some(intact) = sweep(source, key, &Anchor::GENESIS, &checked.named_seqs(), threads, streaming.min_range) {
-            return Ok(judge(&header, len, checked, &Records::Intact(intact), key));
+        let anchor = Anchor::genesis(&identity.digest());
+        if let Some(intact) = sweep(source, key, &anchor, &checked.named_seqs(), threads, streaming.min_range) {
+            return Ok(judge(&header, identity, len, checked, &Records::Intact(intact), key));
         }
         // Not intact: the pass would decline on the bytes in memory too.
-        return verify_ledger(&read_all(&file)?, checkpoints, key, threads, Pass::General);
+        return verify_checked(&read_all(&file)?, header, checked, identity, key, threads, Pass::General);
     }
-    verify_ledger(&read_all(&file)?, checkpoints, key, threads, Pass::Fast(streaming.min_range))
+    verify_checked(&read_all(&file)?, header, checked, identity, key, threads, Pass::Fast(streaming.min_range))
 }
 
 /// Verifies a ledger's bytes and, when given, its checkpoint file's bytes, hashing on
@@ -128,7 +163,7 @@ pub(crate) fn verify_file_with(
 /// anything else is scanned, hashed and classified record by record, which names every
 /// anomaly. Both give the same report for the same bytes.
 pub fn verify_bytes(ledger: &[u8], checkpoints: Option<&[u8]>, key: &LedgerKey, threads: usize) -> Result<Report, VerifyError> {
-    verify_ledger(ledger, checkpoints, key, threads, Pass::Fast(MIN_RANGE_BYTES))
+    verify_ledger(ledger, checkpoints.map(CkptInput::Bytes), key, threads, Pass::Fast(MIN_RANGE_BYTES))
 }
 
 /// How [`verify_ledger`] looks at the records.
@@ -144,47 +179,50 @@ pub(crate) enum Pass {
 /// What was learnt about the records, by one pass or the other.
 enum Records {
     Intact(Intact),
-    Scanned { scanned: Scan, hashed: Vec<([u8; HASH_LEN], bool)> },
+    Scanned { scanned: Box<Scan>, hashed: Vec<([u8; HASH_LEN], bool)>, events: Vec<LedgerEvent> },
 }
 
-/// The checkpoint file, checked.
-struct Checked {
-    file: Option<CheckpointFile>,
-    /// The checkpoints whose MAC verifies.
-    valid: Vec<Checkpoint>,
-    /// Whether any does.
-    any_ok: bool,
-    anomalies: Vec<Anomaly>,
-}
-
-impl Checked {
-    fn new(checkpoints: Option<&[u8]>, key: &LedgerKey) -> Result<Checked, VerifyError> {
-        let file = checkpoints.map(CheckpointFile::parse).transpose().map_err(VerifyError::Checkpoints)?;
-        let mut anomalies = Vec::new();
-        let (valid, any_ok) = check_checkpoints(file.as_ref(), key, &mut anomalies);
-        Ok(Checked { file, valid, any_ok, anomalies })
-    }
-
-    /// The seqs the verified checkpoints name, sorted, without duplicates.
-    fn named_seqs(&self) -> Vec<u64> {
-        let mut named: Vec<u64> = self.valid.iter().map(|c| c.seq).collect();
-        named.sort_unstable();
-        named.dedup();
-        named
-    }
+/// Reads and checks the checkpoints against the ledger whose header is `header`; returns
+/// them and the identity the ledger is judged by: the ledger header's when its MAC verifies,
+/// else the checkpoint file header's when that one's does (a changed ledger header is then
+/// one anomaly, not a broken chain), else the ledger header's.
+fn check_checkpoints(header: &Header, input: Option<CkptInput<'_>>, key: &LedgerKey) -> Result<(Checked, Identity), VerifyError> {
+    let Some(input) = input else { return Ok((Checked::default(), header.identity.clone())) };
+    let path = match input {
+        CkptInput::File { path, .. } => Some(path),
+        CkptInput::Bytes(_) => None,
+    };
+    let opened = checkpoints::open(input)?;
+    let identity =
+        if header.verifies(key) || !opened.header.verifies(key) { header.identity.clone() } else { opened.header.identity.clone() };
+    let checked = checkpoints::check_stream(opened, key, identity.digest(), path)?;
+    Ok((checked, identity))
 }
 
 pub(crate) fn verify_ledger(
     ledger: &[u8],
-    checkpoints: Option<&[u8]>,
+    checkpoints: Option<CkptInput<'_>>,
     key: &LedgerKey,
     threads: usize,
     pass: Pass,
 ) -> Result<Report, VerifyError> {
     let header = Header::decode(ledger)?;
-    let checked = Checked::new(checkpoints, key)?;
+    let (checked, identity) = check_checkpoints(&header, checkpoints, key)?;
+    verify_checked(ledger, header, checked, identity, key, threads, pass)
+}
+
+fn verify_checked(
+    ledger: &[u8],
+    header: Header,
+    checked: Checked,
+    identity: Identity,
+    key: &LedgerKey,
+    threads: usize,
+    pass: Pass,
+) -> Result<Report, VerifyError> {
+    let anchor = Anchor::genesis(&identity.digest());
     let intact = match pass {
-        Pass::Fast(min_range) => sweep(Source::Bytes(ledger), key, &Anchor::GENESIS, &checked.named_seqs(), threads, min_range),
+        Pass::Fast(min_range) => sweep(Source::Bytes(ledger), key, &anchor, &checked.named_seqs(), threads, min_range),
         Pass::General => None,
     };
     let records = match intact {
@@ -193,85 +231,104 @@ pub(crate) fn verify_ledger(
             let scanned = scan(ledger, Some(key))?;
             let spans: Vec<&Span> = scanned.items.iter().filter_map(|i| if let Item::Record(s) = i { Some(s) } else { None }).collect();
             let hashed = hash_spans(ledger, &spans, key, threads);
-            Records::Scanned { scanned, hashed }
+            let events = events_of(ledger, &spans, &hashed);
+            Records::Scanned { scanned: Box::new(scanned), hashed, events }
         }
     };
-    Ok(judge(&header, ledger.len() as u64, checked, &records, key))
+    Ok(judge(&header, identity, ledger.len() as u64, checked, &records, key))
 }
 
-/// The report on a ledger of `ledger_len` bytes with this header, checkpoints and records.
-fn judge(header: &Header, ledger_len: u64, checked: Checked, records: &Records, key: &LedgerKey) -> Report {
-    let Checked { file: ckpt_file, valid: valid_cps, any_ok: any_cp_ok, mut anomalies } = checked;
-    let (entries, authentic, tail) = match records {
-        Records::Intact(i) => (i.entries, i.entries, i.tail),
-        Records::Scanned { scanned, hashed } => (hashed.len() as u64, hashed.iter().filter(|&&(_, ok)| ok).count() as u64, scanned.tail),
+/// The ledger's own entries among the authentic records.
+fn events_of(bytes: &[u8], spans: &[&Span], hashed: &[([u8; HASH_LEN], bool)]) -> Vec<LedgerEvent> {
+    spans
+        .iter()
+        .zip(hashed)
+        .filter(|(_, (_, ok))| *ok)
+        .filter_map(|(s, _)| RawBody::parse(s.body(bytes)).and_then(|raw| event_of(&raw, s.offset as u64)))
+        .collect()
+}
+
+/// The report on a ledger of `ledger_len` bytes with this header, checkpoints and records,
+/// judged as the ledger with `identity`.
+fn judge(header: &Header, identity: Identity, ledger_len: u64, checked: Checked, records: &Records, key: &LedgerKey) -> Report {
+    let Checked { header: ckpt_header, valid: valid_cps, any_ok: any_cp_ok, mut anomalies } = checked;
+    let (entries, authentic, tail, events) = match records {
+        Records::Intact(i) => (i.entries, i.entries, i.tail, (&i.events, i.events_total)),
+        Records::Scanned { scanned, hashed, events } => {
+            (hashed.len() as u64, hashed.iter().filter(|&&(_, ok)| ok).count() as u64, scanned.tail, (events, events.len() as u64))
+        }
     };
-    let header_ok = header.key_id == key.id();
     let torn = tail.map(|t| TornTail { offset: t.offset as u64, len: t.len as u64 });
     let mut report = Report {
         entries,
         authentic,
         checkpoints: valid_cps.len(),
         checkpointed_through: valid_cps.iter().map(|c| c.seq).max(),
+        events: events.0.iter().take(MAX_EVENTS).cloned().collect(),
+        events_total: events.1,
         ..Report::default()
     };
-    if !header_ok && authentic == 0 && !any_cp_ok {
-        report.anomalies.push(Anomaly {
-            class: AnomalyClass::WrongKey,
-            file: FileKind::Ledger,
-            offset: 0,
-            seq: None,
-            detail: format!(
+    let ledger_anomaly = |class, detail: String| Anomaly::new(class, FileKind::Ledger, 0, None, detail);
+    if header.key_id != key.id() && authentic == 0 && !any_cp_ok {
+        report.anomalies.push(ledger_anomaly(
+            AnomalyClass::WrongKey,
+            format!(
                 "nothing verifies: the ledger was written with key id {}, not with this key (id {})",
                 to_hex(&header.key_id),
                 key.id_hex()
             ),
-        });
+        ));
         if let Some(t) = torn {
-            report.anomalies.push(Anomaly {
-                class: AnomalyClass::TornTail,
-                file: FileKind::Ledger,
-                offset: t.offset,
-                seq: None,
-                detail: format!("the last {} bytes are an unfinished entry", t.len),
-            });
+            report.anomalies.push(Anomaly::new(
+                AnomalyClass::TornTail,
+                FileKind::Ledger,
+                t.offset,
+                None,
+                format!("the last {} bytes are an unfinished entry", t.len),
+            ));
         }
         return report;
     }
-    if !header_ok {
-        anomalies.push(Anomaly {
-            class: AnomalyClass::Modified,
-            file: FileKind::Ledger,
-            offset: 0,
-            seq: None,
-            detail: format!("the header names key id {}, but the entries verify with key id {}", to_hex(&header.key_id), key.id_hex()),
-        });
+    report.identity = Some(identity.clone());
+    if header.key_id != key.id() {
+        anomalies.push(ledger_anomaly(
+            AnomalyClass::Modified,
+            format!("the header names key id {}, but the entries verify with key id {}", to_hex(&header.key_id), key.id_hex()),
+        ));
+    } else if !header.verifies(key) {
+        anomalies.push(ledger_anomaly(AnomalyClass::Modified, "the header fails its MAC: a byte of it was changed".to_string()));
     }
-    if let Some(f) = &ckpt_file
-        && f.key_id != key.id()
-        && any_cp_ok
-    {
-        anomalies.push(Anomaly {
-            class: AnomalyClass::Modified,
-            file: FileKind::Checkpoints,
-            offset: 0,
-            seq: None,
-            detail: format!("the header names key id {}, but the checkpoints verify with key id {}", to_hex(&f.key_id), key.id_hex()),
-        });
+    if let Some(h) = &ckpt_header {
+        let anomaly = |detail: String| Anomaly::new(AnomalyClass::Modified, FileKind::Checkpoints, 0, None, detail);
+        if h.key_id != key.id() {
+            if any_cp_ok {
+                anomalies.push(anomaly(format!(
+                    "the header names key id {}, but the checkpoints verify with key id {}",
+                    to_hex(&h.key_id),
+                    key.id_hex()
+                )));
+            }
+        } else if !h.verifies(key) {
+            anomalies.push(anomaly("the header fails its MAC: a byte of it was changed".to_string()));
+        } else if h.identity != identity {
+            anomalies
+                .push(anomaly(format!("the checkpoint file belongs to another ledger ({}), not to this one ({identity})", h.identity)));
+        }
     }
 
+    let anchor = Anchor::genesis(&identity.digest());
     let end = torn.map_or(ledger_len, |t| t.offset);
     let outcome = match records {
-        Records::Intact(i) => classify_chain(i.last.as_ref(), &i.named, &Anchor::GENESIS, &valid_cps, torn, end, "fails its MAC"),
-        Records::Scanned { scanned, hashed } => {
+        Records::Intact(i) => classify_chain(i.last.as_ref(), &i.named, &anchor, &valid_cps, torn, end, "fails its MAC"),
+        Records::Scanned { scanned, hashed, .. } => {
             let nodes = nodes_of(scanned, hashed, &mut anomalies);
-            classify(&nodes, &Anchor::GENESIS, &valid_cps, torn, end, "fails its MAC")
+            classify(&nodes, &anchor, &valid_cps, torn, end, "fails its MAC")
         }
     };
     anomalies.extend(outcome.anomalies);
     report.head = outcome.head;
     sort(&mut anomalies);
-    report.anomalies = anomalies;
+    report.anomalies = summarize(anomalies);
     report
 }
 
@@ -284,13 +341,13 @@ fn nodes_of(scanned: &Scan, hashed: &[([u8; HASH_LEN], bool)], anomalies: &mut V
             Item::Record(s) => {
                 let (hash, ok) = h.next().copied().unwrap_or(([0; HASH_LEN], false));
                 if s.frame_damaged {
-                    anomalies.push(Anomaly {
-                        class: AnomalyClass::Modified,
-                        file: FileKind::Ledger,
-                        offset: s.offset as u64,
-                        seq: Some(SeqRange::one(s.seq)),
-                        detail: format!("the length prefix of entry seq {} was altered", s.seq),
-                    });
+                    anomalies.push(Anomaly::new(
+                        AnomalyClass::Modified,
+                        FileKind::Ledger,
+                        s.offset as u64,
+                        Some(SeqRange::one(s.seq)),
+                        format!("the length prefix of entry seq {} was altered", s.seq),
+                    ));
                 }
                 nodes.push(Node { offset: s.offset as u64, seq: Some(s.seq), ts: s.ts_millis, prev: s.prev, hash, authentic: ok });
             }
@@ -302,15 +359,25 @@ fn nodes_of(scanned: &Scan, hashed: &[([u8; HASH_LEN], bool)], anomalies: &mut V
     nodes
 }
 
-/// Verifies a slice of entries that continues from `anchor`, against `checkpoints`.
+/// Verifies a slice of entries of the ledger with identity digest `ledger` that continues
+/// from `anchor`, against `checkpoints`.
 /// The entries' canonical bytes are rebuilt from their fields and hashed again: stored
 /// `hash` fields are not trusted. With [`Authenticity::ChainToCheckpoint`] the entries'
 /// `mac` fields are ignored, and a broken link leaves every entry before it (back to the
 /// previous checkpoint) unauthenticated: each of them is reported.
-pub fn verify_slice(entries: &[Entry], anchor: &Anchor, checkpoints: &[Checkpoint], key: &LedgerKey, mode: Authenticity) -> Report {
-    let mut anomalies = Vec::new();
-    let file = CheckpointFile { key_id: key.id(), checkpoints: checkpoints.to_vec(), torn_bytes: 0 };
-    let (valid_cps, any_cp_ok) = check_checkpoints(Some(&file), key, &mut anomalies);
+pub fn verify_slice(
+    entries: &[Entry],
+    anchor: &Anchor,
+    checkpoints: &[Checkpoint],
+    key: &LedgerKey,
+    ledger: [u8; HASH_LEN],
+    mode: Authenticity,
+) -> Report {
+    let mut checker = Checker::new(key, ledger);
+    for (i, cp) in checkpoints.iter().enumerate() {
+        checker.add(i as u64, (CHECKPOINT_HEADER_LEN + i * CHECKPOINT_LEN) as u64, *cp);
+    }
+    let Checked { valid: valid_cps, any_ok: any_cp_ok, mut anomalies, .. } = checker.finish(None, None);
     let hashes: Vec<[u8; HASH_LEN]> = entries.iter().map(|e| hash_body(&e.body())).collect();
     let authentic: Vec<bool> = match mode {
         Authenticity::PerEntryMac => entries.iter().zip(&hashes).map(|(e, h)| key.verify_entry(h, &e.mac)).collect(),
@@ -325,13 +392,13 @@ pub fn verify_slice(entries: &[Entry], anchor: &Anchor, checkpoints: &[Checkpoin
         ..Report::default()
     };
     if !any_cp_ok && !any_entry_ok && (!entries.is_empty() || !checkpoints.is_empty()) {
-        report.anomalies.push(Anomaly {
-            class: AnomalyClass::WrongKey,
-            file: FileKind::Ledger,
-            offset: entries.first().map_or(0, |e| e.offset),
-            seq: None,
-            detail: format!("nothing verifies with this key (id {})", key.id_hex()),
-        });
+        report.anomalies.push(Anomaly::new(
+            AnomalyClass::WrongKey,
+            FileKind::Ledger,
+            entries.first().map_or(0, |e| e.offset),
+            None,
+            format!("nothing verifies with this key (id {})", key.id_hex()),
+        ));
         return report;
     }
     let nodes: Vec<Node> = entries
@@ -353,7 +420,7 @@ pub fn verify_slice(entries: &[Entry], anchor: &Anchor, checkpoints: &[Checkpoin
     anomalies.extend(outcome.anomalies);
     report.head = outcome.head;
     sort(&mut anomalies);
-    report.anomalies = anomalies;
+    report.anomalies = summarize(anomalies);
     report
 }
 
@@ -379,64 +446,6 @@ fn bound_by_checkpoints(entries: &[Entry], hashes: &[[u8; HASH_LEN]], anchor: &A
         }
     }
     bound
-}
-
-/// Checks every checkpoint's MAC and order; returns the verified ones and whether any did.
-fn check_checkpoints(file: Option<&CheckpointFile>, key: &LedgerKey, anomalies: &mut Vec<Anomaly>) -> (Vec<Checkpoint>, bool) {
-    let Some(file) = file else { return (Vec::new(), false) };
-    let mut valid: Vec<Checkpoint> = Vec::with_capacity(file.checkpoints.len());
-    let mut bad = Vec::new();
-    for (i, cp) in file.checkpoints.iter().enumerate() {
-        let offset = (CHECKPOINT_HEADER_LEN + i * CHECKPOINT_LEN) as u64;
-        if !cp.verify(key) {
-            bad.push(Anomaly {
-                class: AnomalyClass::Modified,
-                file: FileKind::Checkpoints,
-                offset,
-                seq: Some(SeqRange::one(cp.seq)),
-                detail: format!("checkpoint {} fails its MAC", i + 1),
-            });
-            continue;
-        }
-        if let Some(last) = valid.last() {
-            let (class, what) =
-                if cp.seq == last.seq { (AnomalyClass::Replayed, "repeats") } else { (AnomalyClass::Reordered, "goes back from") };
-            if cp.seq <= last.seq {
-                anomalies.push(Anomaly {
-                    class,
-                    file: FileKind::Checkpoints,
-                    offset,
-                    seq: Some(SeqRange::one(cp.seq)),
-                    detail: format!("checkpoint {} (seq {}) {what} the one before it (seq {})", i + 1, cp.seq, last.seq),
-                });
-            }
-        }
-        valid.push(*cp);
-    }
-    let any_ok = !valid.is_empty();
-    if any_ok || file.key_id == key.id() {
-        anomalies.extend(bad);
-    } else {
-        // Nothing in the file verifies and its header names another key. When the ledger
-        // verifies, the caller keeps this; when nothing does, it reports one wrong key.
-        anomalies.push(Anomaly {
-            class: AnomalyClass::WrongKey,
-            file: FileKind::Checkpoints,
-            offset: 0,
-            seq: None,
-            detail: format!("the checkpoints were written with key id {}, not with this key (id {})", to_hex(&file.key_id), key.id_hex()),
-        });
-    }
-    if file.torn_bytes > 0 {
-        anomalies.push(Anomaly {
-            class: AnomalyClass::TornTail,
-            file: FileKind::Checkpoints,
-            offset: (CHECKPOINT_HEADER_LEN + file.checkpoints.len() * CHECKPOINT_LEN) as u64,
-            seq: None,
-            detail: format!("the last {} bytes are an unfinished checkpoint", file.torn_bytes),
-        });
-    }
-    (valid, any_ok)
 }
 
 fn sort(anomalies: &mut [Anomaly]) {

@@ -42,10 +42,12 @@ use crate::evidence::{Event, EvidenceError, EvidenceSink};
 use crate::ledger::checkpoint;
 use crate::ledger::flusher;
 use crate::ledger::format::{FormatError, HASH_LEN, OwedMac, PreparedEvent, encode_record_owing};
+use crate::ledger::identity::{Identity, LEDGER_ID_LEN};
 use crate::ledger::key::LedgerKey;
 use crate::ledger::meters::{LedgerMetrics, Subsystems};
+use crate::ledger::notes::{ClockWatch, Note};
 use crate::ledger::open::{OpenReport, open_files};
-use crate::ledger::verify::{AnomalyClass, Report, VerifyError, verify_file};
+use crate::ledger::verify::{AnomalyClass, CkptInput, Report, VerifyError, verify_file};
 use crate::metrics::Metrics;
 
 /// Why the ledger could not be opened or could not take an entry.
@@ -91,6 +93,26 @@ pub enum LedgerError {
         offset: u64,
         /// What was found.
         what: String,
+    },
+    /// The file belongs to another ledger.
+    #[error("`{path}` belongs to {found}, not to {expected}")]
+    OtherLedger {
+        /// The file.
+        path: PathBuf,
+        /// The identity in the file.
+        found: String,
+        /// The identity expected.
+        expected: String,
+    },
+    /// The checkpoint file of an existing ledger is missing or empty.
+    #[error(
+        "the checkpoint file `{path}` of an existing ledger is {what}: entries it covered may have been cut off with it; restore it, or start a new checkpoint history explicitly (`new_checkpoint_history`, `pipc log append --new-checkpoint-history`), which records the break as an entry"
+    )]
+    CheckpointsMissing {
+        /// The checkpoint file.
+        path: PathBuf,
+        /// `missing`, `empty` or `incomplete`.
+        what: &'static str,
     },
     /// The ledger ends before its last checkpoint.
     #[error("ledger `{path}` ends at seq {head} but its checkpoints cover seq {checkpoint}: entries were cut off")]
@@ -142,6 +164,9 @@ pub struct CheckpointPolicy {
     pub every: Option<Duration>,
 }
 
+/// The default [`LedgerConfig::clock_tolerance`].
+pub const DEFAULT_CLOCK_TOLERANCE: Duration = Duration::from_secs(300);
+
 /// How to open a ledger. A caller fills it from the spec's `ledger` block.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LedgerConfig {
@@ -163,6 +188,17 @@ pub struct LedgerConfig {
     /// in the file yet gets its last append time set to the opening time, so that its
     /// silence is measured (and its evidence-gap alert can fire) before it ever writes.
     pub expected_subsystems: Vec<String>,
+    /// When the checkpoint file of an existing ledger is missing or empty: start a new
+    /// checkpoint history (recorded as an entry, subsystem `pip`, action
+    /// `new_checkpoint_history`) instead of refusing to open.
+    pub new_checkpoint_history: bool,
+    /// The ledger id: a new ledger is created with it (instead of a random one), and an
+    /// existing ledger with another id is refused. `None`: random, and any.
+    pub ledger_id: Option<[u8; LEDGER_ID_LEN]>,
+    /// How far the wall clock may be from where the last entry and the monotonic clock say it
+    /// should be before the jump is recorded as an entry (subsystem `pip`, action
+    /// `clock_jump`). Default 5 minutes.
+    pub clock_tolerance: Duration,
 }
 
 impl LedgerConfig {
@@ -177,6 +213,9 @@ impl LedgerConfig {
             durability: Durability::EveryAppend,
             max_pending_bytes: 64 << 20,
             expected_subsystems: Vec::new(),
+            new_checkpoint_history: false,
+            ledger_id: None,
+            clock_tolerance: DEFAULT_CLOCK_TOLERANCE,
         }
     }
 
@@ -195,6 +234,9 @@ impl LedgerConfig {
         }
         if self.checkpoint.every_entries == Some(0) {
             return bad("checkpoints need at least one entry between them");
+        }
+        if self.clock_tolerance.is_zero() {
+            return bad("a clock tolerance must be positive");
         }
         if self.checkpoint.every.is_some_and(|d| d.is_zero()) {
             return bad("a checkpoint interval must be positive");
@@ -255,6 +297,8 @@ pub(crate) struct State {
     pub durable_len: u64,
     pub checkpoints_len: u64,
     pub stats: Stats,
+    /// Recognises clock jumps.
+    pub clock_watch: ClockWatch,
 }
 
 pub(crate) struct Shared {
@@ -265,6 +309,9 @@ pub(crate) struct Shared {
     pub done: Condvar,
     pub durable_seq: AtomicU64,
     pub key: LedgerKey,
+    /// The ledger's identity, and its digest (checkpoint MACs bind it).
+    pub identity: Identity,
+    pub digest: [u8; HASH_LEN],
     pub clock: Arc<dyn Clock>,
     pub config: LedgerConfig,
     pub metrics: LedgerMetrics,
@@ -314,7 +361,7 @@ impl Ledger {
         metrics: Option<&Metrics>,
     ) -> Result<(Ledger, OpenReport), LedgerError> {
         config.validate()?;
-        let rec = open_files(&config.path, &config.checkpoint_path(), &key)?;
+        let rec = open_files(&config, &key)?;
         let fallback = Metrics::default();
         let lm = LedgerMetrics::new(metrics.unwrap_or(&fallback), &config.spec, &config.name);
         let head = rec.next_seq - 1;
@@ -352,6 +399,10 @@ impl Ledger {
             durable_len: rec.ledger_len,
             checkpoints_len: rec.checkpoints_len,
             stats: Stats::default(),
+            clock_watch: ClockWatch {
+                anchor: Some((opened, clock.monotonic_nanos())),
+                ..ClockWatch::new(u64::try_from(config.clock_tolerance.as_millis()).unwrap_or(u64::MAX))
+            },
         };
         let shared = Arc::new(Shared {
             state: Mutex::new(state),
@@ -359,6 +410,8 @@ impl Ledger {
             done: Condvar::new(),
             durable_seq: AtomicU64::new(head),
             key,
+            digest: rec.report.identity.digest(),
+            identity: rec.report.identity.clone(),
             clock,
             config,
             metrics: lm,
@@ -377,7 +430,19 @@ impl Ledger {
             .spawn(move || flusher::run(&thread_shared, start))
             .map_err(|source| LedgerError::Io { path: shared.config.path.clone(), op: "start the flusher thread for", source })?;
         let report = rec.report;
-        Ok((Ledger { handle: Arc::new(Handle { shared, flusher: Mutex::new(Some(thread)) }) }, report))
+        let ledger = Ledger { handle: Arc::new(Handle { shared, flusher: Mutex::new(Some(thread)) }) };
+        if let Some(why) = rec.restarted_checkpoints {
+            // The break is evidence too: recorded (and synced) before anything else.
+            let note = Note::new_checkpoint_history(why, head);
+            let s = &ledger.handle.shared;
+            let now = s.clock.unix_millis();
+            let seq = {
+                let mut st = ledger.admit()?;
+                sequence(s, &mut st, &note.prepared(&s.config.name)?, now).seq
+            };
+            ledger.wait_durable(seq)?;
+        }
+        Ok((ledger, report))
     }
 
     /// Appends an event. Returns its seq, time and hash once it is durable as configured
@@ -489,7 +554,18 @@ impl Ledger {
 
     /// Syncs, then verifies the ledger's durable bytes and checkpoints; anomalies are added
     /// to the anomalies metric.
+    /// A verification that fails with an error instead (an unreadable or emptied file, a
+    /// header that does not decode, a stopped ledger) is counted in
+    /// `pip_ledger_verification_errors_total` by reason, which the alert reads too.
     pub fn verify(&self, threads: usize) -> Result<Report, LedgerError> {
+        let verified = self.verify_counting_anomalies(threads);
+        if let Err(e) = &verified {
+            self.handle.shared.metrics.verification_error(e);
+        }
+        verified
+    }
+
+    fn verify_counting_anomalies(&self, threads: usize) -> Result<Report, LedgerError> {
         self.sync()?;
         let s = &self.handle.shared;
         let (len, ckpt_len) = {
@@ -497,11 +573,12 @@ impl Ledger {
             (st.durable_len, st.checkpoints_len)
         };
         let ckpt_path = s.config.checkpoint_path();
-        let mut ckpt = std::fs::read(&ckpt_path).map_err(|source| LedgerError::Io { path: ckpt_path.clone(), op: "read", source })?;
-        ckpt.truncate(usize::try_from(ckpt_len).unwrap_or(usize::MAX));
-        let report = verify_file(&s.config.path, Some(len), Some(&ckpt), &s.key, threads)?;
+        let ckpt = CkptInput::File { path: &ckpt_path, len: Some(ckpt_len) };
+        let report = verify_file(&s.config.path, Some(len), Some(ckpt), &s.key, threads)?;
         for a in &report.anomalies {
-            s.metrics.anomaly(a.class);
+            for _ in 0..a.count() {
+                s.metrics.anomaly(a.class);
+            }
         }
         Ok(report)
     }
@@ -510,6 +587,11 @@ impl Ledger {
     /// get [`LedgerError::Closed`] afterwards.
     pub fn close(&self) -> Result<(), LedgerError> {
         close(&self.handle.shared, &self.handle.flusher)
+    }
+
+    /// The ledger's identity.
+    pub fn identity(&self) -> &Identity {
+        &self.handle.shared.identity
     }
 
     /// The configuration it was opened with.
@@ -561,8 +643,19 @@ fn with_payload_buffer<R>(f: impl FnOnce(&mut Vec<u8>) -> R) -> R {
 }
 
 /// Sequences, hashes, MACs and buffers one entry, read from the clock at `now` (Unix
-/// milliseconds). The caller holds the lock.
+/// milliseconds), preceded by a `clock_jump` entry when the clock jumped. The caller holds
+/// the lock.
 fn push(s: &Shared, st: &mut State, event: &PreparedEvent<'_>, now: u64) -> Receipt {
+    if let Some(note) = st.clock_watch.check(now, st.last_ts, || s.clock.monotonic_nanos())
+        && let Ok(jump) = note.prepared(&s.config.name)
+    {
+        sequence(s, st, &jump, now);
+    }
+    sequence(s, st, event, now)
+}
+
+/// Sequences, hashes, MACs and buffers one entry.
+fn sequence(s: &Shared, st: &mut State, event: &PreparedEvent<'_>, now: u64) -> Receipt {
     let seq = st.next_seq;
     let ts = now.max(st.last_ts);
     let len_before = st.buf.len();
@@ -575,7 +668,10 @@ fn push(s: &Shared, st: &mut State, event: &PreparedEvent<'_>, now: u64) -> Rece
     st.buf_entries += 1;
     st.stats.appends += 1;
     if st.buf_since.is_none() {
-        st.buf_since = Some(s.clock.monotonic_nanos());
+        let mono = s.clock.monotonic_nanos();
+        st.buf_since = Some(mono);
+        // The clock reading that clock jumps are measured from (read here anyway).
+        st.clock_watch.anchor = Some((now, mono));
     }
     if let Some(n) = s.config.checkpoint.every_entries
         && seq >= st.checkpoint_mark + n
@@ -600,5 +696,10 @@ fn push(s: &Shared, st: &mut State, event: &PreparedEvent<'_>, now: u64) -> Rece
 impl EvidenceSink for Ledger {
     fn record(&self, event: Event) -> Result<u64, EvidenceError> {
         self.append(&event).map(|r| r.seq).map_err(|e| EvidenceError(e.to_string()))
+    }
+
+    fn hash_value(&self, value: &str) -> Option<String> {
+        let s = &self.handle.shared;
+        Some(crate::evidence::hash_value(&s.key.value_key(&s.config.spec, &s.config.name), value))
     }
 }

@@ -17,8 +17,8 @@ use pip_runtime::ledger::query::{Expectation, LedgerReader, evidence_gaps};
 use pip_runtime::ledger::{Authenticity, Checkpoint, LedgerKey, verify_files, verify_slice};
 
 use super::manifest::{
-    AnomalyInfo, CheckpointInfo, FORMAT, FORMAT_VERSION, FileInfo, GapInfo, LedgerInfo, Manifest, SLICE_ENCODING, SourceInfo, SpecInfo,
-    Window, sha256_hex,
+    AnomalyInfo, CheckpointInfo, FORMAT, FORMAT_VERSION, FileInfo, GapInfo, IdentityInfo, LedgerInfo, Manifest, SLICE_ENCODING, SourceInfo,
+    SpecInfo, Window, sha256_hex,
 };
 use super::{BundleError, archive, slice, timeline};
 
@@ -297,16 +297,28 @@ fn slice_of(
         })?),
         None => None,
     };
+    // The ledger's identity: a ledger made for another spec or ledger is not this one's.
+    let identity = w.reader.header().identity.clone();
+    if !identity.spec.is_empty() && (identity.spec != spec.name || identity.ledger != w.name) {
+        return Err(BundleError::Usage(format!(
+            "ledger `{}` (`{}`) belongs to {identity}, not to spec `{}`, ledger `{}`",
+            w.name,
+            w.path.display(),
+            spec.name,
+            w.name
+        )));
+    }
+    let digest = identity.digest();
     let first = window.anchor.next_seq;
     let last = window.entries.last().map(|e| e.seq);
     let in_range: Vec<Checkpoint> = file
         .iter()
         .flat_map(|f| f.checkpoints.iter())
-        .filter(|c| c.seq >= first && last.is_some_and(|l| c.seq <= l) && c.verify(&opts.key))
+        .filter(|c| c.seq >= first && last.is_some_and(|l| c.seq <= l) && c.verify(&opts.key, &digest))
         .copied()
         .collect();
     // Every entry's own MAC is checked before it is bundled without it.
-    let report = verify_slice(&window.entries, &window.anchor, &in_range, &opts.key, Authenticity::PerEntryMac);
+    let report = verify_slice(&window.entries, &window.anchor, &in_range, &opts.key, digest, Authenticity::PerEntryMac);
     if !report.is_clean() {
         let shown: Vec<String> = report.anomalies.iter().take(3).map(ToString::to_string).collect();
         return Err(ledger_err(format!(
@@ -344,10 +356,10 @@ fn slice_of(
     {
         // The builder has just checked every entry's MAC; its checkpoint binds the ones no
         // ledger checkpoint covers yet.
-        cps.push(Checkpoint::new(&opts.key, e.seq, e.ts_millis, e.hash));
+        cps.push(Checkpoint::new(&opts.key, &digest, e.seq, e.ts_millis, e.hash));
         written_by.push("bundle");
     }
-    let bytes = slice::encode(&opts.key.id(), &window.anchor, &window.entries, &cps).map_err(|e| ledger_err(e.to_string()))?;
+    let bytes = slice::encode(&opts.key.id(), &identity, &window.anchor, &window.entries, &cps).map_err(|e| ledger_err(e.to_string()))?;
     let expectations: Vec<Expectation> = spec
         .ledgers
         .iter()
@@ -361,6 +373,7 @@ fn slice_of(
         path: format!("{}{}.slice", pip_compiler::emit::bundle::LEDGER_DIR, w.name),
         encoding: SLICE_ENCODING.to_string(),
         key_id: opts.key.id_hex(),
+        identity: IdentityInfo::of(&identity),
         entries: window.entries.len() as u64,
         first_seq: first,
         last_seq: last,

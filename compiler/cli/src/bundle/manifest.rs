@@ -17,13 +17,13 @@ use pip_runtime::ledger::key::to_hex;
 /// `format` of every bundle manifest.
 pub const FORMAT: &str = "pip-bundle";
 /// The manifest format version.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 /// The domain separator hashed before the manifest.
 const MAC_DOMAIN: &[u8] = b"pip-bundle manifest v1\n";
 /// How the MAC is computed, in words, for auditors.
 pub const MAC_ALGORITHM: &str = "HMAC-SHA256(key, SHA-256(\"pip-bundle manifest v1\\n\" || compact JSON of the manifest without `mac`))";
 /// The slice encoding's name.
-pub const SLICE_ENCODING: &str = "pip-slice v1: columns, no per-entry MACs, chain bound to MACed checkpoints";
+pub const SLICE_ENCODING: &str = "pip-slice v2: columns, no per-entry MACs, chain bound to MACed checkpoints and the ledger identity";
 
 /// The bundle manifest.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -100,6 +100,8 @@ pub struct LedgerInfo {
     pub encoding: String,
     /// Id of the key it was written with.
     pub key_id: String,
+    /// The ledger's identity (fixed when it was created).
+    pub identity: IdentityInfo,
     /// Entries in the slice.
     pub entries: u64,
     /// Seq of its first entry.
@@ -116,6 +118,25 @@ pub struct LedgerInfo {
     pub anomalies: Vec<AnomalyInfo>,
     /// Silences longer than the spec's `expect subsystem` lines allow, inside the window.
     pub gaps: Vec<GapInfo>,
+}
+
+/// A ledger's identity.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdentityInfo {
+    /// The spec id it was created for (empty: none named).
+    pub spec: String,
+    /// Its name in the spec (empty: none named).
+    pub ledger: String,
+    /// Its random id, hex.
+    pub id: String,
+}
+
+impl IdentityInfo {
+    /// The manifest's form of an identity.
+    pub fn of(i: &pip_runtime::ledger::Identity) -> IdentityInfo {
+        IdentityInfo { spec: i.spec.clone(), ledger: i.ledger.clone(), id: i.id_hex() }
+    }
 }
 
 /// A checkpoint.

@@ -8,9 +8,13 @@
 //! checkpoint's head is the recomputed hash of the entry it names, and its MAC (kept, 32 bytes)
 //! vouches for that head, so for every entry before it. The last entry is always covered: by
 //! a ledger checkpoint or by one the bundle builder writes after checking every entry's MAC.
+//! The slice carries its ledger's identity ([`pip_runtime::ledger::identity`]): checkpoint MACs
+//! bind its digest (and a slice from seq 1 starts from it), so a slice of another ledger
+//! written with the same key does not verify under this one's identity.
 //!
 //! ```text
-//! slice      = "PIPSLICE" u16:version(=1) u16:0 key_id[16]
+//! slice      = "PIPSLICE" u16:version(=2) u16:0 key_id[16]
+//!              ledger_id[16] u8:len spec u8:len ledger_name          (the ledger's identity)
 //!              u64:first_seq u64:count prev[32] u64:min_ts u32:checkpoints
 //!              checkpoint* column{4}
 //! checkpoint = varint:seq_delta zigzag:time_delta mac[32]      (deltas from the previous one; the first from first_seq and min_ts)
@@ -37,12 +41,12 @@ use std::collections::HashMap;
 
 use pip_runtime::ledger::format::{Entry, HASH_LEN, MAC_LEN, PreparedEvent, hash_body, write_body};
 use pip_runtime::ledger::key::KEY_ID_LEN;
-use pip_runtime::ledger::{Anchor, Checkpoint};
+use pip_runtime::ledger::{Anchor, Checkpoint, Identity};
 
 /// First bytes of a slice.
 pub const SLICE_MAGIC: [u8; 8] = *b"PIPSLICE";
-/// The slice format version.
-pub const SLICE_VERSION: u16 = 1;
+/// The slice format version (2: the ledger's identity after the key id).
+pub const SLICE_VERSION: u16 = 2;
 
 const STR: char = '\u{1}';
 const INT: char = '\u{2}';
@@ -70,6 +74,8 @@ fn bad(what: impl Into<String>) -> SliceError {
 pub struct Decoded {
     /// The id of the key the ledger was written with.
     pub key_id: [u8; KEY_ID_LEN],
+    /// The ledger's identity.
+    pub identity: Identity,
     /// Where the slice starts.
     pub anchor: Anchor,
     /// The entries (`mac` is zero: slices carry none; `offset` is the index in the slice).
@@ -80,7 +86,13 @@ pub struct Decoded {
 
 /// Encodes a contiguous run of entries (seqs from `anchor.next_seq` on, times never going
 /// back) with the checkpoints that cover seqs inside it.
-pub fn encode(key_id: &[u8; KEY_ID_LEN], anchor: &Anchor, entries: &[Entry], checkpoints: &[Checkpoint]) -> Result<Vec<u8>, SliceError> {
+pub fn encode(
+    key_id: &[u8; KEY_ID_LEN],
+    identity: &Identity,
+    anchor: &Anchor,
+    entries: &[Entry],
+    checkpoints: &[Checkpoint],
+) -> Result<Vec<u8>, SliceError> {
     let unenc = |m: String| SliceError::Unencodable(m);
     let last_seq = anchor.next_seq + entries.len() as u64;
     let mut out = Vec::new();
@@ -88,6 +100,11 @@ pub fn encode(key_id: &[u8; KEY_ID_LEN], anchor: &Anchor, entries: &[Entry], che
     out.extend_from_slice(&SLICE_VERSION.to_le_bytes());
     out.extend_from_slice(&0u16.to_le_bytes());
     out.extend_from_slice(key_id);
+    out.extend_from_slice(&identity.id);
+    for name in [&identity.spec, &identity.ledger] {
+        out.push(u8::try_from(name.len()).map_err(|_| unenc("a name of the ledger's identity is too long".into()))?);
+        out.extend_from_slice(name.as_bytes());
+    }
     out.extend_from_slice(&anchor.next_seq.to_le_bytes());
     out.extend_from_slice(&(entries.len() as u64).to_le_bytes());
     out.extend_from_slice(&anchor.prev);
@@ -160,6 +177,14 @@ pub fn decode(bytes: &[u8]) -> Result<Decoded, SliceError> {
         return Err(bad("reserved header bytes are not zero"));
     }
     let key_id: [u8; KEY_ID_LEN] = r.array()?;
+    let id: [u8; 16] = r.array()?;
+    let mut names = [String::new(), String::new()];
+    for name in &mut names {
+        let len = usize::from(r.take(1)?.first().copied().unwrap_or(0));
+        *name = String::from_utf8(r.take(len)?.to_vec()).map_err(|_| bad("a name of the ledger's identity is not UTF-8"))?;
+    }
+    let [spec, ledger] = names;
+    let identity = Identity::with_id(&spec, &ledger, id).map_err(|e| bad(e.to_string()))?;
     let first_seq = r.u64()?;
     let count = r.u64()?;
     let prev: [u8; HASH_LEN] = r.array()?;
@@ -230,11 +255,11 @@ pub fn decode(bytes: &[u8]) -> Result<Decoded, SliceError> {
                 .ok_or_else(|| bad(format!("checkpoint seq {seq} is outside the slice")))
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let again = encode(&key_id, &anchor, &entries, &checkpoints).map_err(|e| bad(e.to_string()))?;
+    let again = encode(&key_id, &identity, &anchor, &entries, &checkpoints).map_err(|e| bad(e.to_string()))?;
     if again != bytes {
         return Err(bad("it is not in canonical form (bytes were altered or added)"));
     }
-    Ok(Decoded { key_id, anchor, entries, checkpoints })
+    Ok(Decoded { key_id, identity, anchor, entries, checkpoints })
 }
 
 fn rebuild_payloads(templates: &[String], values: &mut Reader<'_>) -> Result<Vec<String>, SliceError> {
@@ -639,6 +664,11 @@ mod tests {
             .prop_map(|(t, s, a, c, r, o, p)| (t, s.into(), a.into(), c.into(), r, o.into(), p))
     }
 
+    /// The identity of the test slices.
+    fn ident() -> Identity {
+        Identity::with_id("shop", "audit", [9; 16]).unwrap()
+    }
+
     /// A run of entries after `anchor`, with checkpoints at `marks` (indices into it).
     fn run(anchor: &Anchor, fields: &[Fields], marks: &[prop::sample::Index]) -> (Vec<Entry>, Vec<Checkpoint>) {
         let mut ts = anchor.min_ts;
@@ -696,7 +726,7 @@ mod tests {
             .map(|p| (0, String::new(), String::new(), String::new(), String::new(), String::new(), p.to_string()))
             .collect();
         let (entries, cps) = run(&anchor, &fields, &[]);
-        let d = decode(&encode(&[7; KEY_ID_LEN], &anchor, &entries, &cps).unwrap()).unwrap();
+        let d = decode(&encode(&[7; KEY_ID_LEN], &ident(), &anchor, &entries, &cps).unwrap()).unwrap();
         let got: Vec<_> = d.entries.iter().map(|e| e.payload.clone()).collect();
         assert_eq!(got, entries.iter().map(|e| e.payload.clone()).collect::<Vec<_>>());
     }
@@ -717,9 +747,10 @@ mod tests {
             marks in prop::collection::vec(any::<prop::sample::Index>(), 0..4),
         ) {
             let (entries, cps) = run(&anchor, &fields, &marks);
-            let bytes = encode(&[7; KEY_ID_LEN], &anchor, &entries, &cps).unwrap();
+            let bytes = encode(&[7; KEY_ID_LEN], &ident(), &anchor, &entries, &cps).unwrap();
             let d = decode(&bytes).unwrap();
             prop_assert_eq!(d.key_id, [7; KEY_ID_LEN]);
+            prop_assert_eq!(&d.identity, &ident());
             prop_assert_eq!(&d.anchor, &anchor);
             prop_assert_eq!(d.entries.len(), entries.len());
             let mut chain = anchor.prev;
@@ -748,7 +779,7 @@ mod tests {
             edits in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>(), 0..3u8), 1..4),
         ) {
             let (entries, cps) = run(&anchor, &fields, &marks);
-            let bytes = encode(&[7; KEY_ID_LEN], &anchor, &entries, &cps).unwrap();
+            let bytes = encode(&[7; KEY_ID_LEN], &ident(), &anchor, &entries, &cps).unwrap();
             let original = decode(&bytes).unwrap();
             let mut changed = bytes.clone();
             for (at, byte, how) in edits {
@@ -776,7 +807,7 @@ mod tests {
             bytes.extend_from_slice(&tail);
             // Whatever decodes is, by the strict check, exactly what encode writes.
             if let Ok(d) = decode(&bytes) {
-                prop_assert_eq!(encode(&d.key_id, &d.anchor, &d.entries, &d.checkpoints).unwrap(), bytes);
+                prop_assert_eq!(encode(&d.key_id, &d.identity, &d.anchor, &d.entries, &d.checkpoints).unwrap(), bytes);
             }
         }
     }

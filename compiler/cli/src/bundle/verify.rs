@@ -14,7 +14,7 @@ use pip_runtime::ledger::query::{Expectation, evidence_gaps};
 use pip_runtime::ledger::{Authenticity, LedgerKey, verify_slice};
 
 use super::archive::{self, Limits};
-use super::manifest::{FORMAT, FORMAT_VERSION, GapInfo, LedgerInfo, Manifest, sha256_hex};
+use super::manifest::{FORMAT, FORMAT_VERSION, GapInfo, IdentityInfo, LedgerInfo, Manifest, sha256_hex};
 use super::{BundleError, slice, timeline};
 
 /// What a verified bundle holds.
@@ -196,6 +196,18 @@ fn check_ledger(
             key.id_hex()
         )));
     }
+    // Another ledger's slice written with the same key: its identity is not the one the
+    // (MACed) manifest names, or, rewritten to that one, its checkpoints fail their MACs.
+    if IdentityInfo::of(&d.identity) != info.identity {
+        return Err(invalid(format!(
+            "the slice of ledger `{name}` belongs to ledger id {}, not to the ledger id {} the manifest names",
+            d.identity.id_hex(),
+            info.identity.id
+        )));
+    }
+    if !d.identity.spec.is_empty() && (d.identity.spec != manifest.spec.name || d.identity.ledger != *name) {
+        return Err(invalid(format!("the slice of ledger `{name}` belongs to {}", d.identity)));
+    }
     let described = (
         d.entries.len() as u64,
         d.anchor.next_seq,
@@ -219,7 +231,7 @@ fn check_ledger(
     if let Some(e) = d.entries.iter().find(|e| e.ts_millis < w.from_ms || e.ts_millis >= w.to_ms) {
         return Err(invalid(format!("entry seq {} of ledger `{name}` lies outside the bundle's window", e.seq)));
     }
-    let report = verify_slice(&d.entries, &d.anchor, &d.checkpoints, key, Authenticity::ChainToCheckpoint);
+    let report = verify_slice(&d.entries, &d.anchor, &d.checkpoints, key, d.identity.digest(), Authenticity::ChainToCheckpoint);
     if !report.is_clean() || report.authentic != d.entries.len() as u64 {
         let shown: Vec<String> = report.anomalies.iter().take(3).map(ToString::to_string).collect();
         return Err(invalid(format!(

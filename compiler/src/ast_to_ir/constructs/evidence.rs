@@ -12,17 +12,22 @@ use crate::units::Duration;
 pub const DEFAULT_CHECKPOINT_ENTRIES: u64 = 1000;
 /// See [`DEFAULT_CHECKPOINT_ENTRIES`].
 pub const DEFAULT_CHECKPOINT_EVERY: Duration = Duration::from_secs(10);
+/// How far a writer's clock may jump before the jump is recorded in the ledger, when a ledger
+/// does not say (`clock_tolerance = 5m`).
+pub const DEFAULT_CLOCK_TOLERANCE: Duration = Duration::from_secs(300);
 /// Default bundle size cap: 5 MiB.
 pub const DEFAULT_BUNDLE_MAX_SIZE: u64 = 5 << 20;
 
 pub(crate) fn ledger(cx: &mut Cx<'_>, ctx: &Ctx<'_>, name: &str, span: Span, block: &Block) -> Option<ir::Ledger> {
     let before = cx.error_count();
     let (assigns, others) = split(block);
-    let s = Settings::collect(cx, "ledger", span, &["doc", "key", "severity", "runbook"], assigns);
+    let s = Settings::collect(cx, "ledger", span, &["doc", "key", "severity", "runbook", "clock_tolerance"], assigns);
     let doc = s.get("doc").and_then(|v| values::string_value(cx, v));
     let key = s.require(cx, "ledger", name, "key", "env(\"PIP_AUDIT_KEY\")").and_then(|v| key_source(cx, v));
     let severity = s.get("severity").map_or(Some(Severity::P0), |v| values::severity(cx, v));
     let runbook = ctx.runbook(cx, &s, name);
+    let clock_tolerance =
+        s.get("clock_tolerance").map_or(Some(DEFAULT_CLOCK_TOLERANCE), |v| values::positive_duration(cx, v, "the clock tolerance"));
     let mut checkpoint = None;
     let mut sync = None;
     let mut expects: Vec<ir::Expect> = Vec::new();
@@ -101,6 +106,7 @@ pub(crate) fn ledger(cx: &mut Cx<'_>, ctx: &Ctx<'_>, name: &str, span: Span, blo
         severity: severity?,
         expects,
         runbook,
+        clock_tolerance: clock_tolerance?,
     })
 }
 

@@ -4,18 +4,28 @@
 use super::*;
 use crate::evidence::Event;
 use crate::ledger::checkpoint::{self, Checkpoint};
-use crate::ledger::format::{GENESIS, Header, PreparedEvent, encode_record};
-use crate::ledger::verify::{Pass, Report, Streaming, verify_file_with, verify_ledger};
+use crate::ledger::format::{PreparedEvent, encode_record, ledger_header};
+use crate::ledger::identity::Identity;
+use crate::ledger::verify::{CkptInput, Pass, Report, Streaming, verify_file_with, verify_ledger};
 use proptest::prelude::*;
 
 const T0: u64 = 1_767_225_600_000;
 
+/// The identity of every test ledger here.
+fn ident() -> Identity {
+    Identity::with_id("t", "audit", [7; 16]).unwrap()
+}
+
+fn genesis() -> Anchor {
+    Anchor::genesis(&ident().digest())
+}
+
 /// A ledger of `n` entries of varied sizes (times repeat now and then), its records'
 /// offsets, and the hashes of its entries.
 fn ledger(key: &LedgerKey, n: u64) -> (Vec<u8>, Vec<usize>, Vec<[u8; HASH_LEN]>) {
-    let mut bytes = Header { key_id: key.id() }.encode().to_vec();
+    let mut bytes = ledger_header(key, &ident()).to_vec();
     let (mut starts, mut hashes) = (Vec::new(), Vec::new());
-    let mut prev = GENESIS;
+    let mut prev = ident().digest();
     for seq in 1..=n {
         let ev = Event {
             subsystem: ["billing", "auth", "config"][(seq % 3) as usize].into(),
@@ -33,9 +43,9 @@ fn ledger(key: &LedgerKey, n: u64) -> (Vec<u8>, Vec<usize>, Vec<[u8; HASH_LEN]>)
 }
 
 fn checkpoints(key: &LedgerKey, cps: &[(u64, [u8; HASH_LEN])]) -> Vec<u8> {
-    let mut out = checkpoint::encode_header(key.id()).to_vec();
+    let mut out = checkpoint::encode_header(key, &ident()).to_vec();
     for &(seq, head) in cps {
-        out.extend_from_slice(&Checkpoint::new(key, seq, T0 + seq, head).encode());
+        out.extend_from_slice(&Checkpoint::new(key, &ident().digest(), seq, T0 + seq, head).encode());
     }
     out
 }
@@ -43,13 +53,13 @@ fn checkpoints(key: &LedgerKey, cps: &[(u64, [u8; HASH_LEN])]) -> Vec<u8> {
 /// The report of the fast path (in memory, and read from a file in chunks of a few
 /// records), which must be one, and the general path's.
 fn both(bytes: &[u8], cps: Option<&[u8]>, key: &LedgerKey, threads: usize, min_range: usize) -> (Report, Report) {
-    let fast = verify_ledger(bytes, cps, key, threads, Pass::Fast(min_range)).unwrap();
-    let general = verify_ledger(bytes, cps, key, threads, Pass::General).unwrap();
+    let fast = verify_ledger(bytes, cps.map(CkptInput::Bytes), key, threads, Pass::Fast(min_range)).unwrap();
+    let general = verify_ledger(bytes, cps.map(CkptInput::Bytes), key, threads, Pass::General).unwrap();
     let file = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(file.path(), bytes).unwrap();
     for chunk in [700, 5000] {
         let streaming = Streaming { min_file: 0, chunk, min_range };
-        let streamed = verify_file_with(file.path(), None, cps, key, threads, streaming).unwrap();
+        let streamed = verify_file_with(file.path(), None, cps.map(CkptInput::Bytes), key, threads, streaming).unwrap();
         assert_eq!(streamed, fast, "read in chunks of {chunk}");
     }
     (fast, general)
@@ -60,7 +70,7 @@ fn sweep_file(bytes: &[u8], key: &LedgerKey, named: &[u64], threads: usize, min_
     let file = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(file.path(), bytes).unwrap();
     let f = File::open(file.path()).unwrap();
-    sweep(Source::File { file: &f, len: bytes.len(), chunk: 700 }, key, &Anchor::GENESIS, named, threads, min_range)
+    sweep(Source::File { file: &f, len: bytes.len(), chunk: 700 }, key, &genesis(), named, threads, min_range)
 }
 
 #[test]
@@ -88,7 +98,7 @@ fn intact_ledgers_pass_in_one_sweep_with_the_general_paths_report() {
                     named.sort_unstable();
                     named.dedup();
                     let intact =
-                        sweep(Source::Bytes(&bytes), &key, &Anchor::GENESIS, &named, threads, min_range).expect("an intact ledger sweeps");
+                        sweep(Source::Bytes(&bytes), &key, &genesis(), &named, threads, min_range).expect("an intact ledger sweeps");
                     #[cfg(unix)]
                     assert_eq!(sweep_file(&bytes, &key, &named, threads, min_range).as_ref(), Some(&intact), "read in chunks");
                     assert_eq!(intact.entries, n);
@@ -125,7 +135,7 @@ fn torn_tails_are_found_by_the_sweep_as_the_scan_finds_them() {
     for cut in (last + 1..bytes.len()).step_by(7) {
         let cut_bytes = &bytes[..cut];
         for threads in 1..=3 {
-            let intact = sweep(Source::Bytes(cut_bytes), &key, &Anchor::GENESIS, &[], threads, 500).expect("a torn tail is intact");
+            let intact = sweep(Source::Bytes(cut_bytes), &key, &genesis(), &[], threads, 500).expect("a torn tail is intact");
             #[cfg(unix)]
             assert_eq!(sweep_file(cut_bytes, &key, &[], threads, 500).as_ref(), Some(&intact), "read in chunks");
             assert_eq!(intact.tail.map(|t| t.offset), Some(last));
@@ -164,15 +174,15 @@ fn links_the_key_holder_broke_are_left_to_the_general_path() {
         |i| (i, 10 + i, i != 1),
     ];
     for (k, entry) in breaks.iter().enumerate() {
-        let mut bytes = Header { key_id: key.id() }.encode().to_vec();
-        let mut prev = GENESIS;
+        let mut bytes = ledger_header(&key, &ident()).to_vec();
+        let mut prev = ident().digest();
         for i in 1..=30 {
             let (seq, ts, linked) = entry(i);
             prev = encode_record(&mut bytes, &key, seq, ts, if linked { &prev } else { &[7; HASH_LEN] }, &p);
         }
         let case = k;
         for threads in 1..=3 {
-            assert!(sweep(Source::Bytes(&bytes), &key, &Anchor::GENESIS, &[], threads, 300).is_none(), "{case:?}");
+            assert!(sweep(Source::Bytes(&bytes), &key, &genesis(), &[], threads, 300).is_none(), "{case:?}");
             let (fast, general) = both(&bytes, None, &key, threads, 300);
             assert!(!general.is_clean(), "{case:?}");
             assert_eq!(fast, general, "{case:?}");
@@ -189,8 +199,8 @@ fn a_prefix_of_a_file_is_verified_as_those_bytes_alone() {
     std::fs::write(file.path(), &bytes).unwrap();
     for len in [starts[30], starts[30] + 9, bytes.len(), bytes.len() + 100] {
         let streaming = Streaming { min_file: 0, chunk: 800, min_range: 300 };
-        let got = verify_file_with(file.path(), Some(len as u64), Some(&cps), &key, 2, streaming).unwrap();
-        let want = verify_ledger(&bytes[..len.min(bytes.len())], Some(&cps), &key, 2, Pass::General).unwrap();
+        let got = verify_file_with(file.path(), Some(len as u64), Some(CkptInput::Bytes(&cps)), &key, 2, streaming).unwrap();
+        let want = verify_ledger(&bytes[..len.min(bytes.len())], Some(CkptInput::Bytes(&cps)), &key, 2, Pass::General).unwrap();
         assert_eq!(got, want, "first {len} bytes");
     }
     let short = verify_file_with(file.path(), Some(10), None, &key, 2, Streaming { min_file: 0, chunk: 800, min_range: 300 });

@@ -4,7 +4,8 @@ use std::collections::BTreeSet;
 use std::fmt;
 
 use crate::ledger::class;
-use crate::ledger::format::{GENESIS, HASH_LEN};
+use crate::ledger::format::HASH_LEN;
+use crate::ledger::identity::Identity;
 use crate::metrics::{AnomalyLabels, Metrics};
 
 /// The classes of anomaly.
@@ -117,7 +118,9 @@ impl fmt::Display for SeqRange {
     }
 }
 
-/// One anomaly: its class, where it is, and what was seen.
+/// One anomaly: its class, where it is, and what was seen; or a run of alike ones (same
+/// class, file and description but for the numbers in it), as the first, how many, and the
+/// last.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Anomaly {
     /// The class.
@@ -128,8 +131,21 @@ pub struct Anomaly {
     pub offset: u64,
     /// The sequence number(s) concerned, when known.
     pub seq: Option<SeqRange>,
-    /// What was seen, in words.
+    /// What was seen, in words (of the first of a run).
     pub detail: String,
+    /// When this stands for a run of alike anomalies: how many, and where the last one is.
+    pub repeats: Option<Repeats>,
+}
+
+/// A run of alike anomalies after the first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Repeats {
+    /// How many anomalies the run has, the first included.
+    pub count: u64,
+    /// The last one's offset.
+    pub last_offset: u64,
+    /// The last one's seqs.
+    pub last_seq: Option<SeqRange>,
 }
 
 impl fmt::Display for Anomaly {
@@ -138,21 +154,156 @@ impl fmt::Display for Anomaly {
         if let Some(s) = self.seq {
             write!(f, " (seq {s})")?;
         }
-        write!(f, ": {}", self.detail)
+        write!(f, ": {}", self.detail)?;
+        if let Some(r) = &self.repeats {
+            write!(f, "; {} alike in all, the last at offset {}", r.count, r.last_offset)?;
+            if let Some(s) = r.last_seq {
+                write!(f, " (seq {s})")?;
+            }
+        }
+        Ok(())
     }
 }
 
 impl Anomaly {
-    /// The anomaly as a JSON object.
+    /// A single anomaly.
+    pub fn new(class: AnomalyClass, file: FileKind, offset: u64, seq: Option<SeqRange>, detail: String) -> Anomaly {
+        Anomaly { class, file, offset, seq, detail, repeats: None }
+    }
+
+    /// How many anomalies this stands for.
+    pub fn count(&self) -> u64 {
+        self.repeats.map_or(1, |r| r.count)
+    }
+
+    /// Whether `other` is alike: same class and file, and the same description once
+    /// numbers are set aside.
+    pub fn is_alike(&self, other: &Anomaly) -> bool {
+        self.class == other.class && self.file == other.file && same_shape(&self.detail, &other.detail)
+    }
+
+    /// Adds `other` (which comes after it) to this run.
+    pub fn absorb(&mut self, other: &Anomaly) {
+        let last = other.repeats.map_or((other.offset, other.seq), |r| (r.last_offset, r.last_seq));
+        self.repeats = Some(Repeats { count: self.count() + other.count(), last_offset: last.0, last_seq: last.1 });
+    }
+
+    /// The anomaly as a JSON object (`count` and `last` for a run).
     pub fn to_json(&self) -> serde_json::Value {
-        serde_json::json!({
+        let seq = |s: Option<SeqRange>| s.map(|s| serde_json::json!({ "first": s.first, "last": s.last }));
+        let mut v = serde_json::json!({
             "class": self.class.as_str(),
             "file": self.file.as_str(),
             "offset": self.offset,
-            "seq": self.seq.map(|s| serde_json::json!({ "first": s.first, "last": s.last })),
+            "seq": seq(self.seq),
             "detail": self.detail,
-        })
+            "count": self.count(),
+        });
+        if let (Some(r), Some(o)) = (&self.repeats, v.as_object_mut()) {
+            o.insert("last".into(), serde_json::json!({ "offset": r.last_offset, "seq": seq(r.last_seq) }));
+        }
+        v
     }
+}
+
+/// Whether two descriptions are the same but for their numbers.
+fn same_shape(a: &str, b: &str) -> bool {
+    let shape = |s: &str| {
+        let mut out = Vec::with_capacity(s.len());
+        let mut digits = false;
+        for c in s.bytes() {
+            if c.is_ascii_digit() {
+                if !digits {
+                    out.push(b'#');
+                }
+                digits = true;
+            } else {
+                out.push(c);
+                digits = false;
+            }
+        }
+        out
+    };
+    a.len().abs_diff(b.len()) <= 24 && shape(a) == shape(b)
+}
+
+/// Most anomalies kept apart per file before every further one joins the last run of its
+/// class, however it is described: the report stays small whatever the input.
+pub(crate) const MAX_RUNS: usize = 256;
+
+/// Anomalies collected as runs: an anomaly alike the one before joins its run.
+#[derive(Debug, Default)]
+pub(crate) struct Runs {
+    pub list: Vec<Anomaly>,
+}
+
+impl Runs {
+    pub(crate) fn push(&mut self, a: Anomaly) {
+        if let Some(last) = self.list.last_mut()
+            && last.is_alike(&a)
+        {
+            last.absorb(&a);
+            return;
+        }
+        if self.list.len() >= MAX_RUNS
+            && let Some(same) = self.list.iter_mut().rev().find(|x| x.class == a.class && x.file == a.file)
+        {
+            same.absorb(&a);
+            return;
+        }
+        self.list.push(a);
+    }
+}
+
+/// Sorted anomalies with each run of alike neighbours joined.
+pub(crate) fn summarize(anomalies: Vec<Anomaly>) -> Vec<Anomaly> {
+    let mut out: Vec<Anomaly> = Vec::with_capacity(anomalies.len());
+    for a in anomalies {
+        match out.last_mut() {
+            Some(last) if last.is_alike(&a) => last.absorb(&a),
+            _ => out.push(a),
+        }
+    }
+    out
+}
+
+/// An entry the ledger wrote about itself (subsystem `pip`, see [`crate::ledger::notes`]):
+/// a clock jump, a new checkpoint history.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LedgerEvent {
+    /// Its seq.
+    pub seq: u64,
+    /// Its offset in the ledger.
+    pub offset: u64,
+    /// Its time.
+    pub ts_millis: u64,
+    /// The action (`clock_jump`, `new_checkpoint_history`).
+    pub action: String,
+    /// The payload's JSON text.
+    pub payload: String,
+}
+
+impl LedgerEvent {
+    /// The event as a JSON object.
+    pub fn to_json(&self) -> serde_json::Value {
+        let payload = serde_json::from_str(&self.payload).unwrap_or_else(|_| serde_json::Value::String(self.payload.clone()));
+        serde_json::json!({ "action": self.action, "seq": self.seq, "offset": self.offset, "ts": self.ts_millis, "payload": payload })
+    }
+}
+
+impl fmt::Display for LedgerEvent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} at seq {} (offset {}): {}", self.action, self.seq, self.offset, self.payload)
+    }
+}
+
+/// Bytes at the end of the files that a live writer has not finished writing.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct InFlight {
+    /// Of the ledger.
+    pub ledger_bytes: u64,
+    /// Of the checkpoint file.
+    pub checkpoint_bytes: u64,
 }
 
 /// The last in-order authentic entry.
@@ -171,15 +322,17 @@ pub struct Head {
 pub struct Anchor {
     /// The seq of the first entry.
     pub next_seq: u64,
-    /// The hash of the entry before it (all zeros before a ledger's first entry).
+    /// The hash of the entry before it (the ledger's identity digest before its first entry).
     pub prev: [u8; HASH_LEN],
     /// The time of the entry before it (entries may not be older).
     pub min_ts: u64,
 }
 
 impl Anchor {
-    /// The start of a whole ledger.
-    pub const GENESIS: Anchor = Anchor { next_seq: 1, prev: GENESIS, min_ts: 0 };
+    /// The start of the ledger with this identity digest.
+    pub fn genesis(ledger: &[u8; HASH_LEN]) -> Anchor {
+        Anchor { next_seq: 1, prev: *ledger, min_ts: 0 }
+    }
 }
 
 /// How a slice's entries are authenticated.
@@ -205,14 +358,34 @@ pub struct Report {
     pub checkpoints: usize,
     /// The highest seq a verified checkpoint covers.
     pub checkpointed_through: Option<u64>,
-    /// Every anomaly, in file order.
+    /// Every anomaly, in file order, runs of alike ones joined.
     pub anomalies: Vec<Anomaly>,
+    /// The identity of the ledger (from its header, or its checkpoint file's when only that
+    /// one verifies); `None` for slices.
+    pub identity: Option<Identity>,
+    /// Whether the ledger's lock was held by a live writer while it was verified; an
+    /// unfinished end is then in flight, not torn.
+    pub writer_live: bool,
+    /// Bytes a live writer had not finished writing (`None` when nothing was in flight).
+    pub in_flight: Option<InFlight>,
+    /// The entries the ledger wrote about itself, in file order (at most [`MAX_EVENTS`]).
+    pub events: Vec<LedgerEvent>,
+    /// How many such entries there are in all.
+    pub events_total: u64,
 }
+
+/// Most ledger events a report lists.
+pub const MAX_EVENTS: usize = 1000;
 
 impl Report {
     /// Whether no anomaly was found.
     pub fn is_clean(&self) -> bool {
         self.anomalies.is_empty()
+    }
+
+    /// How many anomalies were found (a run counts each of its members).
+    pub fn anomaly_count(&self) -> u64 {
+        self.anomalies.iter().map(Anomaly::count).sum()
     }
 
     /// The distinct classes found.
@@ -222,7 +395,7 @@ impl Report {
 
     /// How many anomalies of this class were found.
     pub fn count(&self, class: AnomalyClass) -> usize {
-        self.anomalies.iter().filter(|a| a.class == class).count()
+        usize::try_from(self.anomalies.iter().filter(|a| a.class == class).map(Anomaly::count).sum::<u64>()).unwrap_or(usize::MAX)
     }
 
     /// Adds the anomalies to the `pip_ledger_anomalies_total` counter of this ledger.
@@ -231,7 +404,7 @@ impl Report {
             metrics
                 .ledger_anomalies
                 .get_or_create(&AnomalyLabels { spec: spec.to_string(), ledger: ledger.to_string(), class: a.class.as_str().to_string() })
-                .inc();
+                .inc_by(a.count());
         }
     }
 }
