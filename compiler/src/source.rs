@@ -303,8 +303,7 @@ fn read_spec_file(path: &Path, name: &str) -> Result<Vec<u8>, LoadError> {
     let file = options.open(path).map_err(io)?;
     let meta = file.metadata().map_err(io)?;
     if !meta.is_file() {
-        let kind = if meta.is_dir() { "a directory" } else { "a FIFO, a device or a socket" };
-        return Err(io(std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("it is {kind}, not a regular file"))));
+        return Err(io(std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("it is {}, not a regular file", kind_of(&meta)))));
     }
     if meta.len() > MAX_FILE_BYTES {
         return Err(LoadError::TooLarge { path: name.to_string(), size: meta.len() });
@@ -312,6 +311,28 @@ fn read_spec_file(path: &Path, name: &str) -> Result<Vec<u8>, LoadError> {
     let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
     file.take(meta.len()).read_to_end(&mut bytes).map_err(io)?;
     Ok(bytes)
+}
+
+/// What a file that is not regular is, in the runtime's words.
+fn kind_of(meta: &std::fs::Metadata) -> &'static str {
+    let t = meta.file_type();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if t.is_fifo() {
+            return "a named pipe (FIFO)";
+        }
+        if t.is_char_device() {
+            return "a character device";
+        }
+        if t.is_block_device() {
+            return "a block device";
+        }
+        if t.is_socket() {
+            return "a socket";
+        }
+    }
+    if t.is_dir() { "a directory" } else { "not a file" }
 }
 
 /// A file found by [`Sources::load`].

@@ -179,8 +179,9 @@ fn a_local_header_that_names_another_path_than_the_central_directory_is_refused(
 
 #[test]
 fn local_and_central_headers_must_agree_on_every_field_they_repeat() {
-    // (field, offset in the local header, the change)
-    let cases: [(&str, usize, fn(&mut [u8])); 7] = [
+    /// A field, its offset in the local header, and a change to it.
+    type Case = (&'static str, usize, fn(&mut [u8]));
+    let cases: [Case; 7] = [
         ("version needed to extract", 4, |b| b[0] ^= 1),
         ("flags", 6, |b| b[1] ^= 0x08), // bit 11 (UTF-8 names)
         ("compression method", 8, |b| b[0] = 0),
