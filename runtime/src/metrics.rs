@@ -85,6 +85,17 @@ pub struct AnomalyLabels {
     pub class: String,
 }
 
+/// Labels of ledger verification errors.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+pub struct VerificationErrorLabels {
+    /// Spec id.
+    pub spec: String,
+    /// Ledger name.
+    pub ledger: String,
+    /// Why verification could not run (one of [`pip_conventions::reason::ALL`]).
+    pub reason: String,
+}
+
 /// Labels of versioned-store metrics.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
 pub struct StoreLabels {
@@ -117,6 +128,8 @@ pub struct Metrics {
     pub ledger_checkpoint_seq: Family<LedgerLabels, Gauge>,
     /// [`metric::LEDGER_ANOMALIES`].
     pub ledger_anomalies: Family<AnomalyLabels, Counter>,
+    /// [`metric::LEDGER_VERIFICATION_ERRORS`].
+    pub ledger_verification_errors: Family<VerificationErrorLabels, Counter>,
     /// [`metric::VERSIONED_VERSION`].
     pub versioned_version: Family<StoreLabels, Gauge>,
     /// [`metric::VERSIONED_UPGRADES`].
@@ -141,6 +154,7 @@ impl Metrics {
         r.register(metric::LEDGER_LAST_APPEND.base, metric::LEDGER_LAST_APPEND.help, m.ledger_last_append.clone());
         r.register(metric::LEDGER_CHECKPOINT_SEQ.base, metric::LEDGER_CHECKPOINT_SEQ.help, m.ledger_checkpoint_seq.clone());
         r.register(metric::LEDGER_ANOMALIES.base, metric::LEDGER_ANOMALIES.help, m.ledger_anomalies.clone());
+        r.register(metric::LEDGER_VERIFICATION_ERRORS.base, metric::LEDGER_VERIFICATION_ERRORS.help, m.ledger_verification_errors.clone());
         r.register(metric::VERSIONED_VERSION.base, metric::VERSIONED_VERSION.help, m.versioned_version.clone());
         r.register(metric::VERSIONED_UPGRADES.base, metric::VERSIONED_UPGRADES.help, m.versioned_upgrades.clone());
         r.register(metric::VERSIONED_ROLLBACKS.base, metric::VERSIONED_ROLLBACKS.help, m.versioned_rollbacks.clone());
@@ -194,6 +208,9 @@ mod tests {
         m.ledger_appends.get_or_create(&sub).inc();
         m.ledger_last_append.get_or_create(&sub).set(1.5);
         m.ledger_anomalies.get_or_create(&AnomalyLabels { spec: s("a"), ledger: s("audit"), class: s("modified") }).inc();
+        m.ledger_verification_errors
+            .get_or_create(&VerificationErrorLabels { spec: s("a"), ledger: s("audit"), reason: s("format") })
+            .inc();
         let store = StoreLabels { spec: s("a"), store: s("cfg") };
         m.versioned_version.get_or_create(&store).set(1);
         m.versioned_upgrades.get_or_create(&store).inc();

@@ -36,6 +36,8 @@ pub mod label {
     pub const OUTCOME: &str = "outcome";
     /// The class of a ledger anomaly (`modified`, `deleted`, ...).
     pub const CLASS: &str = "class";
+    /// Why a ledger verification could not run (`io`, `format`, ...): see [`super::reason`].
+    pub const REASON: &str = "reason";
 }
 
 /// Values of [`label::CHECK`].
@@ -59,6 +61,26 @@ pub mod outcome {
     pub const REJECTED: &str = "rejected";
 }
 
+/// Values of [`label::REASON`]: why a ledger could not be verified at all. An anomaly is a
+/// result of verification; these are failures to get one, counted in
+/// [`metric::LEDGER_VERIFICATION_ERRORS`] so that `PipLedgerVerificationFailed` fires on them
+/// too. Few and fixed, so that the counter's series are known (and exported at zero) up front.
+pub mod reason {
+    /// A file could not be read (or synced before reading).
+    pub const IO: &str = "io";
+    /// The ledger file is not a ledger: its header (magic, version, ...) does not decode, or
+    /// it is shorter than one (an emptied ledger).
+    pub const FORMAT: &str = "format";
+    /// The checkpoint file is not a checkpoint file.
+    pub const CHECKPOINTS: &str = "checkpoints";
+    /// The ledger stopped accepting entries after a write error, or was closed.
+    pub const STOPPED: &str = "stopped";
+    /// Any other error.
+    pub const OTHER: &str = "other";
+    /// Every reason.
+    pub const ALL: [&str; 5] = [IO, FORMAT, CHECKPOINTS, STOPPED, OTHER];
+}
+
 /// The settings of a `rate_limit` that the runtime can enforce. The compiler refuses a spec
 /// outside these bounds, so that a generated limiter never fails to build at run time.
 pub mod rate_limit {
@@ -72,7 +94,7 @@ pub mod rate_limit {
 }
 
 /// Labels that pip sets itself; a spec's `labels { ... }` may not use them.
-pub const RESERVED_LABELS: [&str; 16] = [
+pub const RESERVED_LABELS: [&str; 17] = [
     label::SPEC,
     label::CONSTRUCT,
     label::KIND,
@@ -87,6 +109,7 @@ pub const RESERVED_LABELS: [&str; 16] = [
     label::LEVEL,
     label::OUTCOME,
     label::CLASS,
+    label::REASON,
     "alertname",
     "job",
 ];
@@ -199,6 +222,14 @@ pub mod metric {
         labels: &[label::SPEC, label::LEDGER, label::CLASS],
         help: "Anomalies found by ledger verification",
     };
+    /// Verifications that could not run at all, by reason (an error, not an anomaly).
+    pub const LEDGER_VERIFICATION_ERRORS: Metric = Metric {
+        base: "pip_ledger_verification_errors",
+        exposed: "pip_ledger_verification_errors_total",
+        kind: MetricKind::Counter,
+        labels: &[label::SPEC, label::LEDGER, label::REASON],
+        help: "Ledger verifications that failed with an error instead of a report",
+    };
     /// Current version of a versioned store.
     pub const VERSIONED_VERSION: Metric = Metric {
         base: "pip_versioned_version",
@@ -233,7 +264,7 @@ pub mod metric {
     };
 
     /// Every runtime metric.
-    pub const ALL: [Metric; 14] = [
+    pub const ALL: [Metric; 15] = [
         INVARIANT_CHECKS,
         INVARIANT_VIOLATIONS,
         RATE_LIMIT_DECISIONS,
@@ -244,6 +275,7 @@ pub mod metric {
         LEDGER_LAST_APPEND,
         LEDGER_CHECKPOINT_SEQ,
         LEDGER_ANOMALIES,
+        LEDGER_VERIFICATION_ERRORS,
         VERSIONED_VERSION,
         VERSIONED_UPGRADES,
         VERSIONED_ROLLBACKS,
@@ -261,6 +293,8 @@ pub mod record {
     pub const LEDGER_SILENCE: &str = "pip:ledger_silence:seconds";
     /// Ledger anomalies found by verification over 5 minutes, by class.
     pub const LEDGER_ANOMALIES: &str = "pip:ledger_anomalies:increase5m";
+    /// Ledger verifications that failed with an error over 5 minutes, by reason.
+    pub const LEDGER_VERIFICATION_ERRORS: &str = "pip:ledger_verification_errors:increase5m";
     /// Rollback mismatches of a versioned store over 5 minutes.
     pub const ROLLBACK_MISMATCHES: &str = "pip:versioned_rollback_mismatches:increase5m";
 
@@ -280,7 +314,7 @@ pub mod alert {
     pub const THRESHOLD_CROSSED: &str = "PipThresholdCrossed";
     /// A subsystem wrote no evidence for longer than the spec expects.
     pub const EVIDENCE_GAP: &str = "PipEvidenceGap";
-    /// Ledger verification found anomalies.
+    /// Ledger verification found anomalies or could not run.
     pub const LEDGER_VERIFICATION_FAILED: &str = "PipLedgerVerificationFailed";
     /// The ledger's head sequence went down: entries were removed.
     pub const LEDGER_TRUNCATED: &str = "PipLedgerTruncated";
@@ -386,6 +420,7 @@ mod tests {
             record::INVARIANT_VIOLATIONS,
             record::LEDGER_SILENCE,
             record::LEDGER_ANOMALIES,
+            record::LEDGER_VERIFICATION_ERRORS,
             record::ROLLBACK_MISMATCHES,
         ] {
             assert!(is_valid_metric_name(r));

@@ -1,6 +1,7 @@
 //! The spec's ledger `audit`: opening it as the spec configures it, registering it as the
 //! evidence sink of the invariants, and verifying it periodically so that tampering shows in
-//! `pip_ledger_anomalies_total` (which `PipLedgerVerificationFailed` alerts on).
+//! `pip_ledger_anomalies_total`, and a ledger that cannot be verified at all in
+//! `pip_ledger_verification_errors_total` (`PipLedgerVerificationFailed` alerts on both).
 
 use std::path::Path;
 use std::sync::Arc;
@@ -69,26 +70,38 @@ pub struct Verifier {
 
 impl Verifier {
     /// Starts verifying `ledger` every `interval`. Each run adds the anomalies it finds to
-    /// `pip_ledger_anomalies_total` ([`Ledger::verify`]); a damaged ledger keeps counting
-    /// for as long as it stays damaged, so the alert keeps firing.
+    /// `pip_ledger_anomalies_total`, and a run that cannot verify at all (an unreadable,
+    /// emptied or unrecognizable ledger) adds one to `pip_ledger_verification_errors_total`
+    /// ([`Ledger::verify`] counts both); `PipLedgerVerificationFailed` reads both. A damaged
+    /// ledger keeps counting for as long as it stays damaged, so the alert keeps firing. Each
+    /// change of what verification says is logged to stderr once.
     pub fn start(ledger: Ledger, interval: Duration) -> std::io::Result<Verifier> {
         let (stop, stopped) = mpsc::channel::<()>();
         let thread = std::thread::Builder::new().name("audit-verifier".into()).spawn(move || {
             let mut reported = 0usize;
+            let mut failed: Option<String> = None;
             loop {
                 match stopped.recv_timeout(interval) {
                     Err(RecvTimeoutError::Timeout) => {}
                     Ok(()) | Err(RecvTimeoutError::Disconnected) => return,
                 }
                 match ledger.verify(1) {
-                    Ok(report) if report.anomalies.len() != reported => {
-                        reported = report.anomalies.len();
-                        for a in &report.anomalies {
-                            eprintln!("payments-service: ledger verification: {}", a.to_json());
+                    Ok(report) => {
+                        failed = None;
+                        if report.anomalies.len() != reported {
+                            reported = report.anomalies.len();
+                            for a in &report.anomalies {
+                                eprintln!("payments-service: ledger verification: {}", a.to_json());
+                            }
                         }
                     }
-                    Ok(_) => {}
-                    Err(e) => eprintln!("payments-service: ledger verification failed: {e}"),
+                    Err(e) => {
+                        let text = e.to_string();
+                        if failed.as_deref() != Some(text.as_str()) {
+                            eprintln!("payments-service: ledger verification failed: {text}");
+                            failed = Some(text);
+                        }
+                    }
                 }
             }
         })?;
