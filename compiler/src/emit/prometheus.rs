@@ -11,6 +11,8 @@ use pip_conventions::{alert, label, metric, record, rule_group};
 use serde::Serialize;
 
 use super::{Artifact, EmitError, Emitter};
+
+mod ledgers;
 use crate::ir::{self, Comparator, Severity, Spec};
 use crate::units::Duration;
 
@@ -22,8 +24,10 @@ pub const TEST_INTERVAL: Duration = Duration::from_secs(15);
 
 /// Window of the `increase`/`rate` recording rules.
 const WINDOW: &str = "5m";
-/// How far back the truncation alert looks for a higher head sequence.
-const TRUNCATION_LOOKBACK: &str = "1h";
+/// The shortest time an alert's input may be absent before the alert fires on the absence:
+/// Prometheus's own lookback (a series without a sample for this long is gone for every
+/// query), long enough that no scrape interval in use leaves a hole between two samples.
+pub const ABSENCE_FLOOR: Duration = Duration::from_secs(300);
 
 /// All rules of one spec.
 #[derive(Debug, Clone)]
@@ -88,29 +92,101 @@ pub struct AlertPlan {
     pub signal: Signal,
     /// Labels the expression's result carries for the signal's input series.
     pub output_labels: BTreeMap<String, String>,
+    /// When the alert also fires on the absence of its input (evidence and integrity alerts:
+    /// a service that is down or not scraped must not silence them).
+    pub absence: Option<Absence>,
     /// Which construct it belongs to.
     pub construct: String,
+}
+
+/// The second arm of an alert that fires when its input is gone:
+/// `<comparison> or absent_over_time(<input>[<window>])`.
+#[derive(Debug, Clone)]
+pub struct Absence {
+    /// The input series' name.
+    pub metric: String,
+    /// Its labels, all matched with `=` (`absent_over_time` keeps only the labels of equality
+    /// matchers, and the alert's routing needs them): the alert's output labels.
+    pub labels: BTreeMap<String, String>,
+    /// How long the input may be absent (no sample, or only staleness markers) before the
+    /// alert fires.
+    pub window: Duration,
+    /// For a comparison that remembers its input over `window` (`max_over_time`), the same
+    /// comparison reading only the latest sample. The remembered value is what fires the
+    /// alert at its deadline after the input vanished, so "forgetting" is the mutation its
+    /// tests must notice; the window itself then changes nothing observable (the remembered
+    /// value and the absence take turns at the same instant, whatever the window), so it is
+    /// not mutated.
+    pub forgetful_lhs: Option<String>,
+}
+
+impl Absence {
+    /// `absent_over_time(<input>[<window>])`.
+    pub fn arm(&self, window: Duration) -> String {
+        let labels: Vec<(&str, &str)> = self.labels.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        format!("absent_over_time({}[{window}])", selector(&self.metric, &labels))
+    }
 }
 
 impl AlertPlan {
     /// The full expression.
     pub fn expr(&self) -> String {
-        format!("{} {} {}", self.lhs, self.op.as_str(), number(self.threshold))
+        self.expr_with(&self.lhs, self.threshold, self.absence.as_ref().map(|a| a.window))
     }
 
-    /// The alert with a changed threshold or `for`, each of which its generated tests must
-    /// notice: the threshold moved by two steps either way, the `for` lengthened by two
-    /// evaluation intervals, and (when it has one) shortened by one.
+    /// The expression with another left side, threshold or absence window (`None`: no
+    /// absence arm).
+    fn expr_with(&self, lhs: &str, threshold: f64, window: Option<Duration>) -> String {
+        let comparison = format!("{lhs} {} {}", self.op.as_str(), number(threshold));
+        match (&self.absence, window) {
+            (Some(a), Some(w)) => format!("{comparison} or {}", a.arm(w)),
+            _ => comparison,
+        }
+    }
+
+    /// The alert with a changed threshold, `for` or absence arm, each of which its generated
+    /// tests must notice: the threshold moved by two steps either way, the `for` lengthened
+    /// by two evaluation intervals, and (when it has one) shortened by one; the absence arm
+    /// dropped, its window lengthened by two evaluation intervals and shortened by one, or
+    /// (when the comparison remembers its input) the comparison reading only the latest
+    /// sample.
     pub fn mutations(&self) -> Vec<Mutation> {
         let mut out = Vec::new();
-        {
-            for delta in [2.0 * self.step, -2.0 * self.step] {
-                let t = self.threshold + delta;
-                out.push(Mutation {
-                    what: format!("threshold {} → {}", number(self.threshold), number(t)),
-                    expr: format!("{} {} {}", self.lhs, self.op.as_str(), number(t)),
+        let window = self.absence.as_ref().map(|a| a.window);
+        for delta in [2.0 * self.step, -2.0 * self.step] {
+            let t = self.threshold + delta;
+            out.push(Mutation {
+                what: format!("threshold {} → {}", number(self.threshold), number(t)),
+                expr: self.expr_with(&self.lhs, t, window),
+                for_: self.for_,
+            });
+        }
+        if let Some(a) = &self.absence {
+            out.push(Mutation {
+                what: "without its absence arm".into(),
+                expr: self.expr_with(&self.lhs, self.threshold, None),
+                for_: self.for_,
+            });
+            match &a.forgetful_lhs {
+                Some(forgetful) => out.push(Mutation {
+                    what: "reading only the latest sample of its input".into(),
+                    expr: self.expr_with(forgetful, self.threshold, window),
                     for_: self.for_,
-                });
+                }),
+                None => {
+                    let longer = Duration::from_millis(a.window.millis.saturating_add(2 * TEST_INTERVAL.millis));
+                    let mut windows = vec![longer];
+                    if a.window.millis > TEST_INTERVAL.millis {
+                        windows.push(Duration::from_millis(a.window.millis - TEST_INTERVAL.millis));
+                    }
+                    for w in windows {
+                        out.push(Mutation {
+                            what: format!("absence window {} → {w}", a.window),
+                            expr: self.expr_with(&self.lhs, self.threshold, Some(w)),
+                            for_: self.for_,
+                        });
+                    }
+                }
             }
         }
         let longer = Duration::from_millis(self.for_.millis.saturating_add(2 * TEST_INTERVAL.millis));
@@ -143,6 +219,12 @@ pub enum Signal {
         metric: String,
         /// Labels of the input series.
         labels: BTreeMap<String, String>,
+    },
+    /// Several counters summed: a step of any one of them is something bad (ledger anomalies
+    /// and verification errors).
+    CounterSteps {
+        /// Each counter's exposed name and the labels of its input series.
+        counters: Vec<(String, BTreeMap<String, String>)>,
     },
     /// Two counters of one metric split by `outcome`, read as `rejected / all` (rate limits).
     RejectedRatio {
@@ -303,6 +385,7 @@ pub fn plan(spec: &Spec) -> Plan {
             ),
             signal,
             output_labels: map(&[(label::SPEC, s), (label::INVARIANT, &inv.name)]),
+            absence: None,
             construct: inv.name.clone(),
         }));
     }
@@ -363,6 +446,7 @@ pub fn plan(spec: &Spec) -> Plan {
                 ),
                 signal,
                 output_labels: map(&[(label::SPEC, s), (label::LIMIT, &rl.name)]),
+                absence: None,
                 construct: rl.name.clone(),
             }));
         }
@@ -410,127 +494,14 @@ pub fn plan(spec: &Spec) -> Plan {
                 ),
                 signal: Signal::Gauge { metric: name.clone(), labels: out.clone() },
                 output_labels: out.clone(),
+                absence: None,
                 construct: th.name.clone(),
             }));
         }
     }
     push_group(&mut groups, s, "thresholds", rules);
 
-    let mut rules = Vec::new();
-    if let Some((l, e)) = spec.ledgers.iter().find_map(|l| l.expects.first().map(|e| (l, e))) {
-        rules.push(RulePlan::Record(RecordPlan {
-            record: record::LEDGER_SILENCE.into(),
-            expr: format!(
-                "time() - max by ({}, {}, {}) ({})",
-                label::SPEC,
-                label::LEDGER,
-                label::SUBSYSTEM,
-                selector(metric::LEDGER_LAST_APPEND.exposed, &[(label::SPEC, s)])
-            ),
-            labels: BTreeMap::new(),
-            signal: Signal::Silence {
-                metric: metric::LEDGER_LAST_APPEND.exposed.into(),
-                labels: map(&[(label::SPEC, s), (label::LEDGER, &l.name), (label::SUBSYSTEM, &e.subsystem)]),
-            },
-            construct: l.name.clone(),
-        }));
-    }
-    if let Some(first) = spec.ledgers.first() {
-        rules.push(RulePlan::Record(RecordPlan {
-            record: record::LEDGER_ANOMALIES.into(),
-            expr: format!(
-                "sum by ({}, {}, {}) (increase({}[{WINDOW}]))",
-                label::SPEC,
-                label::LEDGER,
-                label::CLASS,
-                selector(metric::LEDGER_ANOMALIES.exposed, &[(label::SPEC, s)])
-            ),
-            labels: BTreeMap::new(),
-            signal: anomaly_signal(s, &first.name),
-            construct: first.name.clone(),
-        }));
-    }
-    for l in &spec.ledgers {
-        let base = [(label::SPEC, s), (label::LEDGER, l.name.as_str())];
-        for e in &l.expects {
-            let sub = map(&[(label::SPEC, s), (label::LEDGER, &l.name), (label::SUBSYSTEM, &e.subsystem)]);
-            let mut labels = cx.labels("ledger", &l.name, e.severity);
-            labels.insert(label::SUBSYSTEM.into(), e.subsystem.clone());
-            rules.push(RulePlan::Alert(AlertPlan {
-                alert: alert::EVIDENCE_GAP.into(),
-                lhs: selector(record::LEDGER_SILENCE, &[(label::SPEC, s), (label::LEDGER, &l.name), (label::SUBSYSTEM, &e.subsystem)]),
-                op: Comparator::Gt,
-                threshold: e.every.as_secs_f64(),
-                step: TEST_INTERVAL.as_secs_f64(),
-                for_: Duration::default(),
-                labels,
-                annotations: cx.annotations(
-                    format!("{s}: no evidence from {} in ledger {} for over {}", e.subsystem, l.name, e.every),
-                    format!(
-                        "Subsystem \"{}\" has written nothing to ledger `{}` for longer than the {} the spec expects: evidence is missing or the subsystem is down.",
-                        e.subsystem, l.name, e.every
-                    ),
-                    &l.runbook,
-                    &e.source,
-                    e.severity,
-                ),
-                signal: Signal::Silence { metric: metric::LEDGER_LAST_APPEND.exposed.into(), labels: sub.clone() },
-                output_labels: sub,
-                construct: l.name.clone(),
-            }));
-        }
-        let anomalies = anomaly_signal(s, &l.name);
-        rules.push(RulePlan::Alert(AlertPlan {
-            alert: alert::LEDGER_VERIFICATION_FAILED.into(),
-            lhs: format!("sum by ({}, {}) ({})", label::SPEC, label::LEDGER, selector(record::LEDGER_ANOMALIES, &base)),
-            op: Comparator::Gt,
-            threshold: 0.0,
-            step: 1.0,
-            for_: Duration::default(),
-            labels: cx.labels("ledger", &l.name, l.severity),
-            annotations: cx.annotations(
-                format!("{s}: ledger {} failed verification", l.name),
-                format!(
-                    "Verification of ledger `{}` found anomalies (modified, deleted, inserted, reordered or replayed entries, a wrong key, or a torn tail) in the last {WINDOW}; the `class` of each is in pip_ledger_anomalies_total. Run `pipc verify-log` on the ledger for their positions.",
-                    l.name
-                ),
-                &l.runbook,
-                &l.source,
-                l.severity,
-            ),
-            signal: anomalies,
-            output_labels: map(&[(label::SPEC, s), (label::LEDGER, &l.name)]),
-            construct: l.name.clone(),
-        }));
-        let head = selector(metric::LEDGER_HEAD_SEQ.exposed, &base);
-        rules.push(RulePlan::Alert(AlertPlan {
-            alert: alert::LEDGER_TRUNCATED.into(),
-            lhs: format!(
-                "max by ({sp}, {le}) ({head}) - max by ({sp}, {le}) (max_over_time({head}[{TRUNCATION_LOOKBACK}]))",
-                sp = label::SPEC,
-                le = label::LEDGER
-            ),
-            op: Comparator::Lt,
-            threshold: 0.0,
-            step: 1.0,
-            for_: Duration::default(),
-            labels: cx.labels("ledger", &l.name, l.severity),
-            annotations: cx.annotations(
-                format!("{s}: ledger {} was truncated", l.name),
-                format!(
-                    "The head sequence of ledger `{}` went down within {TRUNCATION_LOOKBACK}: entries were removed from its end. Compare the ledger with its last checkpoint (`pipc verify-log --checkpoints`).",
-                    l.name
-                ),
-                &l.runbook,
-                &l.source,
-                l.severity,
-            ),
-            signal: Signal::Decrease { metric: metric::LEDGER_HEAD_SEQ.exposed.into(), labels: map(&[(label::SPEC, s), (label::LEDGER, &l.name)]) },
-            output_labels: map(&[(label::SPEC, s), (label::LEDGER, &l.name)]),
-            construct: l.name.clone(),
-        }));
-    }
-    push_group(&mut groups, s, "ledgers", rules);
+    push_group(&mut groups, s, "ledgers", ledgers::rules(&cx));
 
     let mut rules = Vec::new();
     if let Some(first) = spec.versioned.first() {
@@ -571,19 +542,13 @@ pub fn plan(spec: &Spec) -> Plan {
             ),
             signal,
             output_labels: map(&[(label::SPEC, s), (label::STORE, &v.name)]),
+            absence: None,
             construct: v.name.clone(),
         }));
     }
     push_group(&mut groups, s, "versioned", rules);
 
     Plan { groups }
-}
-
-fn anomaly_signal(spec: &str, ledger: &str) -> Signal {
-    Signal::CounterStep {
-        metric: metric::LEDGER_ANOMALIES.exposed.into(),
-        labels: map(&[(label::SPEC, spec), (label::LEDGER, ledger), (label::CLASS, "modified")]),
-    }
 }
 
 fn store_signal(spec: &str, store: &str) -> Signal {

@@ -4,7 +4,10 @@
 //! For every alert: a scenario just past its threshold (it fires at the computed time, with
 //! every label and annotation; with a `for`, it is still pending one evaluation earlier), a
 //! healthy scenario (silent), and the boundary: exactly at the threshold (silent for `>` and
-//! `<`, firing for `>=` and `<=`). For every recording rule: a `promql_expr_test` of its value.
+//! `<`, firing for `>=` and `<=`). An alert that also fires on the absence of its input gets
+//! "series vanish" scenarios too ([`vanish`]): it fires once the input has been gone for its
+//! allowed silence, with its labels, and not one evaluation before. For every recording
+//! rule: a `promql_expr_test` of its value.
 //!
 //! Scenarios are built so that PromQL computes the compared value *exactly* in binary
 //! floating point (integer counter rates, ratios of integers), so the boundary tests are
@@ -19,6 +22,8 @@ use serde::Serialize;
 use super::prometheus::{AlertPlan, Plan, RecordPlan, RulePlan, Signal, TEST_INTERVAL, decimal_fraction, escape, header, number};
 use super::{EmitError, prometheus};
 use crate::ir::Spec;
+
+mod vanish;
 
 /// Seconds between samples and between evaluations.
 const STEP: u64 = TEST_INTERVAL.millis / 1000;
@@ -112,23 +117,34 @@ struct Scenario {
     interval: u64,
     inputs: Vec<InputSeries>,
     value: Box<dyn Fn(u64) -> Option<f64>>,
+    /// From when (milliseconds) the alert's input has been absent for its allowed silence,
+    /// so that its absence arm holds; `None` while the input is there.
+    absent_from: Option<u64>,
     /// Times to check, in seconds.
     evals: Vec<u64>,
 }
 
-/// First evaluation time at which `alert` is active, if any, up to `until`.
-// INVARIANT: `until` is at most a scenario's end, a few minutes past the alert's `for`, and
-// `for` is at most `ir::MAX_FOR` (`alert_scenarios` refuses longer ones), so this walks at
-// most about 6,000 steps.
-fn active_since(alert: &AlertPlan, s: &Scenario, until: u64) -> Option<u64> {
-    (0..=until / STEP).map(|i| i * STEP).find(|&t| (s.value)(t).is_some_and(|v| alert.op.holds(v, alert.threshold)))
+/// Whether the condition of `alert` holds at `t` in scenario `s`: its comparison, or its
+/// absence arm.
+fn holds(alert: &AlertPlan, s: &Scenario, t: u64) -> bool {
+    let absent = alert.absence.is_some() && s.absent_from.is_some_and(|a| t.saturating_mul(1000) >= a);
+    absent || (s.value)(t).is_some_and(|v| alert.op.holds(v, alert.threshold))
 }
 
-/// Whether `alert` fires at `t` in scenario `s`. Scenario values are monotone past the first
-/// time they hold, so the condition holds continuously from then on.
+/// First evaluation time at which `alert` is active, if any, up to `until`.
+// INVARIANT: `until` is at most a scenario's end, a few minutes past the alert's `for`
+// (at most `ir::MAX_FOR`: `alert_scenarios` refuses longer ones) or its absence window (at
+// most an hour: `vanish` shows longer ones without waiting them out), so this walks at most
+// about 6,000 steps.
+fn active_since(alert: &AlertPlan, s: &Scenario, until: u64) -> Option<u64> {
+    (0..=until / STEP).map(|i| i * STEP).find(|&t| holds(alert, s, t))
+}
+
+/// Whether `alert` fires at `t` in scenario `s`. Scenario conditions hold continuously from
+/// the first time they hold (values are monotone past it, and the absence arm takes over
+/// exactly when a remembered value runs out).
 fn fires(alert: &AlertPlan, s: &Scenario, t: u64) -> bool {
-    let holds_now = (s.value)(t).is_some_and(|v| alert.op.holds(v, alert.threshold));
-    holds_now && active_since(alert, s, t).is_some_and(|a| t * 1000 >= a * 1000 + alert.for_.millis)
+    holds(alert, s, t) && active_since(alert, s, t).is_some_and(|a| t * 1000 >= a * 1000 + alert.for_.millis)
 }
 
 /// An alert's `for` rounded up to whole evaluation steps: when it can first fire after
@@ -144,29 +160,56 @@ fn expected(alert: &AlertPlan) -> ExpAlert {
 }
 
 /// The alerts that a scenario driving an alert's inputs can fire: same name, same construct,
-/// same output labels (warn and critical of one threshold). Indexed once per plan.
-struct Siblings<'p>(std::collections::HashMap<(&'p str, &'p str), Vec<&'p AlertPlan>>);
+/// same output labels (warn and critical of one threshold); and every alert of the same name,
+/// whose absence arms a scenario must keep quiet. Indexed once per plan.
+struct Siblings<'p> {
+    by_construct: std::collections::HashMap<(&'p str, &'p str), Vec<&'p AlertPlan>>,
+    by_name: std::collections::HashMap<&'p str, Vec<&'p AlertPlan>>,
+}
 
 impl<'p> Siblings<'p> {
     fn new(plan: &'p Plan) -> Self {
-        let mut map: std::collections::HashMap<(&str, &str), Vec<&AlertPlan>> = std::collections::HashMap::new();
+        let mut sibs = Siblings { by_construct: std::collections::HashMap::new(), by_name: std::collections::HashMap::new() };
         for r in plan.groups.iter().flat_map(|g| g.rules.iter()) {
             if let RulePlan::Alert(a) = r {
-                map.entry((a.alert.as_str(), a.construct.as_str())).or_default().push(a);
+                sibs.by_construct.entry((a.alert.as_str(), a.construct.as_str())).or_default().push(a);
+                sibs.by_name.entry(a.alert.as_str()).or_default().push(a);
             }
         }
-        Siblings(map)
+        sibs
     }
 
     fn of(&self, alert: &AlertPlan) -> Vec<&'p AlertPlan> {
-        self.0
+        self.by_construct
             .get(&(alert.alert.as_str(), alert.construct.as_str()))
             .map(|v| v.iter().copied().filter(|a| a.output_labels == alert.output_labels).collect())
             .unwrap_or_default()
     }
+
+    /// Healthy inputs, `interval` seconds apart until `end`, for every other alert of the
+    /// same name that fires on the absence of its input: a test of one alert checks every
+    /// alert of its name, and those would fire on inputs the scenario does not write.
+    fn background(&self, alert: &AlertPlan, interval: u64, end: u64, written: &[InputSeries]) -> Vec<InputSeries> {
+        let n = end / interval.max(1) + 1;
+        let mut out: Vec<InputSeries> = Vec::new();
+        for other in self.by_name.get(alert.alert.as_str()).into_iter().flatten() {
+            if other.absence.is_none() || other.output_labels == alert.output_labels {
+                continue;
+            }
+            for i in vanish::healthy(other, interval, n) {
+                if !written.iter().chain(out.iter()).any(|w| w.series == i.series) {
+                    out.push(i);
+                }
+            }
+        }
+        out
+    }
 }
 
-fn group_for(sibs: &Siblings<'_>, alert: &AlertPlan, s: Scenario) -> TestGroup {
+fn group_for(sibs: &Siblings<'_>, alert: &AlertPlan, mut s: Scenario) -> TestGroup {
+    let end = s.evals.iter().copied().max().unwrap_or(0);
+    let mut inputs = std::mem::take(&mut s.inputs);
+    inputs.extend(sibs.background(alert, s.interval, end, &inputs));
     let sibs = sibs.of(alert);
     let alert_rule_test = s
         .evals
@@ -177,7 +220,7 @@ fn group_for(sibs: &Siblings<'_>, alert: &AlertPlan, s: Scenario) -> TestGroup {
             exp_alerts: sibs.iter().filter(|a| fires(a, &s, t)).map(|a| expected(a)).collect(),
         })
         .collect();
-    TestGroup { name: s.title, interval: secs(s.interval), input_series: s.inputs, alert_rule_test, promql_expr_test: Vec::new() }
+    TestGroup { name: s.title, interval: secs(s.interval), input_series: inputs, alert_rule_test, promql_expr_test: Vec::new() }
 }
 
 /// How an alert's test groups are named: their names start with this and a space.
@@ -249,6 +292,15 @@ fn alert_scenarios(sibs: &Siblings<'_>, alert: &AlertPlan) -> Result<Vec<Scenari
     }
     let for_s = for_steps(alert);
     let name = describe(alert);
+    let mut scenarios = present_scenarios(sibs, alert, for_s, &name)?;
+    if let Some(absence) = &alert.absence {
+        scenarios.extend(vanish::scenarios(alert, absence, &name)?);
+    }
+    Ok(scenarios)
+}
+
+/// The scenarios of an alert whose input is there throughout.
+fn present_scenarios(sibs: &Siblings<'_>, alert: &AlertPlan, for_s: u64, name: &str) -> Result<Vec<Scenario>, String> {
     Ok(match &alert.signal {
         Signal::CounterStep { metric, labels } => {
             let end = T_EVENT + for_s + 120;
@@ -265,6 +317,7 @@ fn alert_scenarios(sibs: &Siblings<'_>, alert: &AlertPlan) -> Result<Vec<Scenari
                     interval: STEP,
                     inputs: vec![step_series(0.0)],
                     value: Box::new(step_value),
+                    absent_from: None,
                     evals: evals_around(T_EVENT, for_s),
                 },
                 Scenario {
@@ -272,6 +325,7 @@ fn alert_scenarios(sibs: &Siblings<'_>, alert: &AlertPlan) -> Result<Vec<Scenari
                     interval: STEP,
                     inputs: vec![InputSeries { series: series(metric, labels), values: run(0.0, 0.0, n) }],
                     value: Box::new(|_| Some(0.0)),
+                    absent_from: None,
                     evals: vec![end],
                 },
                 Scenario {
@@ -279,9 +333,51 @@ fn alert_scenarios(sibs: &Siblings<'_>, alert: &AlertPlan) -> Result<Vec<Scenari
                     interval: STEP,
                     inputs: vec![InputSeries { series: series(metric, labels), values: run(7.0, 0.0, n) }],
                     value: Box::new(|_| Some(0.0)),
+                    absent_from: None,
                     evals: vec![end],
                 },
             ]
+        }
+        Signal::CounterSteps { counters } => {
+            let end = T_EVENT + for_s + 120;
+            let n = end / STEP + 1;
+            let before = T_EVENT / STEP;
+            // Every counter is there in every scenario (the absence arm reads one of them).
+            let flat = |start: f64| -> Vec<InputSeries> {
+                counters.iter().map(|(m, l)| InputSeries { series: series(m, l), values: run(start, 0.0, n) }).collect()
+            };
+            let mut out = Vec::new();
+            for (i, (metric, _)) in counters.iter().enumerate() {
+                let mut inputs = flat(0.0);
+                if let Some(stepped) = inputs.get_mut(i) {
+                    stepped.values = format!("{} {}", run(0.0, 0.0, before), run(1.0, 0.0, n - before));
+                }
+                out.push(Scenario {
+                    title: format!("{name} fires when {metric} steps up by one"),
+                    interval: STEP,
+                    inputs,
+                    value: Box::new(move |t| Some(if (T_EVENT..T_EVENT + 300).contains(&t) { 1.0 } else { 0.0 })),
+                    absent_from: None,
+                    evals: evals_around(T_EVENT, for_s),
+                });
+            }
+            out.push(Scenario {
+                title: format!("{name} stays silent while every counter stays at zero"),
+                interval: STEP,
+                inputs: flat(0.0),
+                value: Box::new(|_| Some(0.0)),
+                absent_from: None,
+                evals: vec![end],
+            });
+            out.push(Scenario {
+                title: format!("{name} at the boundary: counters that do not move are not new events"),
+                interval: STEP,
+                inputs: flat(7.0),
+                value: Box::new(|_| Some(0.0)),
+                absent_from: None,
+                evals: vec![end],
+            });
+            out
         }
         Signal::RejectedRatio { metric, labels } => {
             // N requests per second of which R are rejected, sampled once a minute: with 1m
@@ -320,6 +416,7 @@ fn alert_scenarios(sibs: &Siblings<'_>, alert: &AlertPlan) -> Result<Vec<Scenari
                         InputSeries { series: series(metric, &refused), values: run(0.0, rejected_inc as f64, n) },
                     ],
                     value: Box::new(move |t| (t >= input).then_some(ratio)),
+                    absent_from: None,
                     evals,
                 })
             };
@@ -339,6 +436,7 @@ fn alert_scenarios(sibs: &Siblings<'_>, alert: &AlertPlan) -> Result<Vec<Scenari
                 interval: STEP,
                 inputs: vec![InputSeries { series: series(metric, labels), values: run(v, 0.0, n) }],
                 value: Box::new(move |_| Some(v)),
+                absent_from: None,
                 evals,
             };
             vec![
@@ -363,6 +461,7 @@ fn alert_scenarios(sibs: &Siblings<'_>, alert: &AlertPlan) -> Result<Vec<Scenari
                     interval: STEP,
                     inputs: vec![InputSeries { series: series(metric, labels), values: run(last, 0.0, n) }],
                     value: Box::new(move |t| Some(t as f64 - last)),
+                    absent_from: None,
                     evals: evals_around(first_past, for_s),
                 },
                 Scenario {
@@ -370,6 +469,7 @@ fn alert_scenarios(sibs: &Siblings<'_>, alert: &AlertPlan) -> Result<Vec<Scenari
                     interval: STEP,
                     inputs: vec![InputSeries { series: series(metric, labels), values: run(0.0, STEP as f64, n) }],
                     value: Box::new(|_| Some(0.0)),
+                    absent_from: None,
                     evals: vec![end],
                 },
                 Scenario {
@@ -377,6 +477,7 @@ fn alert_scenarios(sibs: &Siblings<'_>, alert: &AlertPlan) -> Result<Vec<Scenari
                     interval: STEP,
                     inputs: vec![InputSeries { series: series(metric, labels), values: run(last, 0.0, LEAD / STEP + 1) }],
                     value: Box::new(move |t| Some(t as f64 - last)),
+                    absent_from: None,
                     evals: vec![LEAD],
                 },
             ]
@@ -394,6 +495,7 @@ fn alert_scenarios(sibs: &Siblings<'_>, alert: &AlertPlan) -> Result<Vec<Scenari
                         values: format!("{} {}", run(100.0, 0.0, before), run(99.0, 0.0, n - before)),
                     }],
                     value: Box::new(|t| Some(if t >= T_EVENT { -1.0 } else { 0.0 })),
+                    absent_from: None,
                     evals: evals_around(T_EVENT, for_s),
                 },
                 Scenario {
@@ -401,6 +503,7 @@ fn alert_scenarios(sibs: &Siblings<'_>, alert: &AlertPlan) -> Result<Vec<Scenari
                     interval: STEP,
                     inputs: vec![InputSeries { series: series(metric, labels), values: run(100.0, 10.0, n) }],
                     value: Box::new(|_| Some(0.0)),
+                    absent_from: None,
                     evals: vec![end],
                 },
                 Scenario {
@@ -408,6 +511,7 @@ fn alert_scenarios(sibs: &Siblings<'_>, alert: &AlertPlan) -> Result<Vec<Scenari
                     interval: STEP,
                     inputs: vec![InputSeries { series: series(metric, labels), values: run(100.0, 0.0, n) }],
                     value: Box::new(|_| Some(0.0)),
+                    absent_from: None,
                     evals: vec![end],
                 },
             ]
@@ -474,7 +578,7 @@ fn record_group(r: &RecordPlan) -> Option<TestGroup> {
             let sel = series(&r.record, &r.labels);
             (inputs, format!("count({sel}) > bool 0"), vec![ExpSample { labels: "{}".into(), value: 1.0 }])
         }
-        Signal::Gauge { .. } | Signal::Decrease { .. } => return None,
+        Signal::Gauge { .. } | Signal::Decrease { .. } | Signal::CounterSteps { .. } => return None,
     };
     Some(TestGroup {
         name: format!("recording rule {} of {}", r.record, r.construct),
