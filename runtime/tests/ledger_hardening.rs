@@ -182,6 +182,20 @@ fn a_new_checkpoint_history_on_request_is_recorded_as_an_entry_and_reported() {
 }
 
 #[test]
+fn a_checkpoint_file_deleted_under_a_running_writer_stops_it_rather_than_checkpointing_to_nowhere() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = LedgerKey::generate().unwrap();
+    let mut cfg = config(dir.path());
+    cfg.checkpoint = CheckpointPolicy { every_entries: Some(1), every: None };
+    let (l, _) = Ledger::open(cfg.clone(), key, Arc::new(ManualClock::new(T0)), None).unwrap();
+    l.append(&event(1)).unwrap();
+    std::fs::remove_file(cfg.checkpoint_path()).unwrap();
+    let err = l.append(&event(2)).unwrap_err();
+    assert!(matches!(&err, LedgerError::Failed(m) if m.contains("was deleted while the ledger was open")), "{err}");
+    assert!(matches!(l.append(&event(3)), Err(LedgerError::Failed(_))));
+}
+
+#[test]
 fn a_brand_new_ledger_creates_its_checkpoint_file() {
     let dir = tempfile::tempdir().unwrap();
     let key = LedgerKey::generate().unwrap();

@@ -132,6 +132,18 @@ pub(crate) fn run(s: &Shared, start: Start) {
     }
 }
 
+/// Whether an open file no longer has a name.
+#[cfg(unix)]
+fn unlinked(file: &File) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    file.metadata().is_ok_and(|m| m.nlink() == 0)
+}
+
+#[cfg(not(unix))]
+fn unlinked(_file: &File) -> bool {
+    false
+}
+
 fn publish_checkpoints(s: &Shared, st: &mut State, n: usize, seq: u64) {
     st.checkpoints_len += (n * CHECKPOINT_LEN) as u64;
     st.stats.checkpoints += n as u64;
@@ -197,6 +209,16 @@ impl Flusher<'_> {
             .write_all(&bytes)
             .and_then(|()| self.checkpoints.sync_data())
             .map_err(|e| format!("cannot write `{}`: {e}", path.display()))?;
+        // A file deleted while it is open is still written, to nowhere anyone can read: the
+        // checkpoints would be lost without a word. Stop instead, as opening would refuse.
+        for (file, path) in [(&self.checkpoints, &path), (&self.ledger, &self.s.config.path)] {
+            if unlinked(file) {
+                return Err(format!(
+                    "`{}` was deleted while the ledger was open; no more entries are taken (restore it, or reopen with a new checkpoint history)",
+                    path.display()
+                ));
+            }
+        }
         if let Some(last) = cps.last() {
             self.last_cp_seq = last.seq;
         }

@@ -42,7 +42,7 @@ pub(crate) fn open(input: CkptInput<'_>) -> Result<Opened<'_>, VerifyError> {
         CkptInput::File { path, len } => {
             let io = |source| VerifyError::Io { path: path.to_path_buf(), source };
             let file = crate::fsread::open(path).map_err(io)?;
-            Box::new(BufReader::with_capacity(1 << 16, file.take(len.unwrap_or(u64::MAX))))
+            Box::new(BufReader::with_capacity(1 << 20, file.take(len.unwrap_or(u64::MAX))))
         }
     };
     let mut head = Vec::with_capacity(CHECKPOINT_HEADER_LEN);
