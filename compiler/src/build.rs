@@ -87,6 +87,17 @@ fn walk(out: &Path, dir: &Path, found: &mut BTreeSet<String>) -> Result<(), IoEr
     Ok(())
 }
 
+/// Whether the file at `path` holds exactly `want`. Only a regular file is read (a FIFO
+/// left in the output folder would block the build, a link to `/dev/zero` never end), and
+/// no further than one byte past `want`'s length.
+fn holds(path: &Path, want: &[u8]) -> std::io::Result<bool> {
+    use std::io::Read;
+    let (file, _) = crate::source::open_regular(path)?;
+    let mut got = Vec::with_capacity(want.len());
+    file.take(want.len() as u64 + 1).read_to_end(&mut got)?;
+    Ok(got == want)
+}
+
 fn target(out: &Path, rel: &str) -> PathBuf {
     rel.split('/').fold(out.to_path_buf(), |p, c| p.join(c))
 }
@@ -109,9 +120,11 @@ pub fn write(out: &Path, artifacts: &[Artifact], others: Others) -> Result<Vec<(
     let before = owned_files(out)?;
     for a in artifacts {
         let path = target(out, &a.path);
-        let change = match std::fs::read(&path) {
-            Ok(existing) if existing == a.contents => Change::Unchanged,
-            Ok(_) => Change::Updated,
+        let change = match holds(&path, &a.contents) {
+            Ok(true) => Change::Unchanged,
+            Ok(false) => Change::Updated,
+            // A FIFO or a device where an artifact belongs is not replaced: say so.
+            Err(e) if e.kind() == std::io::ErrorKind::InvalidInput => return Err(io(&path)(e)),
             Err(_) => Change::Created,
         };
         if change != Change::Unchanged {
@@ -144,9 +157,9 @@ pub fn check(out: &Path, artifacts: &[Artifact], others: Others) -> Result<Vec<(
     let mut stale = Vec::new();
     for a in artifacts {
         let path = target(out, &a.path);
-        match std::fs::read(&path) {
-            Ok(existing) if existing == a.contents => {}
-            Ok(_) => stale.push((a.path.clone(), Staleness::Differs)),
+        match holds(&path, &a.contents) {
+            Ok(true) => {}
+            Ok(false) => stale.push((a.path.clone(), Staleness::Differs)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => stale.push((a.path.clone(), Staleness::Missing)),
             Err(e) => return Err(IoError { path: path.display().to_string(), source: e }),
         }

@@ -292,6 +292,20 @@ impl Sources {
 fn read_spec_file(path: &Path, name: &str) -> Result<Vec<u8>, LoadError> {
     use std::io::Read;
     let io = |source| LoadError::Io { path: name.to_string(), source };
+    let (file, meta) = open_regular(path).map_err(io)?;
+    if meta.len() > MAX_FILE_BYTES {
+        return Err(LoadError::TooLarge { path: name.to_string(), size: meta.len() });
+    }
+    let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
+    file.take(meta.len()).read_to_end(&mut bytes).map_err(io)?;
+    Ok(bytes)
+}
+
+/// Opens a file for reading only if it is a regular file once links are resolved (an error
+/// of kind `InvalidInput` names what it is otherwise): opened without blocking, so that a
+/// FIFO cannot hold up the open, and judged by the opened descriptor, so that swapping the
+/// file after a check gains nothing.
+pub(crate) fn open_regular(path: &Path) -> std::io::Result<(std::fs::File, std::fs::Metadata)> {
     let mut options = std::fs::OpenOptions::new();
     options.read(true);
     #[cfg(unix)]
@@ -300,17 +314,12 @@ fn read_spec_file(path: &Path, name: &str) -> Result<Vec<u8>, LoadError> {
         // O_NONBLOCK changes nothing when reading a regular file, the only kind read here.
         options.custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY);
     }
-    let file = options.open(path).map_err(io)?;
-    let meta = file.metadata().map_err(io)?;
+    let file = options.open(path)?;
+    let meta = file.metadata()?;
     if !meta.is_file() {
-        return Err(io(std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("it is {}, not a regular file", kind_of(&meta)))));
+        return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("it is {}, not a regular file", kind_of(&meta))));
     }
-    if meta.len() > MAX_FILE_BYTES {
-        return Err(LoadError::TooLarge { path: name.to_string(), size: meta.len() });
-    }
-    let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
-    file.take(meta.len()).read_to_end(&mut bytes).map_err(io)?;
-    Ok(bytes)
+    Ok((file, meta))
 }
 
 /// What a file that is not regular is, in the runtime's words.

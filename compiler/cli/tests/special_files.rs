@@ -228,6 +228,26 @@ fn a_special_file_in_place_of_the_default_checkpoint_file_is_refused() {
     }
 }
 
+/// `pipc build` reads what its output folder holds to compare it: a FIFO or a link to
+/// `/dev/zero` where an artifact belongs is refused, not read, and not replaced.
+#[test]
+fn a_special_file_where_an_artifact_belongs_is_refused_by_build() {
+    let dir = project();
+    let d = dir.path();
+    let b = pipc(d, &["build", "--out", "out", "shop.pips"]);
+    assert_eq!(b.code, Some(0), "{}", b.stderr);
+    let artifact = d.join("out").join("ir").join("shop.json");
+    assert!(artifact.is_file());
+    for (special, kind) in [("fifo", "a named pipe (FIFO)"), ("zero", "a character device")] {
+        std::fs::remove_file(&artifact).unwrap();
+        std::os::unix::fs::symlink(d.join(special), &artifact).unwrap();
+        for args in [["build", "--out", "out", "shop.pips"].as_slice(), ["build", "--check", "--out", "out", "shop.pips"].as_slice()] {
+            assert_refused(d, &args.iter().map(|s| (*s).to_string()).collect::<Vec<_>>(), kind);
+        }
+        assert!(std::fs::symlink_metadata(&artifact).unwrap().file_type().is_symlink(), "the special file was replaced");
+    }
+}
+
 /// A spec folder holding a FIFO named like a spec is refused, not read.
 #[test]
 fn a_fifo_inside_a_spec_folder_is_refused() {
