@@ -102,7 +102,8 @@ impl ConfigStore {
     /// Loads `path`, or starts at version 0 with the default schedule when it does not exist.
     pub fn load(spec: &str, path: &Path, metrics: &Metrics, evidence: Arc<dyn EvidenceSink>) -> Result<ConfigStore, ConfigError> {
         let config = StoreConfig::new(spec, STORE, HISTORY);
-        let store = match std::fs::read(path) {
+        // A regular file only: a FIFO or a device at this path must not hang or flood the service.
+        let store = match pip_runtime::fsread::read(path, u64::MAX, "a configuration store") {
             Ok(bytes) => {
                 let format = |reason: String| ConfigError::Format { path: path.to_path_buf(), reason };
                 let saved: Saved = serde_json::from_slice(&bytes).map_err(|e| format(e.to_string()))?;
