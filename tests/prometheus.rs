@@ -158,3 +158,46 @@ fn the_committed_test_files_name_their_rules_file() {
         assert_eq!(artifacts[1].path, promtool::tests_path(&spec));
     }
 }
+
+/// Issue 12 §2: the evidence and integrity alerts — and only they — also fire when their
+/// input is gone, through an absence arm whose equality matchers carry every label the alert
+/// routes on; and each has a generated "series vanish" test group in which it fires.
+#[test]
+fn evidence_and_integrity_alerts_fire_when_their_series_vanish() {
+    use pip_conventions::alert;
+    let mut seen = 0;
+    for spec in compiled_specs() {
+        let plan = prometheus::plan(&spec);
+        let artifacts = prometheus::emit(&spec).unwrap();
+        let tests: serde_norway::Value = serde_norway::from_slice(&artifacts[1].contents).unwrap();
+        for r in plan.groups.iter().flat_map(|g| g.rules.iter()) {
+            let RulePlan::Alert(a) = r else { continue };
+            let evidence = [alert::EVIDENCE_GAP, alert::LEDGER_VERIFICATION_FAILED, alert::LEDGER_TRUNCATED].contains(&a.alert.as_str());
+            assert_eq!(a.absence.is_some(), evidence, "{}: {}", spec.name, a.alert);
+            let Some(absence) = &a.absence else { continue };
+            seen += 1;
+            let expr = a.expr();
+            let (_, arm) = expr.split_once(" or absent_over_time(").unwrap_or_else(|| panic!("{expr}"));
+            for (k, v) in &a.output_labels {
+                assert!(arm.contains(&format!("{k}=\"{v}\"")), "{expr}: the absence arm does not keep {k}");
+            }
+            assert!(!arm.contains("=~") && !arm.contains("!="), "{expr}");
+            assert_eq!(absence.labels, a.output_labels);
+            let prefix = format!("{} ", promtool::describe(a));
+            let vanish: Vec<&serde_norway::Value> = tests["tests"]
+                .as_sequence()
+                .unwrap()
+                .iter()
+                .filter(|t| t["name"].as_str().is_some_and(|n| n.starts_with(&prefix) && (n.contains("input is gone") || n.contains("never saw"))))
+                .collect();
+            assert_eq!(vanish.len(), 1, "{}: {prefix}: one vanish scenario", spec.name);
+            let fires = vanish[0]["alert_rule_test"]
+                .as_sequence()
+                .unwrap()
+                .iter()
+                .any(|t| t["exp_alerts"].as_sequence().is_some_and(|e| !e.is_empty()));
+            assert!(fires, "{}: {prefix}: the vanish scenario never expects the alert", spec.name);
+        }
+    }
+    assert!(seen >= 9, "only {seen} absence-aware alerts");
+}
