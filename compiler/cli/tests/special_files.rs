@@ -248,29 +248,6 @@ fn a_special_file_where_an_artifact_belongs_is_refused_by_build() {
     }
 }
 
-/// A checkpoint file holds at most one 80-byte checkpoint per entry of its ledger: a longer
-/// one (1 GiB of nothing, sparse) is refused by `pipc bundle` before it is read.
-#[test]
-fn a_checkpoint_file_longer_than_its_ledger_could_need_is_refused_unread() {
-    let dir = project();
-    let d = dir.path();
-    let huge = std::fs::File::create(d.join("huge.ckpt")).unwrap();
-    huge.set_len(1 << 30).unwrap();
-    let r = pipc(
-        d,
-        &["bundle", "--spec", "shop.pips", "--ledger", "audit.ledger", "--checkpoints", "huge.ckpt", "--key-file", "key", "-o", "h.zip"],
-    );
-    assert_eq!(r.code, Some(1), "{}", r.stderr);
-    assert!(
-        r.stderr.contains(
-            "cannot read checkpoint file `huge.ckpt`: it has 1073741824 bytes, more than the checkpoint file of a ledger this long can have"
-        ),
-        "{}",
-        r.stderr
-    );
-    assert!(!d.join("h.zip").exists());
-}
-
 /// A spec folder holding a FIFO named like a spec is refused, not read.
 #[test]
 fn a_fifo_inside_a_spec_folder_is_refused() {

@@ -10,7 +10,7 @@ use pip_compiler::emit::bundle::{BUNDLE_MANIFEST, BundleFile, Part, bundle_files
 use pip_compiler::ir;
 use pip_compiler::source::Sources;
 use pip_compiler::units::{Quantity, parse_quantity};
-use pip_runtime::ledger::checkpoint::{CHECKPOINT_HEADER_LEN, CheckpointFile, default_path};
+use pip_runtime::ledger::checkpoint::{CheckpointFile, default_path};
 use pip_runtime::ledger::format::Entry;
 use pip_runtime::ledger::key::to_hex;
 use pip_runtime::ledger::query::{Expectation, LedgerReader, evidence_gaps};
@@ -291,19 +291,10 @@ fn slice_of(
     let window = w.reader.window(from_ms, to_ms).map_err(|e| ledger_err(e.to_string()))?;
     let file = match &w.ckpt {
         // A checkpoint file that cannot be read (missing, a FIFO, a device) is a usage error.
-        // It holds at most one 80-byte checkpoint per entry, and every entry takes more room
-        // than that in the ledger: one longer than the ledger is refused before it is read.
-        Some(p) => {
-            let most = std::fs::metadata(&w.path).map_or(0, |m| m.len()).saturating_add(CHECKPOINT_HEADER_LEN as u64);
-            let bytes = pip_runtime::fsread::read(p, most, "the checkpoint file of a ledger this long").map_err(|e| {
-                let msg = format!("cannot read checkpoint file `{}`: {e}", p.display());
-                match pip_runtime::fsread::refusal(&e) {
-                    Some(pip_runtime::fsread::Refused::TooLarge { .. }) => ledger_err(msg),
-                    _ => BundleError::Usage(format!("ledger `{}`: {msg}", w.name)),
-                }
-            })?;
-            Some(CheckpointFile::parse(&bytes).map_err(|e| ledger_err(format!("`{}` is not a pip checkpoint file: {e}", p.display())))?)
-        }
+        Some(p) => Some(CheckpointFile::read(p).map_err(|e| match e {
+            pip_runtime::ledger::checkpoint::CheckpointError::Io { .. } => BundleError::Usage(format!("ledger `{}`: {e}", w.name)),
+            e => ledger_err(e.to_string()),
+        })?),
         None => None,
     };
     // The ledger's identity: a ledger made for another spec or ledger is not this one's.
