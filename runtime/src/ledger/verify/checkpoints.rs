@@ -91,6 +91,9 @@ pub(crate) struct Checker<'a> {
     bad: Runs,
     /// The last 80 bytes checked and whether their MAC verified (junk repeats itself).
     memo: Option<([u8; CHECKPOINT_LEN], bool)>,
+    /// The checkpoint before this one failed its MAC and its anomaly is the last run of
+    /// `bad`: a copy of it only extends that run (no text to format and compare).
+    extends_bad_run: bool,
 }
 
 impl<'a> Checker<'a> {
@@ -105,6 +108,7 @@ impl<'a> Checker<'a> {
             order: Runs::default(),
             bad: Runs::default(),
             memo: None,
+            extends_bad_run: false,
         }
     }
 
@@ -112,6 +116,15 @@ impl<'a> Checker<'a> {
     pub(crate) fn add(&mut self, i: u64, offset: u64, cp: Checkpoint) {
         let raw = cp.encode();
         let ok = match self.memo {
+            Some((bytes, false)) if bytes == raw && self.extends_bad_run => {
+                // INVARIANT: `extends_bad_run` is set only right after a MAC failure was
+                // pushed to `bad`, so its last run is that failure's.
+                let copy = Anomaly::new(AnomalyClass::Modified, FileKind::Checkpoints, offset, Some(SeqRange::one(cp.seq)), String::new());
+                if let Some(run) = self.bad.list.last_mut() {
+                    run.absorb(&copy);
+                }
+                return;
+            }
             Some((bytes, ok)) if bytes == raw => ok,
             _ => {
                 let ok = cp.verify(self.key, &self.digest);
@@ -127,8 +140,10 @@ impl<'a> Checker<'a> {
                 Some(SeqRange::one(cp.seq)),
                 format!("checkpoint {} fails its MAC", i + 1),
             ));
+            self.extends_bad_run = true;
             return;
         }
+        self.extends_bad_run = false;
         if let Some(last) = self.last
             && cp.seq <= last.seq
         {
