@@ -14,11 +14,18 @@ use pip_runtime::{Violation, pip_invariant, runtime};
 #[derive(Default)]
 struct Sink(Mutex<Vec<Event>>);
 
+/// The key the memory ledger hashes values with (`evidence_values = hash`).
+const VALUE_KEY: [u8; 32] = [7; 32];
+
 impl EvidenceSink for Sink {
     fn record(&self, event: Event) -> Result<u64, EvidenceError> {
         let mut events = self.0.lock().unwrap();
         events.push(event);
         Ok(events.len() as u64)
+    }
+
+    fn hash_value(&self, value: &str) -> Option<String> {
+        Some(pip_runtime::evidence::hash_value(&VALUE_KEY, value))
     }
 }
 
@@ -104,6 +111,7 @@ fn a_failed_requires_denies_with_an_error_and_leaves_evidence() {
     assert_eq!(event.payload["values"]["balance"], "100");
     assert_eq!(event.payload["severity"], "critical");
     assert_eq!(event.payload["priority"], "P0");
+    assert_eq!(event.payload["evidence_values"], "debug");
 }
 
 /// The evidence a violation leaves and the alert its invariant raises name the same
@@ -131,7 +139,7 @@ fn the_evidence_and_the_alert_name_the_same_spec_line() {
         .find(|r| r["alert"].is_string() && r["expr"].as_str().is_some_and(|e| e.contains("invariant=\"positive_amount\"")))
         .unwrap();
     assert_eq!(alert["annotations"]["spec_source"].as_str().unwrap(), evidence);
-    assert_eq!(evidence, "checks.pips:12");
+    assert_eq!(evidence, "checks.pips:15");
 }
 
 #[test]
@@ -177,9 +185,14 @@ fn deny_on_a_function_without_a_result_panics_with_the_violation() {
     let panic = std::panic::catch_unwind(|| greet("")).unwrap_err();
     let message = panic.downcast_ref::<String>().unwrap();
     assert!(message.contains("invariant checks.non_empty_name violated: requires `!name.is_empty()`"), "{message}");
-    assert!(message.contains("name = \"\""), "{message}");
+    // `evidence_values = hash`: the message holds what the ledger holds, the keyed hash.
+    let hashed = pip_runtime::evidence::hash_value(&VALUE_KEY, "\"\"");
+    assert!(message.contains(&format!("name = {hashed}")), "{message}");
     assert!(message.contains("[spec checks.pips:"), "{message}");
-    assert_eq!(events_about("non_empty_name").last().unwrap().result, "denied");
+    let event = events_about("non_empty_name").last().unwrap().clone();
+    assert_eq!(event.result, "denied");
+    assert_eq!(event.payload["values"]["name"], hashed.as_str());
+    assert_eq!(event.payload["evidence_values"], "hash");
 }
 
 #[pip_invariant("checks.bounded_total")]
@@ -195,7 +208,11 @@ fn record_lets_the_call_go_on_and_records_the_violation() {
     assert_eq!(count("violations", "bounded_total", "ensures", "low"), before + 1);
     let event = events_about("bounded_total").into_iter().last().unwrap();
     assert_eq!(event.result, "recorded");
-    assert_eq!(event.payload["values"]["result"], "120");
+    // `evidence_values = omit`: the event names the value read and holds nothing of it.
+    assert_eq!(event.payload["evidence_values"], "omit");
+    assert!(event.payload["values"].as_object().unwrap().contains_key("result"));
+    assert_eq!(event.payload["values"]["result"], serde_json::Value::Null);
+    assert!(!event.payload.to_string().contains("120"), "{}", event.payload);
 }
 
 struct Counter {
@@ -292,6 +309,7 @@ fn a_violation_reports_a_ledger_that_is_not_registered() {
         source: "s.pips:1",
         policy: pip_runtime::invariant::Policy::Deny,
         values: vec![],
+        evidence_values: pip_runtime::invariant::EvidenceValues::Omitted,
         evidence: Evidence::Failed { ledger: "audit", reason: "no ledger".into() },
         retry_after: None,
     };

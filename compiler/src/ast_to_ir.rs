@@ -169,23 +169,32 @@ fn check_spec(cx: &mut Cx<'_>, name: &str, members: &[Member<'_>]) -> Option<ir:
                     .label("second `labels` block")
                     .help("merge the two blocks"),
             ),
-            _ => constructs::misplaced(cx, "spec", s, "`owner`, `runbook`, `doc`, `labels { ... }` and `severity P0 { ... }` overrides"),
+            _ => constructs::misplaced(
+                cx,
+                "spec",
+                s,
+                "`owner`, `runbook`, `doc`, `evidence_values`, `labels { ... }` and `severity P0 { ... }` overrides",
+            ),
         }
     }
-    let settings = Settings::collect(cx, "spec", header.name.span, &["owner", "runbook", "doc"], assigns);
+    let settings = Settings::collect(cx, "spec", header.name.span, &["owner", "runbook", "doc", "evidence_values"], assigns);
     let owner = settings.require(cx, "spec", name, "owner", "\"team-name\"").and_then(|v| values::nonempty_string(cx, v, "the owner"));
     let runbook = settings.require(cx, "spec", name, "runbook", "\"https://runbooks.example.com/...\"").and_then(|v| values::url(cx, v));
     if let Some(v) = settings.get("doc") {
         values::string_value(cx, v);
     }
+    let evidence_values = match settings.get("evidence_values") {
+        None => Some(ir::EvidenceValues::default()),
+        Some(v) => values::evidence_values(cx, v),
+    };
     let severities = severity_overrides(cx, &overrides);
     let labels = labels.map(|l| spec_labels(cx, l)).unwrap_or_default();
 
     let items: Vec<&Item> = members.iter().flat_map(|m| m.items.iter()).collect();
     // The constructs are checked even when the header has errors, so that one run reports
     // every error (their default runbook only matters when the spec is valid).
-    let body = constructs::check_items(cx, &items, runbook.as_deref().unwrap_or_default());
-    let (owner, runbook, version, body) = (owner?, runbook?, version?, body?);
+    let body = constructs::check_items(cx, &items, runbook.as_deref().unwrap_or_default(), evidence_values.unwrap_or_default());
+    let (owner, runbook, version, body, _) = (owner?, runbook?, version?, body?, evidence_values?);
     let provenance = provenance(cx, members);
     Some(ir::Spec {
         name: name.to_string(),

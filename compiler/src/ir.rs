@@ -339,6 +339,41 @@ pub enum OnViolation {
     Record,
 }
 
+/// What a violation's evidence keeps of the values its check read (`evidence_values`).
+///
+/// The default is [`EvidenceValues::Omit`]: a ledger can never be edited, so a value written
+/// there stays for good, and a service cannot know that a value an invariant reads is not
+/// personal data. A keyed hash is still personal data wherever the key is (it is
+/// pseudonymous: whoever holds the ledger key can test guesses), so `hash` is a choice a
+/// spec makes knowingly, like `debug`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum EvidenceValues {
+    /// The values' `Debug` text, as the check saw them (for values that are not personal).
+    Debug,
+    /// HMAC-SHA256 of each value's `Debug` text under a key derived from the ledger's key:
+    /// equal values give equal hashes within a ledger, and nobody without the key can test
+    /// a guess.
+    Hash,
+    /// Only the names of the values read.
+    #[default]
+    Omit,
+}
+
+impl EvidenceValues {
+    /// Every mode, as written in a spec.
+    pub const ALL: [EvidenceValues; 3] = [EvidenceValues::Omit, EvidenceValues::Hash, EvidenceValues::Debug];
+
+    /// As written in a spec (and in the runtime's evidence).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EvidenceValues::Debug => "debug",
+            EvidenceValues::Hash => "hash",
+            EvidenceValues::Omit => "omit",
+        }
+    }
+}
+
 /// A Rust boolean expression checked at run time.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Check {
@@ -369,6 +404,9 @@ pub struct Invariant {
     pub on_violation: OnViolation,
     /// Ledger that receives violation events.
     pub evidence: Option<String>,
+    /// What the violation events keep of the values the checks read: the invariant's
+    /// `evidence_values`, else the spec's, else [`EvidenceValues::Omit`].
+    pub evidence_values: EvidenceValues,
     /// Runbook URL.
     pub runbook: String,
 }

@@ -96,7 +96,7 @@ fn two_files_with_one_name_are_refused_with_advice() {
 fn diagnostics_keep_the_path_as_given_while_artifacts_use_the_spec_path() {
     let dir = tree();
     let given: PathBuf = dir.path().join("ops/specs");
-    let sources = Sources::load(&[given.clone()]).unwrap();
+    let sources = Sources::load(std::slice::from_ref(&given)).unwrap();
     let (_, top) = sources.iter().find(|(_, f)| f.spec_path == "top.pips").unwrap();
     assert!(Path::new(&top.name).ends_with("ops/specs/top.pips"), "{}", top.name);
     let c = pip_compiler::compile(&sources);

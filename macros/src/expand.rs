@@ -87,6 +87,12 @@ fn invariant(args: &Args, mut f: ItemFn, spec: &Spec, inv: &ir::Invariant, loade
         Some(l) => quote!(::core::option::Option::Some(#l)),
         None => quote!(::core::option::Option::None),
     };
+    let kept = match inv.evidence_values {
+        ir::EvidenceValues::Debug => quote!(::pip_runtime::invariant::EvidenceValues::Text),
+        ir::EvidenceValues::Hash => quote!(::pip_runtime::invariant::EvidenceValues::Hashed),
+        ir::EvidenceValues::Omit => quote!(::pip_runtime::invariant::EvidenceValues::Omitted),
+    };
+    let omit = inv.evidence_values == ir::EvidenceValues::Omit;
     let subsystem = args.subsystem.as_ref().map_or_else(|| pip_conventions::check::DEFAULT_SUBSYSTEM.to_string(), syn::LitStr::value);
     let ident = &f.sig.ident;
     let source = format!("{}:{}", inv.source.file, inv.source.line);
@@ -101,7 +107,7 @@ fn invariant(args: &Args, mut f: ItemFn, spec: &Spec, inv: &ir::Invariant, loade
         .map(|c| {
             let expr = parse_expr(c, &args.target)?;
             let text = &c.expr;
-            let values = values(&arg_names);
+            let values = values(&arg_names, omit);
             Ok(quote! {
                 let __pip_ok: bool = #expr;
                 if __pip_ok {
@@ -120,7 +126,7 @@ fn invariant(args: &Args, mut f: ItemFn, spec: &Spec, inv: &ir::Invariant, loade
             let expr = parse_expr(c, &args.target)?;
             let text = &c.expr;
             let read: Vec<String> = c.reads.iter().filter(|r| *r != "self").cloned().collect();
-            let values = values(&read);
+            let values = values(&read, omit);
             Ok(quote! {
                 let __pip_ok: bool = #expr;
                 if __pip_ok {
@@ -144,7 +150,7 @@ fn invariant(args: &Args, mut f: ItemFn, spec: &Spec, inv: &ir::Invariant, loade
         #[allow(unused_imports)]
         use ::pip_runtime::invariant::{ViaDebug as _, ViaOpaque as _};
         static __PIP_SITE: ::pip_runtime::invariant::InvariantSite = ::pip_runtime::invariant::InvariantSite::new(
-            #spec_name, #inv_name, #level, #priority, #policy_tokens, #evidence, #subsystem,
+            #spec_name, #inv_name, #level, #priority, #policy_tokens, #evidence, #kept, #subsystem,
             ::core::concat!(::core::module_path!(), "::", ::core::stringify!(#ident)), #source,
         );
         #tracking
@@ -158,10 +164,14 @@ fn invariant(args: &Args, mut f: ItemFn, spec: &Spec, inv: &ir::Invariant, loade
     Ok(f.into_token_stream())
 }
 
-/// `vec![("name", <Debug of name or placeholder>), ...]`.
-fn values(names: &[String]) -> TokenStream {
+/// `vec![("name", Some(<Debug of name>) or None), ...]`; under `evidence_values = omit` the
+/// values are not even formatted: `vec![("name", None), ...]`.
+fn values(names: &[String], omit: bool) -> TokenStream {
+    if omit {
+        return quote! { ::std::vec![ #( (#names, ::core::option::Option::None) ),* ] };
+    }
     let idents: Vec<syn::Ident> = names.iter().map(|n| syn::Ident::new(n, Span::call_site())).collect();
-    quote! { ::std::vec![ #( (#names, (&::pip_runtime::invariant::Repr(&#idents)).pip_repr()) ),* ] }
+    quote! { ::std::vec![ #( (#names, (&::pip_runtime::invariant::Repr(&#idents)).pip_value()) ),* ] }
 }
 
 /// What a violation (in `__pip_violation`) does. On `Result<_, E>` the conversion names `E`

@@ -6,6 +6,11 @@
 //! is appended to the spec's evidence ledger when there is one, and becomes a
 //! [`Violation`] that the generated code returns (`deny` on a `Result` function), panics
 //! with (`deny` elsewhere), or only reports (`record`).
+//!
+//! What a violation keeps of the values its check read is the spec's `evidence_values`
+//! ([`EvidenceValues`]): their names only (the default), a keyed hash of each, or their
+//! `Debug` text. The ledger, the [`Violation`] and its message all hold the same thing, so a
+//! value the spec withholds from the ledger does not reach a log or a response either.
 
 use std::fmt;
 use std::sync::OnceLock;
@@ -14,7 +19,7 @@ use std::time::Duration;
 use pip_conventions::check;
 use prometheus_client::metrics::counter::Counter;
 
-use crate::evidence::Event;
+use crate::evidence::{Event, EvidenceSink, WITHHELD};
 use crate::global::runtime;
 use crate::metrics::InvariantLabels;
 
@@ -62,6 +67,40 @@ impl Clause {
     }
 }
 
+/// What a violation's evidence keeps of each value its check read: the spec's
+/// `evidence_values`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+///
+/// The variants are not named after the spec's words (`debug`, `hash`, `omit`): a variant
+/// named `Hash` or `Debug` in a crate every service links would make rustc spell those traits
+/// `std::hash::Hash` and `std::fmt::Debug` in the services' own error messages.
+pub enum EvidenceValues {
+    /// `debug`: the value's `Debug` text.
+    Text,
+    /// `hash`: a keyed hash of the `Debug` text ([`EvidenceSink::hash_value`]): equal values
+    /// give equal hashes in one ledger; without the ledger's key a hash cannot be computed.
+    Hashed,
+    /// `omit`: nothing but the value's name.
+    Omitted,
+}
+
+impl EvidenceValues {
+    /// As written in the spec and in the events' `evidence_values`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EvidenceValues::Text => "debug",
+            EvidenceValues::Hashed => "hash",
+            EvidenceValues::Omitted => "omit",
+        }
+    }
+}
+
+/// What a violation shows for a value under `evidence_values = omit` (its event holds `null`).
+pub const OMITTED: &str = "<omitted>";
+
+/// What a violation holds for a value whose type has no `Debug`.
+pub const NO_DEBUG: &str = "<no Debug>";
+
 /// The subsystem of violation events when the attribute does not name one.
 pub const DEFAULT_SUBSYSTEM: &str = check::DEFAULT_SUBSYSTEM;
 
@@ -80,6 +119,8 @@ pub struct InvariantSite {
     pub policy: Policy,
     /// The ledger violations go to.
     pub evidence: Option<&'static str>,
+    /// What violations keep of the values their check read.
+    pub values: EvidenceValues,
     /// The ledger subsystem of violation events.
     pub subsystem: &'static str,
     /// The function's path (the events' actor).
@@ -99,11 +140,12 @@ impl InvariantSite {
         priority: &'static str,
         policy: Policy,
         evidence: Option<&'static str>,
+        values: EvidenceValues,
         subsystem: &'static str,
         function: &'static str,
         source: &'static str,
     ) -> Self {
-        InvariantSite { spec, invariant, level, priority, policy, evidence, subsystem, function, source, counters: OnceLock::new() }
+        InvariantSite { spec, invariant, level, priority, policy, evidence, values, subsystem, function, source, counters: OnceLock::new() }
     }
 
     /// `[checks, violations][clause]`, created (at zero) on first use.
@@ -136,16 +178,20 @@ impl InvariantSite {
     }
 
     /// Counts a check that failed, records it as evidence when the spec names a ledger, and
-    /// returns the violation for the caller's policy.
+    /// returns the violation for the caller's policy. `values` are the names the check read
+    /// with their `Debug` text (`None` for a type without `Debug`, and for every value under
+    /// `evidence_values = omit`, where the generated code does not format them).
     #[cold]
     #[inline(never)]
-    pub fn violated(&self, clause: Clause, expr: &'static str, values: Vec<(&'static str, String)>) -> Violation {
+    pub fn violated(&self, clause: Clause, expr: &'static str, values: Vec<(&'static str, Option<String>)>) -> Violation {
         let counters = self.counters();
         for kind in counters {
             if let Some(c) = kind.get(clause.index()) {
                 c.inc();
             }
         }
+        let sink = self.evidence.and_then(|ledger| runtime().ledger(self.spec, ledger));
+        let values = values.into_iter().map(|(k, v)| (k.to_string(), self.keep(v, sink.as_deref()))).collect();
         let mut violation = Violation {
             spec: self.spec,
             invariant: self.invariant,
@@ -154,12 +200,13 @@ impl InvariantSite {
             function: self.function,
             source: self.source,
             policy: self.policy,
-            values: values.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
+            values,
+            evidence_values: self.values,
             evidence: Evidence::NotConfigured,
             retry_after: None,
         };
         if let Some(ledger) = self.evidence {
-            violation.evidence = match runtime().ledger(self.spec, ledger) {
+            violation.evidence = match sink {
                 Some(sink) => match sink.record(violation.event(self)) {
                     Ok(seq) => Evidence::Recorded { ledger, seq },
                     Err(e) => Evidence::Failed { ledger, reason: e.to_string() },
@@ -173,6 +220,16 @@ impl InvariantSite {
             eprintln!("pip: {violation}");
         }
         violation
+    }
+
+    /// What the violation keeps of one value (see [`EvidenceValues`]).
+    fn keep(&self, value: Option<String>, sink: Option<&dyn EvidenceSink>) -> String {
+        match (self.values, value) {
+            (EvidenceValues::Omitted, _) => OMITTED.to_string(),
+            (_, None) => NO_DEBUG.to_string(),
+            (EvidenceValues::Text, Some(v)) => v,
+            (EvidenceValues::Hashed, Some(v)) => sink.and_then(|s| s.hash_value(&v)).unwrap_or_else(|| WITHHELD.to_string()),
+        }
     }
 }
 
@@ -214,8 +271,11 @@ pub struct Violation {
     pub source: &'static str,
     /// The policy applied.
     pub policy: Policy,
-    /// The values the expression read (`Debug` where the type has it).
+    /// The values the expression read, as the spec's `evidence_values` keeps them: `Debug`
+    /// text, a keyed hash, or [`OMITTED`].
     pub values: Vec<(String, String)>,
+    /// How `values` were kept.
+    pub evidence_values: EvidenceValues,
     /// Whether it was recorded as evidence.
     pub evidence: Evidence,
     /// For a rate limit's full window: how long until the key is admitted again (a
@@ -225,8 +285,19 @@ pub struct Violation {
 
 impl Violation {
     fn event(&self, site: &InvariantSite) -> Event {
-        let values: serde_json::Map<String, serde_json::Value> =
-            self.values.iter().map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone()))).collect();
+        // Under `omit` the event names the values read and holds `null` for each.
+        let values: serde_json::Map<String, serde_json::Value> = self
+            .values
+            .iter()
+            .map(|(k, v)| {
+                let v = if self.evidence_values == EvidenceValues::Omitted {
+                    serde_json::Value::Null
+                } else {
+                    serde_json::Value::String(v.clone())
+                };
+                (k.clone(), v)
+            })
+            .collect();
         Event {
             subsystem: site.subsystem.to_string(),
             actor: self.function.to_string(),
@@ -236,6 +307,7 @@ impl Violation {
                 "check": self.clause.as_str(),
                 "expr": self.expr,
                 "values": values,
+                "evidence_values": self.evidence_values.as_str(),
                 "severity": site.level,
                 "priority": site.priority,
                 "spec_source": site.source,
@@ -290,6 +362,11 @@ const MAX_REPR: usize = 1024;
 pub trait ViaDebug {
     /// The value's `Debug` text (cut at 1 KiB).
     fn pip_repr(&self) -> String;
+
+    /// The value's `Debug` text (cut at 1 KiB).
+    fn pip_value(&self) -> Option<String> {
+        Some(self.pip_repr())
+    }
 }
 
 impl<T: fmt::Debug + ?Sized> ViaDebug for Repr<'_, T> {
@@ -309,13 +386,18 @@ impl<T: fmt::Debug + ?Sized> ViaDebug for Repr<'_, T> {
 
 /// Picked otherwise.
 pub trait ViaOpaque {
-    /// A placeholder.
+    /// A placeholder ([`NO_DEBUG`]).
     fn pip_repr(&self) -> String;
+
+    /// `None`: there is no text to keep (nor to hash: every such value would hash alike).
+    fn pip_value(&self) -> Option<String> {
+        None
+    }
 }
 
 impl<T: ?Sized> ViaOpaque for &Repr<'_, T> {
     fn pip_repr(&self) -> String {
-        "<no Debug>".to_string()
+        NO_DEBUG.to_string()
     }
 }
 

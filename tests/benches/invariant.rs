@@ -5,7 +5,7 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use pip_runtime::invariant::{Clause, InvariantSite, LimitSite, Policy, Repr, ViaDebug as _};
+use pip_runtime::invariant::{Clause, EvidenceValues, InvariantSite, LimitSite, Policy, Repr, ViaDebug as _};
 use pip_runtime::{Violation, pip_invariant};
 
 #[derive(Debug)]
@@ -35,21 +35,22 @@ pub fn by_hand(balance: i64, amount: i64) -> Result<i64, Denied> {
         "P0",
         Policy::Deny,
         Some("audit"),
+        EvidenceValues::Text,
         "invariants",
         "invariant::by_hand",
-        "tests/macro-specs/checks.pips:13",
+        "checks.pips:15",
     );
     if amount > 0 {
         SITE.held(Clause::Requires);
     } else {
-        let values = vec![("balance", Repr(&balance).pip_repr()), ("amount", Repr(&amount).pip_repr())];
+        let values = vec![("balance", Repr(&balance).pip_value()), ("amount", Repr(&amount).pip_value())];
         return Err(SITE.violated(Clause::Requires, "amount > 0", values).into());
     }
     let result = Ok(balance - amount);
     if result.as_ref().map_or(true, |b| *b >= 0) {
         SITE.held(Clause::Ensures);
     } else {
-        let values = vec![("result", Repr(&result).pip_repr())];
+        let values = vec![("result", Repr(&result).pip_value())];
         return Err(SITE.violated(Clause::Ensures, "result.as_ref().map_or(true, |b| *b >= 0)", values).into());
     }
     result

@@ -76,6 +76,8 @@ impl Names {
 pub(crate) struct Ctx<'n> {
     pub names: &'n Names,
     pub runbook: &'n str,
+    /// The spec's `evidence_values`, for invariants that do not set their own.
+    pub evidence_values: crate::ir::EvidenceValues,
 }
 
 impl Ctx<'_> {
@@ -113,7 +115,7 @@ pub(crate) fn split(block: &Block) -> (Vec<&crate::ast::Assign>, Vec<&Statement>
 }
 
 /// Checks the items of a spec (all its files, header lines excluded).
-pub(crate) fn check_items(cx: &mut Cx<'_>, items: &[&Item], runbook: &str) -> Option<Body> {
+pub(crate) fn check_items(cx: &mut Cx<'_>, items: &[&Item], runbook: &str, evidence_values: crate::ir::EvidenceValues) -> Option<Body> {
     let before = cx.error_count();
     let mut names = Names(BTreeMap::new());
     let mut checked: Vec<(&Item, ConstructKind, &Block)> = Vec::new();
@@ -161,7 +163,7 @@ pub(crate) fn check_items(cx: &mut Cx<'_>, items: &[&Item], runbook: &str) -> Op
             checked.push((item, kind, block));
         }
     }
-    let ctx = Ctx { names: &names, runbook };
+    let ctx = Ctx { names: &names, runbook, evidence_values };
     // Constructs are checked independently once the name table exists; large specs are
     // split across the machine's cores (the embedded Rust and PromQL parsers dominate).
     let threads = if checked.len() >= PARALLEL_MIN_CONSTRUCTS { crate::parallelism() } else { 1 };

@@ -356,6 +356,35 @@ pub(crate) fn choice<'c>(cx: &mut Cx<'_>, v: &Value, what: &str, choices: &[&'c 
     }
 }
 
+/// `evidence_values = omit | hash | debug`; an unknown mode is an error whose help says what
+/// each mode keeps.
+pub(crate) fn evidence_values(cx: &mut Cx<'_>, v: &Value) -> Option<crate::ir::EvidenceValues> {
+    use crate::ir::EvidenceValues;
+    let names = EvidenceValues::ALL.map(EvidenceValues::as_str);
+    let explain = "`omit` keeps only the names of the values a check read (the default), `hash` a keyed hash of each (equal values correlate), `debug` their `Debug` text (only for values that are not personal data)";
+    match &v.kind {
+        ValueKind::Path(p) => {
+            if let Some(m) = EvidenceValues::ALL.iter().find(|m| m.as_str() == p.as_str()) {
+                return Some(*m);
+            }
+            let help = match did_you_mean(p, names) {
+                Some(h) => format!("{h} {explain}"),
+                None => explain.to_string(),
+            };
+            cx.push(
+                Diagnostic::error("pips::unknown-value", v.span, format!("`{p}` is not a way to keep evidence values"))
+                    .label(format!("expected {}", one_of(&names)))
+                    .help(help),
+            );
+            None
+        }
+        _ => {
+            mismatch(cx, v, &one_of(&names), Some(explain));
+            None
+        }
+    }
+}
+
 /// `true` or `false`.
 pub(crate) fn boolean(cx: &mut Cx<'_>, v: &Value, what: &str) -> Option<bool> {
     choice(cx, v, what, &["true", "false"]).map(|c| c == "true")

@@ -14,7 +14,7 @@ use std::hash::{BuildHasher, Hash, RandomState};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use super::{Clause, Evidence, Policy, Violation};
+use super::{Clause, Evidence, EvidenceValues, Policy, Violation};
 use crate::global::runtime;
 use crate::limiter::{LimitConfig, LimiterError, Outcome, RateLimiter};
 
@@ -131,6 +131,8 @@ impl LimitSite {
             source: self.source,
             policy: Policy::Deny,
             values,
+            // A rate limit records no evidence; its key is what the caller sent.
+            evidence_values: EvidenceValues::Text,
             evidence: Evidence::NotConfigured,
             retry_after,
         }

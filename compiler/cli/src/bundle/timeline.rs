@@ -6,12 +6,17 @@
 //! bundle is verified and must come out byte for byte the same. A long window lists every
 //! violation and then the latest events up to the manifest's `timeline_max_rows`, and says
 //! how many it leaves out (they are all in the slice).
+//!
+//! A violation's row shows what its evidence kept of the values the check read, as the
+//! spec's `evidence_values` had it: the `Debug` text, a keyed hash (shown by its first hex
+//! digits, the whole hash on hover: equal values have equal hashes), or that it was omitted.
 
 use std::collections::BTreeMap;
 
 use handlebars::Handlebars;
 use serde::Serialize;
 
+use pip_runtime::evidence::HASH_PREFIX;
 use pip_runtime::ledger::format::Entry;
 use pip_runtime::ledger::key::to_hex;
 use pip_runtime::ledger::timefmt::format_millis;
@@ -90,6 +95,59 @@ struct Row<'a> {
     result: &'a str,
     hash: String,
     violation: bool,
+    details: Option<Details>,
+}
+
+/// What a violation's payload says about its check.
+#[derive(Serialize)]
+struct Details {
+    check: String,
+    expr: String,
+    source: String,
+    values: Vec<ValueView>,
+}
+
+#[derive(Serialize)]
+struct ValueView {
+    name: String,
+    /// The kept text: `Debug` text or the whole `hmac-sha256:<hex>` (empty when omitted).
+    text: String,
+    /// The first 16 hex digits of a hash.
+    short: String,
+    hashed: bool,
+    omitted: bool,
+}
+
+/// Hex digits of a hash shown in the row (64 bits: enough to tell values apart by eye).
+const SHORT_HASH: usize = 16;
+
+/// The check, expression, spec line and values of a violation's payload, when it has them.
+fn details(e: &Entry) -> Option<Details> {
+    let payload: serde_json::Value = serde_json::from_str(&e.payload).ok()?;
+    let text = |k: &str| payload.get(k).and_then(serde_json::Value::as_str).unwrap_or_default().to_string();
+    // Events written before `evidence_values` existed kept the `Debug` text.
+    let mode = payload.get("evidence_values").and_then(serde_json::Value::as_str).unwrap_or("debug");
+    let values = payload
+        .get("values")
+        .and_then(serde_json::Value::as_object)
+        .map(|m| {
+            m.iter()
+                .map(|(name, v)| {
+                    let kept = match v {
+                        serde_json::Value::String(s) => Some(s.clone()),
+                        serde_json::Value::Null => None,
+                        other => Some(other.to_string()),
+                    };
+                    let omitted = mode == "omit" || kept.is_none();
+                    let text = if omitted { String::new() } else { kept.unwrap_or_default() };
+                    let hashed = mode == "hash" && text.starts_with(HASH_PREFIX);
+                    let short = if hashed { text.chars().skip(HASH_PREFIX.len()).take(SHORT_HASH).collect() } else { String::new() };
+                    ValueView { name: name.clone(), text, short, hashed, omitted }
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    Some(Details { check: text("check"), expr: text("expr"), source: text("spec_source"), values })
 }
 
 /// The entries the timeline lists: every violation, then the latest others, up to
@@ -138,6 +196,7 @@ pub fn render(manifest: &Manifest, slices: &[&[Entry]]) -> Result<String, handle
                 result: &e.result,
                 hash: to_hex(&e.hash),
                 violation: is_violation(e),
+                details: if is_violation(e) { details(e) } else { None },
             })
             .collect();
         ledgers.push(LedgerView {

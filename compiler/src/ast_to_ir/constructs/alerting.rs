@@ -71,7 +71,8 @@ fn doc(cx: &mut Cx<'_>, s: &Settings<'_>) -> Option<String> {
 pub(crate) fn invariant(cx: &mut Cx<'_>, ctx: &Ctx<'_>, name: &str, span: Span, block: &Block) -> Option<ir::Invariant> {
     let before = cx.error_count();
     let (assigns, others) = split(block);
-    let s = Settings::collect(cx, "invariant", span, &["doc", "severity", "on_violation", "evidence", "runbook"], assigns);
+    let s =
+        Settings::collect(cx, "invariant", span, &["doc", "severity", "on_violation", "evidence", "evidence_values", "runbook"], assigns);
     let doc = doc(cx, &s);
     let severity = s.require(cx, "invariant", name, "severity", "P1").and_then(|v| values::severity(cx, v));
     let on_violation = match s.get("on_violation") {
@@ -80,6 +81,10 @@ pub(crate) fn invariant(cx: &mut Cx<'_>, ctx: &Ctx<'_>, name: &str, span: Span, 
             .map(|c| if c == "deny" { OnViolation::Deny } else { OnViolation::Record }),
     };
     let evidence = evidence(cx, ctx, &s);
+    let evidence_values = match s.get("evidence_values") {
+        None => Some(ctx.evidence_values),
+        Some(v) => values::evidence_values(cx, v),
+    };
     let runbook = ctx.runbook(cx, &s, name);
     let mut requires = Vec::new();
     let mut ensures = Vec::new();
@@ -87,7 +92,12 @@ pub(crate) fn invariant(cx: &mut Cx<'_>, ctx: &Ctx<'_>, name: &str, span: Span, 
         match &st.kind {
             StatementKind::Requires(e) => requires.extend(rust_expr::check(cx, e, Clause::Requires)),
             StatementKind::Ensures(e) => ensures.extend(rust_expr::check(cx, e, Clause::Ensures)),
-            _ => misplaced(cx, "invariant", st, "`requires`, `ensures`, `severity`, `on_violation`, `evidence`, `doc` and `runbook`"),
+            _ => misplaced(
+                cx,
+                "invariant",
+                st,
+                "`requires`, `ensures`, `severity`, `on_violation`, `evidence`, `evidence_values`, `doc` and `runbook`",
+            ),
         }
     }
     if block.statements.iter().all(|st| !matches!(st.kind, StatementKind::Requires(_) | StatementKind::Ensures(_))) {
@@ -116,6 +126,7 @@ pub(crate) fn invariant(cx: &mut Cx<'_>, ctx: &Ctx<'_>, name: &str, span: Span, 
         ensures,
         on_violation: on_violation?,
         evidence: evidence?,
+        evidence_values: evidence_values?,
         runbook,
     })
 }
