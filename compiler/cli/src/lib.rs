@@ -5,6 +5,7 @@ pub mod bundle;
 mod bundle_commands;
 mod commands;
 mod ledger_commands;
+mod log_append;
 
 pub use bundle_commands::BundleArgs;
 pub use ledger_commands::{EntryArgs, FilterArgs, KeyArgs, ReportFormat};
@@ -277,20 +278,14 @@ pub fn run(args: impl IntoIterator<Item = impl Into<OsString> + Clone>, stdout: 
         }
         Command::Log { command } => match command {
             LogCommand::Append { ledger, key, checkpoints, specs, name, new_checkpoint_history, entry } => {
-                let target = ledger_commands::AppendTarget {
+                let target = log_append::AppendTarget {
                     ledger: &ledger,
                     checkpoints: checkpoints.as_ref(),
                     specs: &specs,
                     name: name.as_deref(),
                     new_checkpoint_history,
                 };
-                ledger_commands::append(
-                    &mut out,
-                    Box::new(std::io::BufReader::with_capacity(1 << 16, std::io::stdin())),
-                    &target,
-                    &key,
-                    &entry,
-                )
+                log_append::append(&mut out, Box::new(std::io::BufReader::with_capacity(1 << 16, std::io::stdin())), &target, &key, &entry)
             }
             LogCommand::Show { ledger, filter } => ledger_commands::show(&mut out, &ledger, &filter),
             LogCommand::Summary { ledger, since, until, format } => {
