@@ -196,6 +196,25 @@ fn a_checkpoint_file_deleted_under_a_running_writer_stops_it_rather_than_checkpo
 }
 
 #[test]
+fn a_ledger_without_entries_may_start_its_checkpoint_file_again() {
+    // A crash right after a new ledger's header was written leaves no checkpoint file; and
+    // a new ledger where only the header of an earlier one's checkpoint file is left: neither
+    // has anything a checkpoint vouched for.
+    let dir = tempfile::tempdir().unwrap();
+    let key = LedgerKey::generate().unwrap();
+    let cfg = config(dir.path());
+    write_closed(&cfg, &key, 0);
+    std::fs::remove_file(cfg.checkpoint_path()).unwrap();
+    let (l, report) = Ledger::open(cfg.clone(), key.clone(), Arc::new(ManualClock::new(T0)), None).unwrap();
+    assert!(!report.created && !report.new_checkpoint_history);
+    l.close().unwrap();
+    drop(l);
+    std::fs::remove_file(&cfg.path).unwrap();
+    let (_l, report) = Ledger::open(cfg.clone(), key, Arc::new(ManualClock::new(T0)), None).unwrap();
+    assert!(report.created);
+}
+
+#[test]
 fn a_brand_new_ledger_creates_its_checkpoint_file() {
     let dir = tempfile::tempdir().unwrap();
     let key = LedgerKey::generate().unwrap();

@@ -13,7 +13,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
-use crate::ledger::checkpoint::{self, CHECKPOINT_HEADER_LEN, CHECKPOINT_LEN, Checkpoint, CheckpointFile};
+use crate::ledger::checkpoint::{self, CHECKPOINT_HEADER_LEN, CHECKPOINT_LEN, Checkpoint};
 use crate::ledger::format::{
     FRAME_OVERHEAD, FormatError, HASH_LEN, HEADER_LEN, Header, MAC_LEN, MAX_BODY_LEN, RawBody, hash_body, ledger_header,
 };
@@ -126,7 +126,10 @@ pub(crate) fn open_files(config: &LedgerConfig, key: &LedgerKey) -> Result<Recov
         // the checkpoint file is touched.
         None => check_header(&mut file, path, key, config)?,
     };
-    let ckpt = open_checkpoints(&ckpt_path, key, &identity, created.is_some(), config.new_checkpoint_history)?;
+    // A ledger with no entry (new, or a crash right after its header was written) has nothing
+    // a lost checkpoint file could have vouched for.
+    let fresh = created.is_some() || len == HEADER_LEN as u64;
+    let ckpt = open_checkpoints(&ckpt_path, key, &identity, fresh, config.new_checkpoint_history)?;
     let last_checkpoint = ckpt.last;
     let mut rec = if created.is_some() {
         Scanned { next_seq: 1, head_hash: identity.digest(), last_ts: 0, end: HEADER_LEN as u64, subsystems: HashMap::new(), torn: None }
@@ -180,9 +183,17 @@ const KEY_FIXED_LEN: usize = 8 + 2 + 2 + KEY_ID_LEN;
 /// A new ledger is made where a checkpoint file with checkpoints exists: its entries were lost.
 fn refuse_checkpoints_of_lost_entries(ckpt_path: &Path, path: &Path) -> Result<(), LedgerError> {
     let Ok(meta) = std::fs::metadata(ckpt_path) else { return Ok(()) };
-    if meta.len() > CHECKPOINT_HEADER_LEN as u64 {
-        let first = CheckpointFile::read(ckpt_path).ok().and_then(|f| f.checkpoints.iter().map(|c| c.seq).max()).unwrap_or(0);
-        return Err(LedgerError::Truncated { path: path.to_path_buf(), head: 0, checkpoint: first });
+    let whole = meta.len().saturating_sub(CHECKPOINT_HEADER_LEN as u64) / CHECKPOINT_LEN as u64;
+    if whole > 0 {
+        // The seq of the last checkpoint, read alone (the file may be of any size).
+        let last_at = CHECKPOINT_HEADER_LEN as u64 + (whole - 1) * CHECKPOINT_LEN as u64;
+        let mut raw = [0u8; CHECKPOINT_LEN];
+        let seq = crate::fsread::open(ckpt_path)
+            .and_then(|mut f| f.seek(SeekFrom::Start(last_at)).and_then(|_| f.read_exact(&mut raw)))
+            .ok()
+            .and_then(|()| Checkpoint::decode(&raw))
+            .map_or(0, |c| c.seq);
+        return Err(LedgerError::Truncated { path: path.to_path_buf(), head: 0, checkpoint: seq });
     }
     Ok(())
 }
@@ -255,10 +266,18 @@ fn open_checkpoints(
         return Err(LedgerError::CheckpointsMissing { path: path.to_path_buf(), what: "missing" });
     }
     let mut file = crate::fsread::open_rw(path, true).map_err(io(path, "open"))?;
-    let bytes = crate::fsread::read_opened(&mut file, u64::MAX, "a checkpoint file").map_err(io(path, "read"))?;
+    // Only the header and the last checkpoint are read: memory does not grow with the file.
+    let file_len = file.metadata().map_err(io(path, "read the size of"))?.len();
+    let mut bytes = Vec::with_capacity(CHECKPOINT_HEADER_LEN);
+    (&mut file).take(CHECKPOINT_HEADER_LEN as u64).read_to_end(&mut bytes).map_err(io(path, "read"))?;
     let header = checkpoint::encode_header(key, identity);
     let fixed = KEY_FIXED_LEN.min(bytes.len());
-    if bytes.len() < CHECKPOINT_HEADER_LEN && header.get(..fixed) == bytes.get(..fixed) {
+    // A new (or still empty) ledger may replace a header-only file of an earlier one made
+    // with this key: it vouches for nothing.
+    let stale_header = ledger_created
+        && file_len == CHECKPOINT_HEADER_LEN as u64
+        && checkpoint::decode_header(&bytes).is_ok_and(|h| h.key_id == key.id() && h.verifies(key));
+    if stale_header || (bytes.len() < CHECKPOINT_HEADER_LEN && header.get(..fixed) == bytes.get(..fixed)) {
         // No checkpoint history: a new ledger starts one; an existing ledger had one, and
         // whoever deleted or emptied it may have cut entries off with it.
         let restarted = match (ledger_created, existed, bytes.is_empty()) {
@@ -277,33 +296,42 @@ fn open_checkpoints(
         sync_parent(path)?;
         return Ok(OpenedCheckpoints { file, len: CHECKPOINT_HEADER_LEN as u64, last: None, torn_bytes: 0, restarted });
     }
-    let parsed = CheckpointFile::parse(&bytes).map_err(|source| LedgerError::NotALedger { path: path.to_path_buf(), source })?;
-    if parsed.header.key_id != key.id() {
-        return Err(LedgerError::WrongKey { path: path.to_path_buf(), file_key_id: to_hex(&parsed.header.key_id), key_id: key.id_hex() });
+    let parsed = checkpoint::decode_header(&bytes).map_err(|source| LedgerError::NotALedger { path: path.to_path_buf(), source })?;
+    if parsed.key_id != key.id() {
+        return Err(LedgerError::WrongKey { path: path.to_path_buf(), file_key_id: to_hex(&parsed.key_id), key_id: key.id_hex() });
     }
-    if !parsed.header.verifies(key) {
+    if !parsed.verifies(key) {
         return Err(damaged(path, 0, "the checkpoint file's header fails its MAC"));
     }
-    if parsed.header.identity != *identity {
+    if parsed.identity != *identity {
         return Err(LedgerError::OtherLedger {
             path: path.to_path_buf(),
-            found: parsed.header.identity.to_string(),
+            found: parsed.identity.to_string(),
             expected: identity.to_string(),
         });
     }
-    let good_len = (CHECKPOINT_HEADER_LEN + parsed.checkpoints.len() * CHECKPOINT_LEN) as u64;
-    if parsed.torn_bytes > 0 {
+    let body = file_len - CHECKPOINT_HEADER_LEN as u64;
+    let torn_bytes = body % CHECKPOINT_LEN as u64;
+    let good_len = file_len - torn_bytes;
+    if torn_bytes > 0 {
         file.set_len(good_len).map_err(io(path, "truncate"))?;
         file.sync_all().map_err(io(path, "sync"))?;
     }
-    let last = parsed.checkpoints.last().copied();
+    let last = if good_len > CHECKPOINT_HEADER_LEN as u64 {
+        let mut raw = [0u8; CHECKPOINT_LEN];
+        file.seek(SeekFrom::Start(good_len - CHECKPOINT_LEN as u64)).map_err(io(path, "seek in"))?;
+        file.read_exact(&mut raw).map_err(io(path, "read"))?;
+        Checkpoint::decode(&raw)
+    } else {
+        None
+    };
     if let Some(cp) = &last
         && !cp.verify(key, &identity.digest())
     {
         return Err(damaged(path, good_len - CHECKPOINT_LEN as u64, format!("the last checkpoint (seq {}) fails its MAC", cp.seq)));
     }
     file.seek(SeekFrom::Start(good_len)).map_err(io(path, "seek in"))?;
-    Ok(OpenedCheckpoints { file, len: good_len, last, torn_bytes: parsed.torn_bytes as u64, restarted: None })
+    Ok(OpenedCheckpoints { file, len: good_len, last, torn_bytes, restarted: None })
 }
 
 struct Scanned {
