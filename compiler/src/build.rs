@@ -131,9 +131,16 @@ pub fn write(out: &Path, artifacts: &[Artifact], others: Others) -> Result<Vec<(
             if let Some(parent) = path.parent() {
                 std::fs::create_dir_all(parent).map_err(io(parent))?;
             }
-            // Write then rename, so a reader never sees half a file.
+            // Write then rename, so a reader never sees half a file. Whatever is at the
+            // temporary path (left by a crash, or a planted FIFO that would block the open) is
+            // removed, never opened, and the file created anew.
             let tmp = path.with_extension("pipc-tmp");
-            std::fs::write(&tmp, &a.contents).map_err(io(&tmp))?;
+            match std::fs::remove_file(&tmp) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io(&tmp)(e)),
+                _ => {}
+            }
+            let mut f = std::fs::OpenOptions::new().write(true).create_new(true).open(&tmp).map_err(io(&tmp))?;
+            std::io::Write::write_all(&mut f, &a.contents).map_err(io(&tmp))?;
             std::fs::rename(&tmp, &path).map_err(io(&path))?;
         }
         changes.push((a.path.clone(), change));

@@ -209,13 +209,7 @@ pub(crate) fn bundle(out: &mut Out<'_>, a: &BundleArgs) -> u8 {
 fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let mut tmp = path.as_os_str().to_os_string();
     tmp.push(".pipc-tmp");
-    let tmp = PathBuf::from(tmp);
-    let written = std::fs::write(&tmp, bytes).and_then(|()| std::fs::rename(&tmp, path));
-    if written.is_err() {
-        // Nothing is left behind when the bundle could not be written.
-        let _ = std::fs::remove_file(&tmp);
-    }
-    written
+    crate::commands::replace_via(path, Path::new(&tmp), bytes)
 }
 
 /// `pipc verify-bundle`.

@@ -118,9 +118,28 @@ pub(crate) fn fmt(out: &mut Out<'_>, paths: &[PathBuf], check: bool, format: Err
 }
 
 fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let tmp = path.with_extension("pips-fmt-tmp");
-    std::fs::write(&tmp, bytes)?;
-    std::fs::rename(&tmp, path)
+    replace_via(path, &path.with_extension("pips-fmt-tmp"), bytes)
+}
+
+/// Writes `bytes` to `tmp`, then renames it over `path`, so that a reader never sees half a
+/// file. Whatever is at `tmp` already (left by a crash, or planted: a FIFO there would block
+/// the open for writing until a reader came) is removed first, never opened, and `tmp` is
+/// created anew. On failure nothing is left at `tmp`.
+pub(crate) fn replace_via(path: &Path, tmp: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    match std::fs::remove_file(tmp) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+        _ => {}
+    }
+    let written = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(tmp)
+        .and_then(|mut f| f.write_all(bytes))
+        .and_then(|()| std::fs::rename(tmp, path));
+    if written.is_err() {
+        let _ = std::fs::remove_file(tmp);
+    }
+    written
 }
 
 pub(crate) fn build(out: &mut Out<'_>, paths: &[PathBuf], dir: &Path, check: bool, others: out_dir::Others, format: ErrorFormat) -> u8 {

@@ -248,6 +248,35 @@ fn a_special_file_where_an_artifact_belongs_is_refused_by_build() {
     }
 }
 
+/// The temporary files that `bundle -o`, `fmt` and `build` write before renaming them into
+/// place are created anew: a FIFO planted at one is removed, never opened (opening it to
+/// write would wait for a reader forever).
+#[test]
+fn a_fifo_at_a_temporary_output_path_is_replaced_not_opened() {
+    let dir = project();
+    let d = dir.path();
+    mkfifo(&d.join("b.zip.pipc-tmp"));
+    let b = pipc(d, &["bundle", "--spec", "shop.pips", "--ledger", "audit.ledger", "--key-file", "key", "-o", "b.zip"]);
+    assert_eq!(b.code, Some(0), "{}", b.stderr);
+    let v = pipc(d, &["verify-bundle", "b.zip", "--key-file", "key"]);
+    assert_eq!(v.code, Some(0), "{}", v.stderr);
+
+    std::fs::write(d.join("messy.pips"), SPEC.replace("  owner   =", "owner=")).unwrap();
+    mkfifo(&d.join("messy.pips-fmt-tmp"));
+    let f = pipc(d, &["fmt", "messy.pips"]);
+    assert_eq!(f.code, Some(0), "{}", f.stderr);
+    assert_eq!(std::fs::read_to_string(d.join("messy.pips")).unwrap(), SPEC);
+
+    std::fs::create_dir_all(d.join("gen").join("ir")).unwrap();
+    mkfifo(&d.join("gen").join("ir").join("shop.pipc-tmp"));
+    let g = pipc(d, &["build", "--out", "gen", "shop.pips"]);
+    assert_eq!(g.code, Some(0), "{}", g.stderr);
+    assert!(d.join("gen").join("ir").join("shop.json").is_file());
+    for tmp in ["b.zip.pipc-tmp", "messy.pips-fmt-tmp", "gen/ir/shop.pipc-tmp"] {
+        assert!(std::fs::symlink_metadata(d.join(tmp)).is_err(), "{tmp} is left behind");
+    }
+}
+
 /// A spec folder holding a FIFO named like a spec is refused, not read.
 #[test]
 fn a_fifo_inside_a_spec_folder_is_refused() {
