@@ -3,7 +3,8 @@
 //! every anomaly with its class and position.
 //!
 //! # Files
-//! The ledger is binary ([`format`](mod@format)): a 28-byte header, then records `u32 length, body,
+//! The ledger is binary ([`format`](mod@format)): a 206-byte MACed header naming the ledger's
+//! identity ([`identity`]), then records `u32 length, body,
 //! MAC`. The body (the entry's canonical bytes) holds seq, time, `prev`, subsystem, actor,
 //! action, resource, result and the payload's JSON text; `hash = SHA-256(body)` is the next
 //! entry's `prev`, and `mac = HMAC-SHA256(key, hash)`. Binary because the targets (append
@@ -25,7 +26,7 @@
 //!   the ledger's *spine*. An authentic record off the spine is **replayed** when its seq is
 //!   on the spine (or off it already: a duplicate seq), and **reordered** otherwise.
 //! - Between two consecutive spine records `a` and `b` (the first is preceded by the
-//!   genesis anchor, seq 0 and hash 0^32) lie the non-authentic records and damaged
+//!   genesis anchor, seq 0 and the ledger's identity digest) lie the non-authentic records and damaged
 //!   regions, and the *missing* seqs: those between `a.seq` and `b.seq` that no authentic
 //!   record has anywhere. Non-authentic records are paired with missing seqs (first those
 //!   whose stored seq is missing): paired ones are **modified** (an entry stood there, as
@@ -51,6 +52,15 @@
 //! - Checkpoints: one whose MAC fails is **modified**; one whose seq repeats or goes back is
 //!   **replayed** or **reordered**; a partial one at the end is a **torn_tail** (all in the
 //!   checkpoint file).
+//! - Headers: a header whose MAC fails (any byte changed) is **modified**, judged with the
+//!   identity of the other file's header when that one verifies; a checkpoint file of another
+//!   ledger is **modified** too (and so is each of its checkpoints: their MACs bind the identity).
+//! - Alike anomalies in a row (same class and file, same words but for the numbers) are one
+//!   [`Anomaly`] with [`Repeats`](verify::Repeats): the first, how many, the last.
+//! - While a live writer holds the ledger's lock ([`verify_files`] probes it without waiting),
+//!   an unfinished end is *in flight* ([`Report::in_flight`]), not a torn tail.
+//! - The ledger's own entries ([`notes`]: clock jumps, a new checkpoint history) are listed as
+//!   [`Report::events`].
 //!
 //! Deleting entries from the end is invisible without a head held elsewhere: checkpoints
 //! catch it up to the last checkpoint, and the exported head metric (alerted on when it
