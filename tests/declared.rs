@@ -68,6 +68,8 @@ fn a_ledger_opens_with_the_specs_figures() {
     assert_eq!(c.checkpoint.every_entries, ledger.checkpoint.every_entries);
     assert_eq!(c.checkpoint.every, ledger.checkpoint.every.map(|d| Duration::from_millis(d.millis)));
     assert!(c.checkpoint.every_entries.is_some() || c.checkpoint.every.is_some());
+    assert_eq!(c.clock_tolerance, Duration::from_millis(ledger.clock_tolerance.millis));
+    assert_eq!(c.clock_tolerance, Duration::from_secs(300), "the default `clock_tolerance`");
     assert_eq!(matches!(c.durability, Durability::EveryAppend), ledger.sync == pip_compiler::ir::Sync::EveryAppend);
     assert!(CHECKS.ledger_config("nope", "/x").is_none());
     assert_eq!(CHECKS.invariants.len(), 8);
