@@ -3,7 +3,7 @@
 
 use std::io::{BufRead, Read};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
 
 use pip_runtime::clock::{Clock, SystemClock};
 use pip_runtime::evidence::Event;
@@ -60,21 +60,85 @@ const MAX_LINE_BYTES: u64 = 4 * pip_runtime::ledger::format::MAX_BODY_LEN as u64
 const QUEUE_ENTRIES: usize = 8192;
 /// Most entries appended (and synced) at once.
 const MAX_BATCH: usize = 8192;
+/// Most bytes of input lines whose entries are queued or in the batch being appended. A
+/// count alone does not bound memory: 8192 lines of a few MiB each would be gigabytes.
+const QUEUE_BYTES: u64 = 4 << 20;
+
+/// The bytes of input lines held between reading a line and appending its entry: the reader
+/// takes a line's length before parsing it, the appender gives a batch's back once it is
+/// appended. A line longer than the whole budget is let through alone, when nothing else is
+/// held, so that every entry can be appended; so at most `max(cap, one line)` input bytes
+/// (and their parsed entries, a small multiple of them) are held at once.
+#[derive(Debug)]
+struct ByteBudget {
+    cap: u64,
+    held: Mutex<u64>,
+    freed: Condvar,
+}
+
+impl ByteBudget {
+    fn new(cap: u64) -> Self {
+        Self { cap, held: Mutex::new(0), freed: Condvar::new() }
+    }
+
+    fn fits(&self, held: u64, n: u64) -> bool {
+        held == 0 || held.saturating_add(n) <= self.cap
+    }
+
+    /// Takes `n` bytes, waiting until they fit.
+    fn take(&self, n: u64) {
+        let held = self.held.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut held = self.freed.wait_while(held, |h| !self.fits(*h, n)).unwrap_or_else(PoisonError::into_inner);
+        *held = held.saturating_add(n);
+    }
+
+    /// Takes `n` bytes if they fit now.
+    #[cfg(test)]
+    fn try_take(&self, n: u64) -> bool {
+        let mut held = self.held.lock().unwrap_or_else(PoisonError::into_inner);
+        let fits = self.fits(*held, n);
+        if fits {
+            *held = held.saturating_add(n);
+        }
+        fits
+    }
+
+    /// Gives back `n` bytes taken before.
+    fn give(&self, n: u64) {
+        let mut held = self.held.lock().unwrap_or_else(PoisonError::into_inner);
+        *held = held.saturating_sub(n);
+        self.freed.notify_all();
+    }
+
+    #[cfg(test)]
+    fn held(&self) -> u64 {
+        *self.held.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// One queued entry, with the bytes of budget its line took.
+type Queued = (Result<Event, String>, u64);
 
 /// Reads JSON lines, sending each entry, or the first error (naming its line) after which
-/// it stops. Holds one line at a time.
-fn read_events(mut input: Box<dyn BufRead + Send>, tx: &std::sync::mpsc::SyncSender<Result<Event, String>>) {
+/// it stops. Holds one line at a time, and takes each line's length from `budget` before
+/// parsing it (the receiver gives it back).
+fn read_events(mut input: Box<dyn BufRead + Send>, tx: &std::sync::mpsc::SyncSender<Queued>, budget: &ByteBudget) {
     let mut line = Vec::new();
     for n in 1u64.. {
         line.clear();
         let got = (&mut input).take(MAX_LINE_BYTES + 1).read_until(b'\n', &mut line);
+        let cost = line.len() as u64;
+        budget.take(cost);
         let item = match got {
             Ok(0) => return,
             Err(e) => Err(format!("cannot read line {n} of standard input: {e}")),
             Ok(_) if line.len() as u64 > MAX_LINE_BYTES => {
                 Err(format!("line {n} of standard input is longer than {MAX_LINE_BYTES} bytes; no entry is that long"))
             }
-            Ok(_) if line.trim_ascii().is_empty() => continue,
+            Ok(_) if line.trim_ascii().is_empty() => {
+                budget.give(cost);
+                continue;
+            }
             Ok(_) => serde_json::from_slice::<EventLine>(&line)
                 .map(|e| Event {
                     subsystem: e.subsystem,
@@ -87,7 +151,7 @@ fn read_events(mut input: Box<dyn BufRead + Send>, tx: &std::sync::mpsc::SyncSen
                 .map_err(|e| format!("line {n} of standard input is not an entry: {e}")),
         };
         let stop = item.is_err();
-        if tx.send(item).is_err() || stop {
+        if tx.send((item, cost)).is_err() || stop {
             return;
         }
     }
@@ -177,31 +241,43 @@ pub(crate) fn append(out: &mut Out<'_>, stdin: Box<dyn BufRead + Send>, target: 
             ),
         );
     }
-    let (tx, rx) = std::sync::mpsc::sync_channel(QUEUE_ENTRIES);
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Queued>(QUEUE_ENTRIES);
+    let budget = Arc::new(ByteBudget::new(QUEUE_BYTES));
     match from_flags {
         Some(e) => {
-            let _ = tx.send(Ok(e));
+            let _ = tx.send((Ok(e), 0));
             drop(tx);
         }
         // Not joined: after a failed append the process ends without waiting for more input.
-        None => drop(std::thread::spawn(move || read_events(stdin, &tx))),
+        None => {
+            let budget = Arc::clone(&budget);
+            drop(std::thread::spawn(move || read_events(stdin, &tx, &budget)));
+        }
     }
     let mut appended: Option<(u64, u64)> = None;
     let mut batch = Vec::with_capacity(MAX_BATCH);
     let failure = loop {
         batch.clear();
-        let mut stop = match rx.recv() {
-            Ok(Ok(e)) => {
+        let (first, mut held) = match rx.recv() {
+            Ok(x) => x,
+            Err(_) => break None,
+        };
+        let mut stop = match first {
+            Ok(e) => {
                 batch.push(e);
                 None
             }
-            Ok(Err(e)) => Some(e),
-            Err(_) => break None,
+            Err(e) => Some(e),
         };
         while stop.is_none() && batch.len() < MAX_BATCH {
             match rx.try_recv() {
-                Ok(Ok(e)) => batch.push(e),
-                Ok(Err(e)) => stop = Some(e),
+                Ok((item, cost)) => {
+                    held = held.saturating_add(cost);
+                    match item {
+                        Ok(e) => batch.push(e),
+                        Err(e) => stop = Some(e),
+                    }
+                }
                 Err(_) => break,
             }
         }
@@ -209,6 +285,9 @@ pub(crate) fn append(out: &mut Out<'_>, stdin: Box<dyn BufRead + Send>, target: 
             Ok(r) => r,
             Err(e) => break Some(format!("{e}")),
         };
+        // The batch is written and dropped: its lines' budget lets the reader parse more.
+        batch.clear();
+        budget.give(held);
         for r in &receipts {
             let line = serde_json::json!({ "seq": r.seq, "ts": r.ts_millis, "time": format_millis(r.ts_millis), "hash": to_hex(&r.hash) });
             let _ = writeln!(out.stdout, "{line}");
@@ -233,5 +312,66 @@ pub(crate) fn append(out: &mut Out<'_>, stdin: Box<dyn BufRead + Send>, target: 
             err(out, format!("{what}; {done}"));
             EXIT_USAGE
         }
+    }
+}
+
+#[cfg(test)]
+#[expect(clippy::unwrap_used, clippy::indexing_slicing, reason = "tests")]
+mod tests {
+    use super::*;
+
+    fn line(i: usize, pad: usize) -> String {
+        format!("{{\"subsystem\":\"s\",\"actor\":\"a\",\"action\":\"x\",\"resource\":\"r/{i}\",\"payload\":\"{}\"}}\n", "p".repeat(pad))
+    }
+
+    #[test]
+    fn the_budget_holds_at_most_its_cap_or_one_larger_item() {
+        let b = ByteBudget::new(100);
+        assert!(b.try_take(60));
+        assert!(b.try_take(40));
+        assert!(!b.try_take(1), "full");
+        b.give(40);
+        assert!(!b.try_take(41));
+        assert!(b.try_take(40));
+        b.give(100);
+        assert_eq!(b.held(), 0);
+        // Longer than the whole budget: only alone.
+        assert!(b.try_take(1000));
+        assert!(!b.try_take(1));
+        b.give(1000);
+        assert!(b.try_take(1));
+    }
+
+    /// The reader stops taking lines once the queued ones fill the budget, whatever the
+    /// count: with 3 lines' worth of budget, a 4th line is not sent until one is given back.
+    #[test]
+    fn the_reader_queues_lines_up_to_the_byte_budget_not_a_count() {
+        let lines: Vec<String> = (0..6).map(|i| line(i, 10_000)).collect();
+        let len = lines[0].len() as u64;
+        let input: Box<dyn BufRead + Send> = Box::new(std::io::Cursor::new(lines.concat().into_bytes()));
+        let budget = Arc::new(ByteBudget::new(3 * len));
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Queued>(QUEUE_ENTRIES);
+        let reader = {
+            let budget = Arc::clone(&budget);
+            std::thread::spawn(move || read_events(input, &tx, &budget))
+        };
+        let mut got = Vec::new();
+        for _ in 0..3 {
+            got.push(rx.recv().unwrap());
+        }
+        // The reader holds the whole budget, so it cannot have parsed (let alone sent) a 4th.
+        assert_eq!(budget.held(), 3 * len);
+        assert!(rx.try_recv().is_err(), "a line past the byte budget was queued");
+        budget.give(got[0].1);
+        got.push(rx.recv().unwrap());
+        for (_, cost) in &got[1..] {
+            budget.give(*cost);
+        }
+        got.push(rx.recv().unwrap());
+        got.push(rx.recv().unwrap());
+        reader.join().unwrap();
+        assert!(got.iter().all(|(e, cost)| e.is_ok() && *cost == len));
+        let resources: Vec<String> = got.into_iter().map(|(e, _)| e.unwrap().resource).collect();
+        assert_eq!(resources, (0..6).map(|i| format!("r/{i}")).collect::<Vec<_>>());
     }
 }
