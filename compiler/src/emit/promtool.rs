@@ -297,6 +297,7 @@ fn alert_scenarios(sibs: &Siblings<'_>, alert: &AlertPlan) -> Result<Vec<Scenari
     let for_s = for_steps(alert);
     let name = describe(alert);
     let mut scenarios = present_scenarios(sibs, alert, for_s, &name)?;
+    scenarios.extend(vanish::restart(alert, for_s, &name));
     if let Some(absence) = &alert.absence {
         scenarios.extend(vanish::scenarios(alert, absence, &name)?);
     }

@@ -14,13 +14,16 @@
 //!   vanishes a minute before its deadline; the alert still fires exactly at the deadline,
 //!   from the remembered last append time (an alert reading only the latest sample would
 //!   stay silent).
+//! - **restart** (counter alerts): the service stops (a staleness marker, then nothing for
+//!   30 s) and comes back with every counter at zero; the drop is a reset, not an event, and
+//!   the first event after it fires the alert as usual.
 //! - **never seen**: when the allowed silence is longer than [`WAIT_OUT_MAX`] it is not
 //!   waited out; the absence arm is shown instead on an input Prometheus never saw, where it
 //!   fires at once (with its labels). The deadline itself is still shown by *remembered*.
 
 use std::collections::BTreeMap;
 
-use super::{InputSeries, LEAD, STEP, Scenario, active_since, evals_around, for_steps, run, series};
+use super::{InputSeries, LEAD, STEP, Scenario, T_EVENT, active_since, evals_around, for_steps, run, series};
 use crate::emit::prometheus::{Absence, AlertPlan, Signal};
 use crate::units::Duration;
 
@@ -49,6 +52,45 @@ pub(super) fn scenarios(alert: &AlertPlan, absence: &Absence, name: &str) -> Res
         out.push(gone(alert, absence, name)?);
     }
     Ok(out)
+}
+
+/// When the service of the restart scenario stops, and how long it stays down.
+const RESTART_STOP: u64 = 120;
+const RESTART_DOWN: u64 = 30;
+
+/// The restart scenario of an alert on counters (see the module's docs); none for others.
+pub(super) fn restart(alert: &AlertPlan, for_s: u64, name: &str) -> Option<Scenario> {
+    let counters: Vec<(&str, &BTreeMap<String, String>)> = match &alert.signal {
+        Signal::CounterStep { metric, labels } => vec![(metric.as_str(), labels)],
+        Signal::CounterSteps { counters } => counters.iter().map(|(m, l)| (m.as_str(), l)).collect(),
+        _ => return None,
+    };
+    let end = T_EVENT + for_s + 120;
+    // Before: 5 until RESTART_STOP, then a staleness marker and nothing while down.
+    let before = format!("{} stale {}", run(5.0, 0.0, RESTART_STOP / STEP + 1), run_blank(RESTART_DOWN / STEP - 1));
+    let back = RESTART_STOP + RESTART_DOWN + STEP;
+    let values = |i: usize| {
+        let stepped = if i == 0 { 1.0 } else { 0.0 };
+        format!("{before} {} {}", run(0.0, 0.0, (T_EVENT - back) / STEP), run(stepped, 0.0, (end - T_EVENT) / STEP + 1))
+    };
+    Some(Scenario {
+        title: format!("{name} after a restart: the counters' drop to zero is no event, the next step up is"),
+        interval: STEP,
+        inputs: counters.iter().enumerate().map(|(i, (m, l))| InputSeries { series: series(m, l), values: values(i) }).collect(),
+        value: Box::new(|t| Some(if (T_EVENT..T_EVENT + 300).contains(&t) { 1.0 } else { 0.0 })),
+        absent_from: None,
+        evals: {
+            let mut e = vec![back, T_EVENT - STEP];
+            e.extend(evals_around(T_EVENT, for_s));
+            e.dedup();
+            e
+        },
+    })
+}
+
+/// `n` missing samples.
+fn run_blank(n: u64) -> String {
+    vec!["_"; usize::try_from(n).unwrap_or(0)].join(" ")
 }
 
 /// Inputs that keep `alert` healthy and present: `n` samples `interval` seconds apart.
