@@ -188,7 +188,9 @@ fn evidence_and_integrity_alerts_fire_when_their_series_vanish() {
                 .as_sequence()
                 .unwrap()
                 .iter()
-                .filter(|t| t["name"].as_str().is_some_and(|n| n.starts_with(&prefix) && (n.contains("input is gone") || n.contains("never saw"))))
+                .filter(|t| {
+                    t["name"].as_str().is_some_and(|n| n.starts_with(&prefix) && (n.contains("input is gone") || n.contains("never saw")))
+                })
                 .collect();
             assert_eq!(vanish.len(), 1, "{}: {prefix}: one vanish scenario", spec.name);
             let fires = vanish[0]["alert_rule_test"]
