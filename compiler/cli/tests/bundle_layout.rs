@@ -337,3 +337,23 @@ fn walk(p: &Path) -> Vec<PathBuf> {
     }
     out
 }
+
+/// Bytes hidden after an entry's last deflate block, inside its compressed size: the
+/// decoder stops at the block and never reads them, so they are refused as any other
+/// unaccounted bytes are.
+#[test]
+fn bytes_after_the_end_of_an_entrys_deflate_stream_are_refused() {
+    let (_, mut zip) = valid();
+    let last = zip.entries.last_mut().unwrap();
+    assert_eq!(u16_at(&last.local, 8), 8, "the test needs a deflated entry");
+    last.data.extend_from_slice(&[0xA5; 1024]);
+    let packed = last.data.len();
+    put_u32(&mut last.local, 18, packed);
+    put_u32(&mut last.central, 20, packed);
+    let e = refused(&zip.build());
+    assert!(
+        matches!(&e, ArchiveError::Damaged { name, why } if name == "spec/shop.pips"
+            && why == "1024 bytes of its compressed size follow the end of its deflate stream"),
+        "{e}"
+    );
+}

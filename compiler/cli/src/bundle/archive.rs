@@ -241,12 +241,21 @@ pub fn read(bytes: &[u8], limits: &Limits) -> Result<Files, ArchiveError> {
         if size > limits.ratio_floor && size / packed.max(1) > limits.max_ratio {
             return Err(ArchiveError::Bomb { name, why: format!("{size} bytes from {packed} (more than {}:1)", limits.max_ratio) });
         }
-        names.push((name, size));
+        let deflated = f.compression() == CompressionMethod::Deflated;
+        names.push((name, size, deflated));
     }
     // Then the contents, never more than declared.
     let mut files = Files::new();
-    for (i, (name, size)) in names.into_iter().enumerate() {
+    for (i, (name, size, deflated)) in names.into_iter().enumerate() {
         let damaged = |why: String| ArchiveError::Damaged { name: name.clone(), why };
+        if deflated {
+            // The reader stops at the stream's last block: bytes after it would go unread.
+            let mut raw = Vec::new();
+            let f = zip.by_index_raw(i).map_err(|e| damaged(e.to_string()))?;
+            let packed = f.compressed_size();
+            f.take(packed).read_to_end(&mut raw).map_err(|e| damaged(e.to_string()))?;
+            deflate_fills(&raw, size).map_err(damaged)?;
+        }
         let f = zip.by_index(i).map_err(|e| damaged(e.to_string()))?;
         let mut out = Vec::with_capacity(usize::try_from(size.min(1 << 26)).unwrap_or(0));
         f.take(size.saturating_add(1)).read_to_end(&mut out).map_err(|e| damaged(e.to_string()))?;
@@ -258,6 +267,33 @@ pub fn read(bytes: &[u8], limits: &Limits) -> Result<Files, ArchiveError> {
         }
     }
     Ok(files)
+}
+
+/// The raw deflate stream `raw` ends exactly at its last byte, decoding to at most `size`
+/// bytes (the output is decoded into a small buffer and dropped: the entry is read again).
+fn deflate_fills(raw: &[u8], size: u64) -> Result<(), String> {
+    let mut d = flate2::Decompress::new(false);
+    let mut scratch = vec![0u8; 1 << 16];
+    loop {
+        let used = usize::try_from(d.total_in()).unwrap_or(usize::MAX);
+        let before = (d.total_in(), d.total_out());
+        let status = d
+            .decompress(raw.get(used..).unwrap_or_default(), &mut scratch, flate2::FlushDecompress::None)
+            .map_err(|e| format!("its compressed data is not deflate: {e}"))?;
+        if d.total_out() > size {
+            return Err(format!("it declares {size} bytes but holds {} or more", d.total_out()));
+        }
+        if status == flate2::Status::StreamEnd {
+            let left = (raw.len() as u64).saturating_sub(d.total_in());
+            return match left {
+                0 => Ok(()),
+                n => Err(format!("{n} bytes of its compressed size follow the end of its deflate stream")),
+            };
+        }
+        if (d.total_in(), d.total_out()) == before {
+            return Err("its deflate stream ends before its last block".into());
+        }
+    }
 }
 
 #[cfg(test)]

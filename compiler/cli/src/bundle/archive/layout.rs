@@ -137,7 +137,9 @@ fn check_local(bytes: &[u8], c: &Central) -> Result<usize, ArchiveError> {
     if bytes.get(at..at.saturating_add(4)) != Some(LOCAL_SIG.as_slice()) {
         return Err(unreadable(format!("entry `{name}` has no local header at offset {at}")));
     }
-    let header = bytes.get(at..at + LOCAL_LEN).ok_or_else(|| unreadable(format!("the local header of entry `{name}` is cut short")))?;
+    // Offsets come from the file: every sum is checked (a wrapped one would point anywhere).
+    let cut = || unreadable(format!("the local header of entry `{name}` is cut short"));
+    let header = bytes.get(at..at.checked_add(LOCAL_LEN).ok_or_else(cut)?).ok_or_else(cut)?;
     let central = bytes.get(c.at..c.at + CENTRAL_LEN).unwrap_or_default();
     let mismatch =
         |field: &'static str, local: String, central: String| ArchiveError::Mismatch { name: name.clone(), field, local, central };
@@ -159,22 +161,21 @@ fn check_local(bytes: &[u8], c: &Central) -> Result<usize, ArchiveError> {
     }
     let n = usize::from(u16_at(header, 26).unwrap_or(0));
     let m = usize::from(u16_at(header, 28).unwrap_or(0));
-    let local_name = bytes
-        .get(at + LOCAL_LEN..at + LOCAL_LEN + n)
-        .ok_or_else(|| unreadable(format!("the local header of entry `{name}` is cut short")))?;
+    let name_at = at.checked_add(LOCAL_LEN).ok_or_else(cut)?;
+    let local_name = bytes.get(name_at..name_at.checked_add(n).ok_or_else(cut)?).ok_or_else(cut)?;
     if local_name != c.name.as_slice() {
         return Err(mismatch("name", format!("`{}`", shown(local_name)), format!("`{name}`")));
     }
-    let extra_at = at + LOCAL_LEN + n;
-    let local_extra =
-        bytes.get(extra_at..extra_at + m).ok_or_else(|| unreadable(format!("the local header of entry `{name}` is cut short")))?;
+    let extra_at = name_at.checked_add(n).ok_or_else(cut)?;
+    let data_at = extra_at.checked_add(m).ok_or_else(cut)?;
+    let local_extra = bytes.get(extra_at..data_at).ok_or_else(cut)?;
     let cn = usize::from(u16_at(bytes, c.at + 28).unwrap_or(0));
     let cm = usize::from(u16_at(bytes, c.at + 30).unwrap_or(0));
     let central_extra = bytes.get(c.at + CENTRAL_LEN + cn..c.at + CENTRAL_LEN + cn + cm).unwrap_or_default();
     if local_extra != central_extra {
         return Err(mismatch("extra field", format!("{} bytes", local_extra.len()), format!("{} bytes", central_extra.len())));
     }
-    Ok(extra_at + m + c.packed)
+    data_at.checked_add(c.packed).ok_or_else(|| ArchiveError::Damaged { name, why: "its data runs past any offset".into() })
 }
 
 /// Checks the layout of `bytes` (see the module docs) and returns the central directory's
