@@ -78,7 +78,7 @@ impl Verifier {
     pub fn start(ledger: Ledger, interval: Duration) -> std::io::Result<Verifier> {
         let (stop, stopped) = mpsc::channel::<()>();
         let thread = std::thread::Builder::new().name("audit-verifier".into()).spawn(move || {
-            let mut reported = 0usize;
+            let mut reported = 0u64;
             let mut failed: Option<String> = None;
             loop {
                 match stopped.recv_timeout(interval) {
@@ -88,8 +88,7 @@ impl Verifier {
                 match ledger.verify(1) {
                     Ok(report) => {
                         failed = None;
-                        if report.anomalies.len() != reported {
-                            reported = report.anomalies.len();
+                        if news(&mut reported, &report) {
                             for a in &report.anomalies {
                                 eprintln!("payments-service: ledger verification: {}", a.to_json());
                             }
@@ -116,6 +115,16 @@ impl Drop for Verifier {
             let _ = t.join();
         }
     }
+}
+
+/// Whether `report` says something else than the last one logged (whose anomaly count is
+/// `reported`, updated): counted by anomalies, not by the runs that summarize them, so a run
+/// that grows is news.
+fn news(reported: &mut u64, report: &pip_runtime::ledger::Report) -> bool {
+    let count = report.anomaly_count();
+    let changed = count != *reported;
+    *reported = count;
+    changed
 }
 
 #[cfg(test)]
@@ -153,5 +162,20 @@ mod tests {
         assert_eq!(store["name"], crate::config::STORE);
         assert_eq!(store["history"].as_u64(), Some(crate::config::HISTORY));
         assert_eq!(store["evidence"], LEDGER);
+    }
+
+    #[test]
+    fn a_growing_run_of_anomalies_is_news() {
+        use pip_runtime::ledger::verify::FileKind;
+        use pip_runtime::ledger::{Anomaly, AnomalyClass, Report};
+        let mut run = Anomaly::new(AnomalyClass::Modified, FileKind::Ledger, 10, None, "mac 1".into());
+        let mut report = Report { anomalies: vec![run.clone()], ..Report::default() };
+        let mut reported = 0;
+        assert!(news(&mut reported, &report));
+        assert!(!news(&mut reported, &report), "the same report is logged once");
+        run.absorb(&Anomaly::new(AnomalyClass::Modified, FileKind::Ledger, 20, None, "mac 2".into()));
+        report.anomalies = vec![run];
+        assert_eq!(report.anomalies.len(), 1, "still one run");
+        assert!(news(&mut reported, &report), "a run that grew is logged again");
     }
 }
