@@ -145,6 +145,7 @@ fn a_deleted_or_emptied_checkpoint_file_refuses_the_open_and_is_not_recreated() 
     let cfg = config(dir.path());
     write_closed(&cfg, &key, 3);
     let ckpt = cfg.checkpoint_path();
+    let before = std::fs::read(&cfg.path).unwrap();
     let clock = || -> Arc<dyn Clock> { Arc::new(ManualClock::new(T0)) };
     std::fs::remove_file(&ckpt).unwrap();
     let err = Ledger::open(cfg.clone(), key.clone(), clock(), None).unwrap_err();
@@ -155,7 +156,6 @@ fn a_deleted_or_emptied_checkpoint_file_refuses_the_open_and_is_not_recreated() 
     let err = Ledger::open(cfg.clone(), key.clone(), clock(), None).unwrap_err();
     assert!(matches!(err, LedgerError::CheckpointsMissing { what: "empty", .. }), "{err}");
     assert_eq!(std::fs::read(&ckpt).unwrap(), b"");
-    let before = std::fs::read(&cfg.path).unwrap();
     assert_eq!(std::fs::read(&cfg.path).unwrap(), before, "the ledger is untouched");
 }
 
