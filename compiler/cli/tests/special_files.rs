@@ -316,3 +316,29 @@ fn a_key_file_longer_than_any_key_is_refused_before_it_is_read() {
     assert_eq!(r.code, Some(2), "{}", r.stderr);
     assert!(r.stderr.contains("more than a key file can have (4096)"), "{}", r.stderr);
 }
+
+/// `pipc bundle` reads a checkpoint file streaming: a 1 GiB junk checkpoint file is bundled
+/// (as an anomaly, with `--allow-anomalies`) under an address-space limit of half its size,
+/// which reading it into memory would exceed (the allocation fails and the process aborts).
+#[test]
+fn a_huge_checkpoint_file_is_bundled_without_being_held_in_memory() {
+    let dir = project();
+    let d = dir.path();
+    let ckpt = d.join("audit.ledger.ckpt");
+    std::fs::OpenOptions::new().write(true).open(&ckpt).unwrap().set_len(1 << 30).unwrap();
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(r#"ulimit -v 524288 && exec "$0" "$@""#)
+        .arg(env!("CARGO_BIN_EXE_pipc"))
+        .args(["bundle", "--spec", "shop.pips", "--ledger", "audit.ledger", "--key-file", "key", "--allow-anomalies", "-o", "big.zip"])
+        .current_dir(d)
+        .env("MALLOC_ARENA_MAX", "2")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    // The bundle holds the window and says the ledger around it did not verify.
+    let v = pipc(d, &["verify-bundle", "big.zip", "--key-file", "key"]);
+    assert_eq!(v.code, Some(1), "{}", v.stderr);
+    assert!(v.stderr.contains("anomalies recorded in the bundled ledger"), "{}", v.stderr);
+}

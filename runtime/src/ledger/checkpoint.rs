@@ -149,6 +149,30 @@ impl CheckpointFile {
             .map_err(|source| CheckpointError::Io { path: path.to_path_buf(), source })?;
         Self::parse(&bytes).map_err(|source| CheckpointError::Format { path: path.to_path_buf(), source })
     }
+
+    /// Reads a checkpoint file as a stream, in memory that does not grow with the file: its
+    /// header and, in file order, the checkpoints `keep` accepts (MACs not checked; a torn
+    /// end is ignored). The caller bounds what it keeps.
+    pub fn read_kept(path: &Path, mut keep: impl FnMut(&Checkpoint) -> bool) -> Result<(Header, Vec<Checkpoint>), CheckpointError> {
+        use std::io::Read;
+        let io = |source| CheckpointError::Io { path: path.to_path_buf(), source };
+        let mut r = std::io::BufReader::with_capacity(1 << 16, crate::fsread::open(path).map_err(io)?);
+        let mut head = Vec::with_capacity(CHECKPOINT_HEADER_LEN);
+        (&mut r).take(CHECKPOINT_HEADER_LEN as u64).read_to_end(&mut head).map_err(io)?;
+        let header = decode_header(&head).map_err(|source| CheckpointError::Format { path: path.to_path_buf(), source })?;
+        let mut kept = Vec::new();
+        let mut buf = [0u8; CHECKPOINT_LEN];
+        loop {
+            match r.read_exact(&mut buf) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok((header, kept)),
+                Err(e) => return Err(io(e)),
+            }
+            if let Some(c) = Checkpoint::decode(&buf).filter(|c| keep(c)) {
+                kept.push(c);
+            }
+        }
+    }
 }
 
 /// The checkpoint file of a ledger when none is named: the ledger's path plus `.ckpt`.

@@ -289,16 +289,15 @@ fn slice_of(
         return Err(ledger_err("it holds bytes that are not entries".into()));
     }
     let window = w.reader.window(from_ms, to_ms).map_err(|e| ledger_err(e.to_string()))?;
-    let file = match &w.ckpt {
-        // A checkpoint file that cannot be read (missing, a FIFO, a device) is a usage error.
-        Some(p) => Some(CheckpointFile::read(p).map_err(|e| match e {
-            pip_runtime::ledger::checkpoint::CheckpointError::Io { .. } => BundleError::Usage(format!("ledger `{}`: {e}", w.name)),
-            e => ledger_err(e.to_string()),
-        })?),
-        None => None,
-    };
+    // The whole ledger, checked first: its identity is the one the verification settled on
+    // (a header whose MAC fails is reported, never trusted), and the checkpoint file is read
+    // streaming. A file that cannot be read (a FIFO, a device) is a usage error.
+    let whole = verify_files(&w.path, w.ckpt.as_deref(), &opts.key, opts.threads.max(1)).map_err(|e| match e {
+        pip_runtime::ledger::verify::VerifyError::Io { .. } => BundleError::Usage(format!("ledger `{}`: {e}", w.name)),
+        e => ledger_err(e.to_string()),
+    })?;
+    let identity = whole.identity.clone().ok_or_else(|| ledger_err("its verification settled on no identity".into()))?;
     // The ledger's identity: a ledger made for another spec or ledger is not this one's.
-    let identity = w.reader.header().identity.clone();
     if !identity.spec.is_empty() && (identity.spec != spec.name || identity.ledger != w.name) {
         return Err(BundleError::Usage(format!(
             "ledger `{}` (`{}`) belongs to {identity}, not to spec `{}`, ledger `{}`",
@@ -311,12 +310,25 @@ fn slice_of(
     let digest = identity.digest();
     let first = window.anchor.next_seq;
     let last = window.entries.last().map(|e| e.seq);
-    let in_range: Vec<Checkpoint> = file
-        .iter()
-        .flat_map(|f| f.checkpoints.iter())
-        .filter(|c| c.seq >= first && last.is_some_and(|l| c.seq <= l) && c.verify(&opts.key, &digest))
-        .copied()
-        .collect();
+    // Only the window's checkpoints whose MAC verifies are kept, each once: junk, however
+    // long the file, is read past (only the key holder can make a kept one).
+    let mut seen = std::collections::HashSet::new();
+    let in_range: Vec<Checkpoint> = match &w.ckpt {
+        Some(p) => {
+            let keep = |c: &Checkpoint| {
+                c.seq >= first && last.is_some_and(|l| c.seq <= l) && c.verify(&opts.key, &digest) && seen.insert(c.encode())
+            };
+            CheckpointFile::read_kept(p, keep)
+                .map_err(|e| match e {
+                    pip_runtime::ledger::checkpoint::CheckpointError::Io { .. } => {
+                        BundleError::Usage(format!("ledger `{}`: {e}", w.name))
+                    }
+                    e => ledger_err(e.to_string()),
+                })?
+                .1
+        }
+        None => Vec::new(),
+    };
     // Every entry's own MAC is checked before it is bundled without it.
     let report = verify_slice(&window.entries, &window.anchor, &in_range, &opts.key, digest, Authenticity::PerEntryMac);
     if !report.is_clean() {
@@ -328,7 +340,6 @@ fn slice_of(
             shown.join("; ")
         )));
     }
-    let whole = verify_files(&w.path, w.ckpt.as_deref(), &opts.key, opts.threads.max(1)).map_err(|e| ledger_err(e.to_string()))?;
     // The window verifies on its own, but the ledger around it does not (entries cut off
     // after a checkpoint, a changed entry, a forged checkpoint): a bundle made silently from
     // it would look like intact evidence. Refused unless asked for, and then recorded.
