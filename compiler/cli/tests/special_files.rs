@@ -342,3 +342,25 @@ fn a_huge_checkpoint_file_is_bundled_without_being_held_in_memory() {
     assert_eq!(v.code, Some(1), "{}", v.stderr);
     assert!(v.stderr.contains("anomalies recorded in the bundled ledger"), "{}", v.stderr);
 }
+
+/// The identity a bundle carries (and its builder MACs) is the one verification settled on,
+/// never an unverified header's: a ledger whose header has another ledger id (its MAC fails)
+/// is bundled, with `--allow-anomalies`, under the id its checkpoint file's verified header
+/// names.
+#[test]
+fn a_bundle_carries_the_verified_identity_not_a_changed_header() {
+    let dir = project();
+    let d = dir.path();
+    let v = pipc(d, &["verify-log", "audit.ledger", "--key-file", "key", "--format", "json"]);
+    let id = serde_json::from_str::<serde_json::Value>(&v.stdout).unwrap()["identity"]["id"].as_str().unwrap().to_string();
+    let mut ledger = std::fs::read(d.join("audit.ledger")).unwrap();
+    // The first byte of the ledger id: magic[8] version[2] reserved[2] key_id[16].
+    ledger[28] ^= 0xFF;
+    std::fs::write(d.join("audit.ledger"), &ledger).unwrap();
+    let b = pipc(d, &["bundle", "--spec", "shop.pips", "--ledger", "audit.ledger", "--key-file", "key", "--allow-anomalies", "-o", "c.zip"]);
+    assert_eq!(b.code, Some(0), "{}", b.stderr);
+    let files = pipc::bundle::archive::read(&std::fs::read(d.join("c.zip")).unwrap(), &Default::default()).unwrap();
+    let manifest: serde_json::Value = serde_json::from_slice(&files["manifest.json"]).unwrap();
+    let ledgers = manifest["ledgers"].as_array().unwrap();
+    assert_eq!(ledgers[0]["identity"]["id"].as_str(), Some(id.as_str()), "{manifest:#}");
+}

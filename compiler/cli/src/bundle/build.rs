@@ -288,7 +288,7 @@ fn slice_of(
     if !w.reader.damaged().is_empty() {
         return Err(ledger_err("it holds bytes that are not entries".into()));
     }
-    let window = w.reader.window(from_ms, to_ms).map_err(|e| ledger_err(e.to_string()))?;
+    let mut window = w.reader.window(from_ms, to_ms).map_err(|e| ledger_err(e.to_string()))?;
     // The whole ledger, checked first: its identity is the one the verification settled on
     // (a header whose MAC fails is reported, never trusted), and the checkpoint file is read
     // streaming. A file that cannot be read (a FIFO, a device) is a usage error.
@@ -308,6 +308,11 @@ fn slice_of(
         )));
     }
     let digest = identity.digest();
+    if window.anchor.next_seq == 1 {
+        // The window starts the ledger: it links to the verified identity, not to the one
+        // the reader took from the (possibly changed) header.
+        window.anchor.prev = digest;
+    }
     let first = window.anchor.next_seq;
     let last = window.entries.last().map(|e| e.seq);
     // Only the window's checkpoints whose MAC verifies are kept, each once: junk, however
