@@ -13,6 +13,7 @@ use std::time::Duration;
 use pip_runtime::clock::{Clock, ManualClock};
 use pip_runtime::evidence::Event;
 use pip_runtime::ledger::checkpoint::{CHECKPOINT_HEADER_LEN, CHECKPOINT_LEN};
+use pip_runtime::ledger::format::{FRAME_OVERHEAD, MAX_BODY_LEN};
 use pip_runtime::ledger::notes;
 use pip_runtime::ledger::query::LedgerReader;
 use pip_runtime::ledger::{AnomalyClass, CheckpointPolicy, InFlight, Ledger, LedgerConfig, LedgerError, LedgerKey, verify_files};
@@ -134,6 +135,34 @@ fn an_unfinished_tail_is_in_flight_while_a_writer_holds_the_ledger_and_torn_once
     assert_eq!(r.in_flight, None);
     assert_eq!(r.anomalies.iter().map(|a| (a.class, a.count())).collect::<Vec<_>>(), vec![(AnomalyClass::TornTail, 1)]);
     assert!(r.anomalies[0].detail.contains(&format!("the last {} bytes", partial.len())), "{}", r.anomalies[0]);
+}
+
+#[test]
+fn a_lock_holder_can_make_at_most_one_partial_entry_look_in_flight() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = LedgerKey::generate().unwrap();
+    let cfg = config(dir.path());
+    let (l, _) = Ledger::open(cfg.clone(), key.clone(), Arc::new(ManualClock::new(T0)), None).unwrap();
+    for i in 0..3 {
+        l.append(&event(i)).unwrap();
+    }
+    l.sync().unwrap();
+    let len = std::fs::metadata(&cfg.path).unwrap().len();
+    // No writer leaves these: zeros (no length prefix in range), a prefix in range with a body
+    // that is no entry's, and more zeros than the longest entry.
+    let longest = FRAME_OVERHEAD + MAX_BODY_LEN;
+    for tail in [vec![0u8; 4096], vec![200, 0, 0, 0, 9, 4, 0, 0], vec![0u8; longest + 1]] {
+        let f = std::fs::OpenOptions::new().write(true).open(&cfg.path).unwrap();
+        f.set_len(len).unwrap();
+        std::fs::OpenOptions::new().append(true).open(&cfg.path).unwrap().write_all(&tail).unwrap();
+        let r = verify_files(&cfg.path, Some(&cfg.checkpoint_path()), &key, 1).unwrap();
+        assert!(r.writer_live);
+        assert_eq!(r.in_flight, None, "{} bytes", tail.len());
+        assert_eq!(r.anomalies.iter().map(|a| (a.class, a.count())).collect::<Vec<_>>(), vec![(AnomalyClass::TornTail, 1)]);
+        assert!(r.anomalies[0].detail.contains(&format!("the last {} bytes", tail.len())), "{}", r.anomalies[0]);
+    }
+    std::fs::OpenOptions::new().write(true).open(&cfg.path).unwrap().set_len(len).unwrap();
+    l.close().unwrap();
 }
 
 // ---- item 7: a lost checkpoint file ----------------------------------------------------------

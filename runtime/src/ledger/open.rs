@@ -216,16 +216,20 @@ fn lock_exclusive(_file: &File, _path: &Path) -> Result<(), LedgerError> {
 /// dropped at once. The writer is never delayed; only a writer opening the ledger during
 /// those microseconds would find it locked, and is told so.
 #[cfg(unix)]
-pub(crate) fn held_by_writer(path: &Path) -> bool {
-    use rustix::fs::{FlockOperation, OFlags, flock};
-    use std::os::unix::fs::OpenOptionsExt;
-    // Non-blocking open: a path swapped for a FIFO must not hang the probe.
-    let Ok(file) = OpenOptions::new().read(true).custom_flags(OFlags::NONBLOCK.bits() as i32).open(path) else { return false };
-    matches!(flock(&file, FlockOperation::NonBlockingLockShared), Err(e) if e == rustix::io::Errno::WOULDBLOCK)
+pub(crate) fn held_by_writer(file: &File) -> bool {
+    use rustix::fs::{FlockOperation, flock};
+    match flock(file, FlockOperation::NonBlockingLockShared) {
+        Err(e) => e == rustix::io::Errno::WOULDBLOCK,
+        Ok(()) => {
+            // Release at once: a shared lock kept while verifying would stop a writer opening.
+            let _ = flock(file, FlockOperation::Unlock);
+            false
+        }
+    }
 }
 
 #[cfg(not(unix))]
-pub(crate) fn held_by_writer(_path: &Path) -> bool {
+pub(crate) fn held_by_writer(_file: &File) -> bool {
     false
 }
 

@@ -7,7 +7,10 @@ use std::path::{Path, PathBuf};
 
 use crate::ledger::checkpoint::{CHECKPOINT_HEADER_LEN, CHECKPOINT_LEN, Checkpoint};
 use crate::ledger::classify::{Node, TornTail, classify, classify_chain};
-use crate::ledger::format::{Entry, FormatError, HASH_LEN, HEADER_LEN, Header, RawBody, hash_body};
+use crate::ledger::format::{
+    ENTRY_VERSION, Entry, FIXED_BODY_LEN, FRAME_OVERHEAD, FormatError, HASH_LEN, HEADER_LEN, Header, MAC_LEN, MAX_BODY_LEN, RawBody,
+    hash_body,
+};
 use crate::ledger::identity::Identity;
 use crate::ledger::key::{LedgerKey, to_hex};
 use crate::ledger::notes::event_of;
@@ -54,16 +57,22 @@ pub enum VerifyError {
 
 /// Verifies a ledger file and, when given, its checkpoint file, hashing on `threads` threads.
 /// The checkpoint file is read as it is checked, in bounded memory. When the ledger's lock is
-/// held by a live writer (probed without waiting, before and after), an unfinished end of
-/// either file is in flight ([`Report::in_flight`]), not a torn tail.
+/// held by a live writer (probed without waiting, before and after, on a descriptor opened
+/// like every other read: a regular file only), an unfinished end that a live writer can
+/// have unfinished is in flight ([`Report::in_flight`]), not a torn tail: at most one partial
+/// entry with a plausible length prefix, or less than one checkpoint (the writer writes whole
+/// batches, so every record before the last one it is writing is complete). Anything longer
+/// stays a torn tail whoever holds the lock.
 pub fn verify_files(ledger: &Path, checkpoints: Option<&Path>, key: &LedgerKey, threads: usize) -> Result<Report, VerifyError> {
-    let live_before = held_by_writer(ledger);
+    let io = |source| VerifyError::Io { path: ledger.to_path_buf(), source };
+    let probe = crate::fsread::open(ledger).map_err(io)?;
+    let live_before = held_by_writer(&probe);
     let ckpt = checkpoints.map(|path| CkptInput::File { path, len: None });
     let mut report = verify_file(ledger, None, ckpt, key, threads).map_err(|e| match (e, checkpoints) {
         (VerifyError::Checkpoints(source), Some(p)) => VerifyError::CheckpointFile { path: p.to_path_buf(), source },
         (e, _) => e,
     })?;
-    if live_before || held_by_writer(ledger) {
+    if live_before || held_by_writer(&probe) {
         report.writer_live = true;
         let mut in_flight = InFlight::default();
         report.anomalies.retain(|a| {
@@ -71,6 +80,13 @@ pub fn verify_files(ledger: &Path, checkpoints: Option<&Path>, key: &LedgerKey, 
                 return true;
             }
             let bytes = torn_bytes(a);
+            let unfinished = match a.file {
+                FileKind::Ledger => partial_entry(&probe, a.offset, bytes),
+                FileKind::Checkpoints => bytes < CHECKPOINT_LEN as u64,
+            };
+            if !unfinished {
+                return true;
+            }
             match a.file {
                 FileKind::Ledger => in_flight.ledger_bytes = bytes,
                 FileKind::Checkpoints => in_flight.checkpoint_bytes = bytes,
@@ -80,6 +96,25 @@ pub fn verify_files(ledger: &Path, checkpoints: Option<&Path>, key: &LedgerKey, 
         report.in_flight = (in_flight != InFlight::default()).then_some(in_flight);
     }
     Ok(report)
+}
+
+/// Whether the `len` bytes at `offset` of the ledger can be the start of the one entry a live
+/// writer is writing: shorter than the frame their length prefix declares, which is in range,
+/// and (once there) the body starts with the entry version. Reads at most 5 bytes.
+fn partial_entry(file: &File, offset: u64, len: u64) -> bool {
+    if len >= (FRAME_OVERHEAD + MAX_BODY_LEN) as u64 {
+        return false;
+    }
+    let mut head = Vec::with_capacity(5);
+    let mut f = file;
+    if f.seek(SeekFrom::Start(offset)).is_err() || f.take(len.min(5)).read_to_end(&mut head).is_err() {
+        return false;
+    }
+    let Some(prefix) = head.first_chunk::<4>() else { return len < 4 };
+    let body_len = u32::from_le_bytes(*prefix) as usize;
+    (FIXED_BODY_LEN..=MAX_BODY_LEN).contains(&body_len)
+        && len < (4 + body_len + MAC_LEN) as u64
+        && head.get(4).is_none_or(|&v| v == ENTRY_VERSION)
 }
 
 /// The byte count of a torn tail anomaly.
