@@ -399,6 +399,35 @@ fn several_attacks_on_one_ledger_are_each_named() {
 }
 
 #[test]
+fn damage_of_alternating_classes_gives_a_bounded_report_with_exact_counts() {
+    // Per block of 4 entries: the first two swapped, the third's MAC flipped, the fourth intact.
+    let attack = |blocks: usize| {
+        let mut rng = Rng(11);
+        let g = Gen::new(&mut rng, 4 * blocks, 4 * blocks, true);
+        let mut records = g.records.clone();
+        for b in 0..blocks {
+            records.swap(4 * b, 4 * b + 1);
+            let mac = records[4 * b + 2].len() - 1;
+            records[4 * b + 2][mac] ^= 1;
+        }
+        g.verify(&Gen::ledger(&records, &g.header))
+    };
+    let one = attack(1);
+    let per_block: Vec<(AnomalyClass, usize)> = AnomalyClass::ALL.iter().map(|&c| (c, one.count(c))).collect();
+    assert!(one.count(AnomalyClass::Reordered) > 0 && one.count(AnomalyClass::Modified) == 1, "{}", describe(&one));
+    let blocks = 2000;
+    let r = attack(blocks);
+    for (class, n) in per_block {
+        assert_eq!(r.count(class), n * blocks, "{class:?}");
+    }
+    assert_eq!(r.anomaly_count(), one.anomaly_count() * blocks as u64);
+    assert!(r.anomalies.len() <= 256 + 2 * AnomalyClass::ALL.len(), "{} lines", r.anomalies.len());
+    let last = r.anomalies.iter().rfind(|a| a.class == AnomalyClass::Modified).unwrap();
+    let last_seq = last.repeats.and_then(|rep| rep.last_seq).or(last.seq).unwrap();
+    assert_eq!(last_seq.first, (4 * blocks - 1) as u64, "the last run ends at the last modified entry");
+}
+
+#[test]
 fn a_damaged_checkpoint_is_reported_in_the_checkpoint_file() {
     let mut rng = Rng(11);
     let g = Gen::new(&mut rng, 20, 5, true);

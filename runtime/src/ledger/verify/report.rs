@@ -255,16 +255,15 @@ impl Runs {
     }
 }
 
-/// Sorted anomalies with each run of alike neighbours joined.
+/// Sorted anomalies with each run of alike neighbours joined, and, past [`MAX_RUNS`] runs,
+/// every further anomaly counted in the last run of its class and file: a ledger damaged in
+/// alternating ways gives a bounded report whose counts stay exact.
 pub(crate) fn summarize(anomalies: Vec<Anomaly>) -> Vec<Anomaly> {
-    let mut out: Vec<Anomaly> = Vec::with_capacity(anomalies.len());
+    let mut runs = Runs::default();
     for a in anomalies {
-        match out.last_mut() {
-            Some(last) if last.is_alike(&a) => last.absorb(&a),
-            _ => out.push(a),
-        }
+        runs.push(a);
     }
-    out
+    runs.list
 }
 
 /// An entry the ledger wrote about itself (subsystem `pip`, see [`crate::ledger::notes`]):
