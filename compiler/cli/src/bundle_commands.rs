@@ -182,11 +182,12 @@ pub(crate) fn bundle(out: &mut Out<'_>, a: &BundleArgs) -> u8 {
         for an in &l.anomalies {
             let _ = writeln!(
                 out.stderr,
-                "pipc: warning: ledger `{}` {}{}: {}",
+                "pipc: warning: ledger `{}` {}{}: {}{}",
                 l.name,
                 an.class,
                 an.seq.map(|s| format!(" at seq {s}")).unwrap_or_default(),
-                an.detail
+                an.detail,
+                repeats(an)
             );
         }
     }
@@ -261,13 +262,16 @@ pub(crate) fn verify_bundle(out: &mut Out<'_>, path: &Path, key: &KeyArgs) -> u8
             for (name, an) in &recorded {
                 let _ = writeln!(
                     out.stdout,
-                    "  but ledger `{name}` did not verify when it was bundled: {}{} ({} file): {}",
+                    "  but ledger `{name}` did not verify when it was bundled: {}{} ({} file): {}{}",
                     an.class,
                     an.seq.map(|s| format!(" at seq {s}")).unwrap_or_default(),
                     an.file,
-                    an.detail
+                    an.detail,
+                    repeats(an)
                 );
             }
+            // A run of alike anomalies counts as its number.
+            let count: u64 = recorded.iter().map(|(_, a)| a.count).sum();
             if recorded.is_empty() {
                 EXIT_OK
             } else {
@@ -276,8 +280,8 @@ pub(crate) fn verify_bundle(out: &mut Out<'_>, path: &Path, key: &KeyArgs) -> u8
                     format!(
                         "`{}`: {} anomal{} recorded in the bundled ledger",
                         path.display(),
-                        recorded.len(),
-                        if recorded.len() == 1 { "y" } else { "ies" }
+                        count,
+                        if count == 1 { "y" } else { "ies" }
                     ),
                 );
                 EXIT_FAIL
@@ -287,5 +291,14 @@ pub(crate) fn verify_bundle(out: &mut Out<'_>, path: &Path, key: &KeyArgs) -> u8
             err(out, format!("`{}` does not verify: {e}", path.display()));
             EXIT_FAIL
         }
+    }
+}
+
+/// The end of a run of alike anomalies, for messages (nothing for a single one).
+fn repeats(an: &AnomalyInfo) -> String {
+    match (an.count, an.last_seq) {
+        (1, _) => String::new(),
+        (n, Some(s)) => format!(" (and {} more like it, the last at seq {s})", n.saturating_sub(1)),
+        (n, None) => format!(" (and {} more like it)", n.saturating_sub(1)),
     }
 }

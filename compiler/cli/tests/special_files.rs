@@ -364,3 +364,25 @@ fn a_bundle_carries_the_verified_identity_not_a_changed_header() {
     let ledgers = manifest["ledgers"].as_array().unwrap();
     assert_eq!(ledgers[0]["identity"]["id"].as_str(), Some(id.as_str()), "{manifest:#}");
 }
+
+/// A run of alike anomalies is recorded in the bundle with its count: 1000 junk checkpoints
+/// are 1000 anomalies, as `verify-log` counts them, not one.
+#[test]
+fn a_run_of_anomalies_is_recorded_with_its_count() {
+    let dir = project();
+    let d = dir.path();
+    let ckpt = d.join("audit.ledger.ckpt");
+    let len = std::fs::metadata(&ckpt).unwrap().len();
+    std::fs::OpenOptions::new().write(true).open(&ckpt).unwrap().set_len(len + 1000 * 80).unwrap();
+    let v = pipc(d, &["verify-log", "audit.ledger", "--key-file", "key", "--format", "json"]);
+    let report: serde_json::Value = serde_json::from_str(&v.stdout).unwrap();
+    let runs = report["anomalies"].as_array().unwrap();
+    let total: u64 = runs.iter().map(|a| a["count"].as_u64().unwrap()).sum();
+    assert!(total >= 1000 && runs.len() < 10, "{report:#}");
+    let b = pipc(d, &["bundle", "--spec", "shop.pips", "--ledger", "audit.ledger", "--key-file", "key", "--allow-anomalies", "-o", "c.zip"]);
+    assert_eq!(b.code, Some(0), "{}", b.stderr);
+    assert!(b.stderr.contains("more like it"), "{}", b.stderr);
+    let v = pipc(d, &["verify-bundle", "c.zip", "--key-file", "key"]);
+    assert_eq!(v.code, Some(1), "{}", v.stderr);
+    assert!(v.stderr.contains(&format!("{total} anomalies recorded in the bundled ledger")), "{}", v.stderr);
+}

@@ -338,10 +338,11 @@ fn slice_of(
     let report = verify_slice(&window.entries, &window.anchor, &in_range, &opts.key, digest, Authenticity::PerEntryMac);
     if !report.is_clean() {
         let shown: Vec<String> = report.anomalies.iter().take(3).map(ToString::to_string).collect();
+        let count: u64 = report.anomalies.iter().map(|a| a.count()).sum();
         return Err(ledger_err(format!(
             "{} anomal{} in the window, so it cannot be bundled as evidence: {}",
-            report.anomalies.len(),
-            if report.anomalies.len() == 1 { "y" } else { "ies" },
+            count,
+            if count == 1 { "y" } else { "ies" },
             shown.join("; ")
         )));
     }
@@ -350,12 +351,14 @@ fn slice_of(
     // it would look like intact evidence. Refused unless asked for, and then recorded.
     if !whole.is_clean() && !opts.allow_anomalies {
         let shown: Vec<String> = whole.anomalies.iter().take(3).map(ToString::to_string).collect();
+        // Runs of alike anomalies count as their number, not as one.
+        let count: u64 = whole.anomalies.iter().map(|a| a.count()).sum();
         return Err(BundleError::Anomalies(format!(
             "ledger `{}` (`{}`) does not verify: {} anomal{}: {}{}",
             w.name,
             w.path.display(),
-            whole.anomalies.len(),
-            if whole.anomalies.len() == 1 { "y" } else { "ies" },
+            count,
+            if count == 1 { "y" } else { "ies" },
             shown.join("; "),
             if whole.anomalies.len() > 3 { "; …" } else { "" }
         )));
@@ -408,6 +411,8 @@ fn slice_of(
                 file: a.file.as_str().to_string(),
                 seq: a.seq.map(|s| s.first),
                 detail: a.detail.clone(),
+                count: a.count(),
+                last_seq: a.repeats.and_then(|r| r.last_seq).map(|s| s.first),
             })
             .collect(),
         gaps: gaps

@@ -165,6 +165,22 @@ pub struct AnomalyInfo {
     pub seq: Option<u64>,
     /// What was seen.
     pub detail: String,
+    /// How many alike anomalies this stands for: a run is recorded once, with its count
+    /// and where it ended (1, omitted, for a single one).
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub count: u64,
+    /// The first seq concerned by the run's last anomaly.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_seq: Option<u64>,
+}
+
+fn one() -> u64 {
+    1
+}
+
+#[expect(clippy::trivially_copy_pass_by_ref, reason = "serde's skip_serializing_if passes a reference")]
+fn is_one(n: &u64) -> bool {
+    *n == 1
 }
 
 /// A silence longer than expected.
