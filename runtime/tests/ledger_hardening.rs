@@ -165,6 +165,23 @@ fn a_lock_holder_can_make_at_most_one_partial_entry_look_in_flight() {
     l.close().unwrap();
 }
 
+#[test]
+fn appenders_cannot_write_in_the_ledgers_own_subsystem() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = LedgerKey::generate().unwrap();
+    let cfg = config(dir.path());
+    let (l, _) = Ledger::open(cfg.clone(), key.clone(), Arc::new(ManualClock::new(T0)), None).unwrap();
+    l.append(&event(0)).unwrap();
+    let forged = Event { subsystem: notes::SUBSYSTEM.into(), actor: notes::ACTOR.into(), action: notes::CLOCK_JUMP.into(), ..event(1) };
+    assert!(matches!(l.append(&forged), Err(LedgerError::ReservedSubsystem)));
+    let err = l.append_batch(&[event(2), forged.clone()]).unwrap_err();
+    assert!(err.to_string().contains("subsystem `pip` is reserved"), "{err}");
+    assert_eq!(l.head().0, 1, "a batch with a reserved event is refused whole");
+    l.close().unwrap();
+    let r = verify_files(&cfg.path, Some(&cfg.checkpoint_path()), &key, 1).unwrap();
+    assert!(r.is_clean() && r.events.is_empty(), "{:?}", r.events);
+}
+
 // ---- item 7: a lost checkpoint file ----------------------------------------------------------
 
 #[test]

@@ -184,6 +184,43 @@ fn usage_io_and_key_errors_exit_2() {
     assert!(text(&short.stderr).contains("has 2 bytes; at least 32 are required"), "{}", text(&short.stderr));
 }
 
+/// Nobody appends in the ledger's own subsystem: a forged `clock_jump` is refused, nothing is
+/// written, and verify-log lists no event.
+#[test]
+fn an_append_in_the_reserved_subsystem_is_refused() {
+    let dir = project();
+    let forged = r#"{"subsystem":"pip","actor":"pip-ledger","action":"clock_jump","resource":"audit","result":"recorded"}"#;
+    let before = std::fs::read(dir.path().join("audit.ledger")).unwrap();
+    let o = pipc(dir.path(), &["log", "append", "audit.ledger", "--key-file", "key"], &format!("{forged}\n"));
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
+    assert!(text(&o.stderr).contains("subsystem `pip` is reserved"), "{}", text(&o.stderr));
+    let one = pipc(
+        dir.path(),
+        &[
+            "log",
+            "append",
+            "audit.ledger",
+            "--key-file",
+            "key",
+            "--subsystem",
+            "pip",
+            "--actor",
+            "pip-ledger",
+            "--action",
+            "clock_jump",
+            "--resource",
+            "audit",
+        ],
+        "",
+    );
+    assert_eq!(one.status.code(), Some(2), "{}", text(&one.stderr));
+    assert!(text(&one.stderr).contains("subsystem `pip` is reserved"), "{}", text(&one.stderr));
+    assert_eq!(std::fs::read(dir.path().join("audit.ledger")).unwrap(), before, "nothing appended");
+    let (code, v) = verify_json(dir.path(), &[]);
+    assert_eq!(code, Some(0), "{v}");
+    assert_eq!(v["events"], serde_json::json!([]), "{v}");
+}
+
 /// Input is streamed: a bad line stops the append there, after the lines before it.
 #[test]
 fn a_bad_input_line_stops_the_append_at_that_line() {

@@ -45,7 +45,7 @@ use crate::ledger::format::{FormatError, HASH_LEN, OwedMac, PreparedEvent, encod
 use crate::ledger::identity::{Identity, LEDGER_ID_LEN};
 use crate::ledger::key::LedgerKey;
 use crate::ledger::meters::{LedgerMetrics, Subsystems};
-use crate::ledger::notes::{ClockWatch, Note};
+use crate::ledger::notes::{self, ClockWatch, Note};
 use crate::ledger::open::{OpenReport, open_files};
 use crate::ledger::verify::{AnomalyClass, CkptInput, Report, VerifyError, verify_file};
 use crate::metrics::Metrics;
@@ -136,9 +136,22 @@ pub enum LedgerError {
     /// The ledger was closed.
     #[error("the ledger is closed")]
     Closed,
+    /// An event named the subsystem of the ledger's own entries ([`notes::SUBSYSTEM`]).
+    #[error(
+        "subsystem `{}` is reserved for the ledger's own entries (`clock_jump`, `new_checkpoint_history`); help: use another subsystem name",
+        notes::SUBSYSTEM
+    )]
+    ReservedSubsystem,
     /// Verification could not run.
     #[error(transparent)]
     Verify(#[from] VerifyError),
+}
+
+/// Refuses an appender's event in the ledger's own subsystem: only the writer's notes (which
+/// do not pass through here) may use it, so that no appender can forge a `clock_jump` or a
+/// `new_checkpoint_history` the verifier would list as the ledger's own.
+fn not_reserved(event: &PreparedEvent<'_>) -> Result<(), LedgerError> {
+    if event.subsystem() == notes::SUBSYSTEM { Err(LedgerError::ReservedSubsystem) } else { Ok(()) }
 }
 
 /// When entries are synced to disk.
@@ -456,6 +469,7 @@ impl Ledger {
 
     /// Appends an event whose payload is serialised already.
     pub fn append_prepared(&self, event: &PreparedEvent<'_>) -> Result<Receipt, LedgerError> {
+        not_reserved(event)?;
         let s = &self.handle.shared;
         let now = s.clock.unix_millis();
         let receipt = {
@@ -471,6 +485,8 @@ impl Ledger {
     /// Appends events in order, under one lock and (with `EveryAppend`) one wait.
     pub fn append_batch(&self, events: &[Event]) -> Result<Vec<Receipt>, LedgerError> {
         let prepared = events.iter().map(PreparedEvent::new).collect::<Result<Vec<_>, _>>()?;
+        // All or nothing: one reserved event refuses the batch before any entry is taken.
+        prepared.iter().try_for_each(not_reserved)?;
         let s = &self.handle.shared;
         let now = s.clock.unix_millis();
         let receipts: Vec<Receipt> = {
