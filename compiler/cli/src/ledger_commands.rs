@@ -207,20 +207,23 @@ fn parse_ledger_id(text: &str) -> Result<String, String> {
 }
 
 fn print_human(out: &mut Out<'_>, ledger: &Path, ckpt: Option<&Path>, report: &Report, mismatch: Option<&IdentityMismatch>) {
+    // Anomalies, events and the identity can quote the files' own bytes (a header's names,
+    // an entry's payload): their control characters are escaped before the terminal sees them.
+    let shown = |s: String| crate::bundle::archive::shown(s.as_bytes());
     for a in &report.anomalies {
-        let _ = writeln!(out.stdout, "{a}");
+        let _ = writeln!(out.stdout, "{}", shown(a.to_string()));
     }
     if let Some(m) = mismatch {
         let found = m.found.as_deref().map_or_else(|| "cannot be established".to_string(), |f| format!("is {f}"));
         let _ = writeln!(out.stdout, "other_ledger: the ledger's id {found}, not {} (`--expect-id`)", m.expected);
     }
     for e in &report.events {
-        let _ = writeln!(out.stdout, "event: {e}");
+        let _ = writeln!(out.stdout, "event: {}", shown(e.to_string()));
     }
     if report.events_total > report.events.len() as u64 {
         let _ = writeln!(out.stdout, "event: {} more not listed", report.events_total - report.events.len() as u64);
     }
-    let identity = report.identity.as_ref().map(|i| format!("{i}; ")).unwrap_or_default();
+    let identity = report.identity.as_ref().map(|i| format!("{}; ", shown(i.to_string()))).unwrap_or_default();
     let head = report.head.map_or_else(|| "no entries".to_string(), |h| format!("head seq {} at {}", h.seq, format_millis(h.ts_millis)));
     let cps = match ckpt {
         Some(p) => format!(

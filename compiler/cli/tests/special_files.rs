@@ -386,3 +386,27 @@ fn a_run_of_anomalies_is_recorded_with_its_count() {
     assert_eq!(v.code, Some(1), "{}", v.stderr);
     assert!(v.stderr.contains(&format!("{total} anomalies recorded in the bundled ledger")), "{}", v.stderr);
 }
+
+/// A ledger header's names are untrusted bytes: an escape sequence written into them (the
+/// header's MAC then fails) reaches neither `verify-log`'s output nor `bundle`'s messages raw.
+#[test]
+fn control_characters_in_a_header_are_escaped_before_the_terminal_sees_them() {
+    let dir = project();
+    let d = dir.path();
+    // The spec name: magic[8] version[2] reserved[2] key_id[16] ledger_id[16] u8:len spec[64].
+    for f in ["audit.ledger", "audit.ledger.ckpt"] {
+        let mut bytes = std::fs::read(d.join(f)).unwrap();
+        assert_eq!(&bytes[44..49], b"\x04shop");
+        bytes[45..49].copy_from_slice(b"\x1b[2J");
+        std::fs::write(d.join(f), &bytes).unwrap();
+    }
+    let v = pipc(d, &["verify-log", "audit.ledger", "--key-file", "key"]);
+    assert_eq!(v.code, Some(1), "{}{}", v.stdout, v.stderr);
+    assert!(v.stdout.contains("spec `\\u{1b}[2J`"), "{}", v.stdout);
+    let b = pipc(d, &["bundle", "--spec", "shop.pips", "--ledger", "audit.ledger", "--key-file", "key", "--allow-anomalies", "-o", "c.zip"]);
+    assert_eq!(b.code, Some(2), "{}", b.stderr);
+    assert!(b.stderr.contains("belongs to spec `\\u{1b}[2J`"), "{}", b.stderr);
+    for out in [&v.stdout, &v.stderr, &b.stdout, &b.stderr] {
+        assert!(!out.contains('\u{1b}'), "a raw escape reached the terminal: {out:?}");
+    }
+}

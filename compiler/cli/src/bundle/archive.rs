@@ -7,6 +7,8 @@
 
 mod layout;
 
+pub(crate) use layout::shown;
+
 use std::collections::BTreeMap;
 use std::collections::BTreeSet;
 use std::io::{Cursor, Read, Write};

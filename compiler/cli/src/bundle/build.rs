@@ -300,9 +300,10 @@ fn slice_of(
     // The ledger's identity: a ledger made for another spec or ledger is not this one's.
     if !identity.spec.is_empty() && (identity.spec != spec.name || identity.ledger != w.name) {
         return Err(BundleError::Usage(format!(
-            "ledger `{}` (`{}`) belongs to {identity}, not to spec `{}`, ledger `{}`",
+            "ledger `{}` (`{}`) belongs to {}, not to spec `{}`, ledger `{}`",
             w.name,
             w.path.display(),
+            archive::shown(identity.to_string().as_bytes()),
             spec.name,
             w.name
         )));

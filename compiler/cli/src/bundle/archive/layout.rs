@@ -46,10 +46,20 @@ fn u32_at(b: &[u8], at: usize) -> Option<u32> {
     b.get(at..at.checked_add(4)?).and_then(|s| <[u8; 4]>::try_from(s).ok()).map(u32::from_le_bytes)
 }
 
-/// A name for messages: lossy UTF-8 with control characters escaped, so that a hostile name
-/// cannot drive the terminal.
-pub(super) fn shown(name: &[u8]) -> String {
-    String::from_utf8_lossy(name).chars().flat_map(char::escape_debug).collect()
+/// Untrusted file content for messages (ZIP names, a ledger header's names): lossy UTF-8
+/// with control characters and bidirectional overrides escaped (`\u{1b}`), so that a hostile
+/// file cannot drive the terminal or reorder what it shows. The one function for this.
+pub(crate) fn shown(name: &[u8]) -> String {
+    let hostile = |c: char| c.is_control() || matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+    let mut out = String::with_capacity(name.len());
+    for c in String::from_utf8_lossy(name).chars() {
+        if hostile(c) {
+            out.extend(c.escape_unicode());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 fn unreadable(why: impl Into<String>) -> ArchiveError {
