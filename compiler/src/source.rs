@@ -306,6 +306,12 @@ fn read_spec_file(path: &Path, name: &str) -> Result<Vec<u8>, LoadError> {
 /// FIFO cannot hold up the open, and judged by the opened descriptor, so that swapping the
 /// file after a check gains nothing.
 pub(crate) fn open_regular(path: &Path) -> std::io::Result<(std::fs::File, std::fs::Metadata)> {
+    // Judged by the path first too: opening a device can act on it (a tape rewinds, a
+    // terminal is claimed) even when it is refused right after.
+    let before = std::fs::metadata(path)?;
+    if !before.is_file() {
+        return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("it is {}, not a regular file", kind_of(&before))));
+    }
     let mut options = std::fs::OpenOptions::new();
     options.read(true);
     #[cfg(unix)]
@@ -320,6 +326,20 @@ pub(crate) fn open_regular(path: &Path) -> std::io::Result<(std::fs::File, std::
         return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("it is {}, not a regular file", kind_of(&meta))));
     }
     Ok((file, meta))
+}
+
+/// Reads a small regular file (a manifest, a configuration) of at most `max` bytes: anything
+/// else (a FIFO, a device, a longer file) is refused with an error of kind `InvalidInput`
+/// before its contents are read.
+pub fn read_regular(path: &Path, max: u64) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let (file, meta) = open_regular(path)?;
+    if meta.len() > max {
+        return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("it is {} bytes, more than {max}", meta.len())));
+    }
+    let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
+    file.take(meta.len()).read_to_end(&mut bytes)?;
+    Ok(bytes)
 }
 
 /// What a file that is not regular is, in the runtime's words.
@@ -405,6 +425,22 @@ pub fn display_name(path: &Path) -> String {
 
 #[cfg(test)]
 mod tests {
+    /// A manifest read by the macro: a FIFO is refused without blocking, a longer file
+    /// before its bytes are read, a regular one read whole.
+    #[cfg(unix)]
+    #[test]
+    fn read_regular_reads_only_small_regular_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("Cargo.toml");
+        assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+        let e = super::read_regular(&fifo, 1 << 20).unwrap_err();
+        assert!(e.to_string().contains("it is a named pipe (FIFO), not a regular file"), "{e}");
+        let file = dir.path().join("big.toml");
+        std::fs::write(&file, vec![b'#'; 101]).unwrap();
+        assert!(super::read_regular(&file, 100).unwrap_err().to_string().contains("it is 101 bytes, more than 100"));
+        assert_eq!(super::read_regular(&file, 101).unwrap().len(), 101);
+    }
+
     use super::*;
 
     #[test]

@@ -47,7 +47,12 @@ pub fn specs_dir() -> Result<PathBuf, String> {
 /// `[package.metadata.pip] specs = "..."`, relative to the manifest.
 fn metadata_dir(manifest: &Path) -> Result<Option<PathBuf>, String> {
     let path = manifest.join("Cargo.toml");
-    let Ok(text) = std::fs::read_to_string(&path) else { return Ok(None) };
+    // A manifest is read like a spec: only a regular file, and no more than any manifest needs.
+    let text = match pip_compiler::source::read_regular(&path, 1 << 20) {
+        Ok(bytes) => String::from_utf8(bytes).map_err(|_| format!("cannot read {}: it is not UTF-8", path.display()))?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
+    };
     let table: toml::Table = toml::from_str(&text).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     let specs = table.get("package").and_then(|p| p.get("metadata")).and_then(|m| m.get("pip")).and_then(|p| p.get("specs"));
     match specs {

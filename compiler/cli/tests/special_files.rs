@@ -410,3 +410,15 @@ fn control_characters_in_a_header_are_escaped_before_the_terminal_sees_them() {
         assert!(!out.contains('\u{1b}'), "a raw escape reached the terminal: {out:?}");
     }
 }
+
+/// A spec path is judged before it is opened: a socket (which `open` cannot even open) is
+/// refused as a socket, and a device is never opened to be refused.
+#[test]
+fn a_spec_path_is_refused_by_its_kind_before_it_is_opened() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let _listener = std::os::unix::net::UnixListener::bind(d.join("sock.pips")).unwrap();
+    let r = pipc(d, &["check", "sock.pips"]);
+    assert_eq!(r.code, Some(2), "{}", r.stderr);
+    assert!(r.stderr.contains("it is a socket, not a regular file"), "{}", r.stderr);
+}
