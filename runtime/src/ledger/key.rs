@@ -113,12 +113,15 @@ pub enum KeySource {
 }
 
 impl KeySource {
-    /// Loads the key.
+    /// Loads the key, dropping the warning about a key file open to others. Use
+    /// [`load_checked`](Self::load_checked), the default path, and report its warning: this one
+    /// is for callers that have already judged the file (tests, a key just written 0600).
     pub fn load(&self) -> Result<LedgerKey, KeyError> {
         self.load_checked().map(|(key, _)| key)
     }
 
-    /// Loads the key, with a warning when its file is open to others (a tool prints it).
+    /// Loads the key, with a warning when its file is open to others: the default way to load
+    /// a key; a tool prints the warning, a service logs it (or refuses to start).
     pub fn load_checked(&self) -> Result<(LedgerKey, Option<KeyWarning>), KeyError> {
         match self {
             KeySource::Env(var) => LedgerKey::from_env(var).map(|key| (key, None)),
@@ -223,7 +226,8 @@ impl LedgerKey {
     }
 
     /// Reads a hex key from a file (see [`from_file_checked`](Self::from_file_checked)),
-    /// dropping the warning about its permissions.
+    /// dropping the warning about its permissions. Use `from_file_checked`, the default path,
+    /// and report its warning: a key file readable by others goes unnoticed here.
     pub fn from_file(path: &Path) -> Result<LedgerKey, KeyError> {
         Self::from_file_checked(path).map(|(key, _)| key)
     }
