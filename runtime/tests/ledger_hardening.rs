@@ -16,6 +16,7 @@ use pip_runtime::ledger::checkpoint::{CHECKPOINT_HEADER_LEN, CHECKPOINT_LEN};
 use pip_runtime::ledger::format::{FRAME_OVERHEAD, MAX_BODY_LEN};
 use pip_runtime::ledger::notes;
 use pip_runtime::ledger::query::LedgerReader;
+use pip_runtime::ledger::verify::VerifyError;
 use pip_runtime::ledger::{AnomalyClass, CheckpointPolicy, InFlight, Ledger, LedgerConfig, LedgerError, LedgerKey, verify_files};
 
 const T0: u64 = 1_767_225_600_000;
@@ -180,6 +181,43 @@ fn appenders_cannot_write_in_the_ledgers_own_subsystem() {
     l.close().unwrap();
     let r = verify_files(&cfg.path, Some(&cfg.checkpoint_path()), &key, 1).unwrap();
     assert!(r.is_clean() && r.events.is_empty(), "{:?}", r.events);
+}
+
+// ---- a huge sparse ledger ---------------------------------------------------------------------
+
+/// More than the memory of any machine these tests run on, and free: a hole, no disk used.
+const SPARSE: u64 = 1 << 40;
+
+#[test]
+fn a_huge_sparse_tail_is_a_torn_tail_reported_by_its_length_not_loaded() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = LedgerKey::generate().unwrap();
+    let cfg = config(dir.path());
+    write_closed(&cfg, &key, 3);
+    let len = std::fs::metadata(&cfg.path).unwrap().len();
+    std::fs::OpenOptions::new().write(true).open(&cfg.path).unwrap().set_len(len + SPARSE).unwrap();
+    for threads in [1, 2] {
+        let r = verify_files(&cfg.path, Some(&cfg.checkpoint_path()), &key, threads).unwrap();
+        assert_eq!((r.entries, r.authentic), (3, 3));
+        assert_eq!(r.anomalies.iter().map(|a| (a.class, a.count(), a.offset)).collect::<Vec<_>>(), vec![(AnomalyClass::TornTail, 1, len)]);
+        assert!(r.anomalies[0].detail.contains(&format!("the last {SPARSE} bytes")), "{}", r.anomalies[0]);
+    }
+}
+
+#[test]
+fn a_damaged_ledger_larger_than_memory_is_refused_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = LedgerKey::generate().unwrap();
+    let cfg = config(dir.path());
+    write_closed(&cfg, &key, 3);
+    let mut bytes = std::fs::read(&cfg.path).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 1; // the last entry's MAC: the chain is not intact
+    std::fs::write(&cfg.path, &bytes).unwrap();
+    std::fs::OpenOptions::new().write(true).open(&cfg.path).unwrap().set_len(bytes.len() as u64 + SPARSE).unwrap();
+    let err = verify_files(&cfg.path, Some(&cfg.checkpoint_path()), &key, 1).unwrap_err();
+    assert!(matches!(err, VerifyError::TooLarge { len, .. } if len == bytes.len() as u64 + SPARSE), "{err}");
+    assert!(err.to_string().contains("is not intact from the start"), "{err}");
 }
 
 // ---- item 7: a lost checkpoint file ----------------------------------------------------------

@@ -45,6 +45,19 @@ pub enum VerifyError {
     /// The checkpoint bytes are not a checkpoint file.
     #[error("the checkpoint file is unusable: {0}")]
     Checkpoints(FormatError),
+    /// The ledger is not intact and too large to be verified record by record in memory.
+    #[error(
+        "`{}` is {len} bytes and its chain is not intact from the start: naming each anomaly needs it in memory, and only {available} bytes are available; help: verify a copy of the part to examine, or on a machine with more memory",
+        path.display()
+    )]
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+        /// Its length.
+        len: u64,
+        /// The memory available.
+        available: u64,
+    },
     /// The checkpoint file is not a checkpoint file.
     #[error("the checkpoint file `{}` is unusable: {source}", path.display())]
     CheckpointFile {
@@ -122,6 +135,16 @@ fn torn_bytes(a: &Anomaly) -> u64 {
     a.detail.split_whitespace().find_map(|w| w.parse().ok()).unwrap_or(0)
 }
 
+/// The memory available to this process, in bytes, when the system says (`MemAvailable` of
+/// `/proc/meminfo` on Linux).
+fn available_memory() -> Option<u64> {
+    let info = crate::fsread::read(Path::new("/proc/meminfo"), 1 << 16, "memory information").ok()?;
+    let text = String::from_utf8_lossy(&info);
+    let line = text.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    kib.checked_mul(1024)
+}
+
 /// How a ledger file is read while it is verified.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Streaming {
@@ -170,7 +193,16 @@ pub(crate) fn verify_file_with(
     let file_len = file.metadata().map_err(io)?.len();
     let len = len.map_or(file_len, |l| l.min(file_len));
     let read_all = |file: &File| -> Result<Vec<u8>, VerifyError> {
-        let mut bytes = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
+        // Record by record needs the ledger in memory: a ledger larger than the memory there
+        // is (a sparse file of any size, say) is refused rather than read until the process
+        // is killed.
+        let too_large = |available| VerifyError::TooLarge { path: path.to_path_buf(), len, available };
+        let available = available_memory();
+        if available.is_some_and(|a| len > a) {
+            return Err(too_large(available.unwrap_or(0)));
+        }
+        let mut bytes = Vec::new();
+        bytes.try_reserve_exact(usize::try_from(len).unwrap_or(usize::MAX)).map_err(|_| too_large(available.unwrap_or(0)))?;
         let mut f = file;
         f.seek(SeekFrom::Start(0)).map_err(io)?;
         f.take(len).read_to_end(&mut bytes).map_err(io)?;
