@@ -429,6 +429,7 @@ mod tests {
     /// before its bytes are read, a regular one read whole.
     #[cfg(unix)]
     #[test]
+    #[expect(clippy::unwrap_used, reason = "a test")]
     fn read_regular_reads_only_small_regular_files() {
         let dir = tempfile::tempdir().unwrap();
         let fifo = dir.path().join("Cargo.toml");

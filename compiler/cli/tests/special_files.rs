@@ -357,7 +357,8 @@ fn a_bundle_carries_the_verified_identity_not_a_changed_header() {
     // The first byte of the ledger id: magic[8] version[2] reserved[2] key_id[16].
     ledger[28] ^= 0xFF;
     std::fs::write(d.join("audit.ledger"), &ledger).unwrap();
-    let b = pipc(d, &["bundle", "--spec", "shop.pips", "--ledger", "audit.ledger", "--key-file", "key", "--allow-anomalies", "-o", "c.zip"]);
+    let b =
+        pipc(d, &["bundle", "--spec", "shop.pips", "--ledger", "audit.ledger", "--key-file", "key", "--allow-anomalies", "-o", "c.zip"]);
     assert_eq!(b.code, Some(0), "{}", b.stderr);
     let files = pipc::bundle::archive::read(&std::fs::read(d.join("c.zip")).unwrap(), &Default::default()).unwrap();
     let manifest: serde_json::Value = serde_json::from_slice(&files["manifest.json"]).unwrap();
@@ -379,7 +380,8 @@ fn a_run_of_anomalies_is_recorded_with_its_count() {
     let runs = report["anomalies"].as_array().unwrap();
     let total: u64 = runs.iter().map(|a| a["count"].as_u64().unwrap()).sum();
     assert!(total >= 1000 && runs.len() < 10, "{report:#}");
-    let b = pipc(d, &["bundle", "--spec", "shop.pips", "--ledger", "audit.ledger", "--key-file", "key", "--allow-anomalies", "-o", "c.zip"]);
+    let b =
+        pipc(d, &["bundle", "--spec", "shop.pips", "--ledger", "audit.ledger", "--key-file", "key", "--allow-anomalies", "-o", "c.zip"]);
     assert_eq!(b.code, Some(0), "{}", b.stderr);
     assert!(b.stderr.contains("more like it"), "{}", b.stderr);
     let v = pipc(d, &["verify-bundle", "c.zip", "--key-file", "key"]);
@@ -403,7 +405,8 @@ fn control_characters_in_a_header_are_escaped_before_the_terminal_sees_them() {
     let v = pipc(d, &["verify-log", "audit.ledger", "--key-file", "key"]);
     assert_eq!(v.code, Some(1), "{}{}", v.stdout, v.stderr);
     assert!(v.stdout.contains("spec `\\u{1b}[2J`"), "{}", v.stdout);
-    let b = pipc(d, &["bundle", "--spec", "shop.pips", "--ledger", "audit.ledger", "--key-file", "key", "--allow-anomalies", "-o", "c.zip"]);
+    let b =
+        pipc(d, &["bundle", "--spec", "shop.pips", "--ledger", "audit.ledger", "--key-file", "key", "--allow-anomalies", "-o", "c.zip"]);
     assert_eq!(b.code, Some(2), "{}", b.stderr);
     assert!(b.stderr.contains("belongs to spec `\\u{1b}[2J`"), "{}", b.stderr);
     for out in [&v.stdout, &v.stderr, &b.stdout, &b.stderr] {

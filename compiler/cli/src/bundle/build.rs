@@ -326,9 +326,7 @@ fn slice_of(
             };
             CheckpointFile::read_kept(p, keep)
                 .map_err(|e| match e {
-                    pip_runtime::ledger::checkpoint::CheckpointError::Io { .. } => {
-                        BundleError::Usage(format!("ledger `{}`: {e}", w.name))
-                    }
+                    pip_runtime::ledger::checkpoint::CheckpointError::Io { .. } => BundleError::Usage(format!("ledger `{}`: {e}", w.name)),
                     e => ledger_err(e.to_string()),
                 })?
                 .1

@@ -206,7 +206,10 @@ fn check_ledger(
         )));
     }
     if !d.identity.spec.is_empty() && (d.identity.spec != manifest.spec.name || d.identity.ledger != *name) {
-        return Err(invalid(format!("the slice of ledger `{name}` belongs to {}", super::archive::shown(d.identity.to_string().as_bytes()))));
+        return Err(invalid(format!(
+            "the slice of ledger `{name}` belongs to {}",
+            super::archive::shown(d.identity.to_string().as_bytes())
+        )));
     }
     let described = (
         d.entries.len() as u64,
