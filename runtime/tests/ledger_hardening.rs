@@ -218,6 +218,9 @@ fn a_damaged_ledger_larger_than_memory_is_refused_cleanly() {
     let err = verify_files(&cfg.path, Some(&cfg.checkpoint_path()), &key, 1).unwrap_err();
     assert!(matches!(err, VerifyError::TooLarge { len, .. } if len == bytes.len() as u64 + SPARSE), "{err}");
     assert!(err.to_string().contains("is not intact from the start"), "{err}");
+    // Its sibling: the reader behind `pipc log show` reads the ledger whole, and refuses too.
+    let err = LedgerReader::open(&cfg.path).unwrap_err();
+    assert!(err.to_string().contains("memory available"), "{err}");
 }
 
 // ---- item 7: a lost checkpoint file ----------------------------------------------------------

@@ -83,10 +83,12 @@ pub struct Slice {
 }
 
 impl LedgerReader {
-    /// Reads a ledger file.
+    /// Reads a ledger file (into memory: one larger than the memory available is refused,
+    /// not read until the process is killed).
     pub fn open(path: &Path) -> Result<LedgerReader, QueryError> {
-        let bytes =
-            crate::fsread::read(path, u64::MAX, "a ledger").map_err(|source| QueryError::Io { path: path.to_path_buf(), source })?;
+        let max = crate::ledger::verify::available_memory().unwrap_or(u64::MAX);
+        let bytes = crate::fsread::read(path, max, "a ledger that fits in the memory available")
+            .map_err(|source| QueryError::Io { path: path.to_path_buf(), source })?;
         Self::from_bytes(bytes).map_err(|source| QueryError::Format { path: path.to_path_buf(), source })
     }
 

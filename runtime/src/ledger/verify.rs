@@ -137,7 +137,7 @@ fn torn_bytes(a: &Anomaly) -> u64 {
 
 /// The memory available to this process, in bytes, when the system says (`MemAvailable` of
 /// `/proc/meminfo` on Linux).
-fn available_memory() -> Option<u64> {
+pub(crate) fn available_memory() -> Option<u64> {
     // A fixed kernel file whose size reads as 0: read directly, bounded.
     let mut info = Vec::new();
     File::open("/proc/meminfo").ok()?.take(1 << 16).read_to_end(&mut info).ok()?;
