@@ -38,9 +38,37 @@ fn every_rules_file_passes_promtool_check_with_every_lint() {
     }
 }
 
+/// The fixture at the largest accepted values: its alerts hold `for: 1d`, so each of its test
+/// groups makes promtool evaluate every rule 5,760 times (a day at the 15 s evaluation
+/// interval); running its tests and their mutations takes most of an hour on two cores. The
+/// default suite checks its rules with promtool and its samples' exactness (compiler/tests/
+/// bounds.rs); its tests and mutations run with
+/// `cargo test -p pip-tests --test prometheus -- --ignored`.
+const DAY_LONG: &str = "largest_accepted_values";
+
+fn quick(spec: &Spec) -> bool {
+    spec.name != DAY_LONG
+}
+
+fn day_long(spec: &Spec) -> bool {
+    spec.name == DAY_LONG
+}
+
 #[test]
 fn every_generated_test_file_passes_promtool_test_rules() {
-    for spec in compiled_specs() {
+    generated_tests_pass(quick);
+}
+
+#[test]
+#[ignore = "a day of evaluations per group: run with --ignored (see DAY_LONG)"]
+fn the_day_long_fixtures_generated_tests_pass() {
+    generated_tests_pass(day_long);
+}
+
+fn generated_tests_pass(which: fn(&Spec) -> bool) {
+    let specs: Vec<Spec> = compiled_specs().into_iter().filter(which).collect();
+    assert!(!specs.is_empty());
+    for spec in specs {
         let dir = tempfile::tempdir().unwrap();
         write(&spec, dir.path());
         let (ok, out) = promtool(dir.path(), &["test", "rules", &format!("{}.test.yml", spec.name)]);
@@ -89,7 +117,17 @@ fn every_alert_and_recording_rule_has_a_test() {
 
 #[test]
 fn every_alerts_tests_fail_when_its_threshold_or_for_is_changed() {
-    let specs = compiled_specs();
+    mutations_are_caught(quick, 50);
+}
+
+#[test]
+#[ignore = "a day of evaluations per group: run with --ignored (see DAY_LONG)"]
+fn the_day_long_fixtures_alert_tests_fail_when_mutated() {
+    mutations_are_caught(day_long, 5);
+}
+
+fn mutations_are_caught(which: fn(&Spec) -> bool, at_least: usize) {
+    let specs: Vec<Spec> = compiled_specs().into_iter().filter(which).collect();
     let mut cases = Vec::new();
     for spec in &specs {
         let plan = prometheus::plan(spec);
@@ -103,7 +141,7 @@ fn every_alerts_tests_fail_when_its_threshold_or_for_is_changed() {
             }
         }
     }
-    assert!(cases.len() > 50, "only {} mutations", cases.len());
+    assert!(cases.len() > at_least, "only {} mutations", cases.len());
     // promtool runs are independent: spread them over the cores.
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let chunk = cases.len().div_ceil(threads);
