@@ -21,8 +21,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use pip_runtime::clock::ManualClock;
 use pip_runtime::evidence::Event;
 use pip_runtime::ledger::checkpoint::{CHECKPOINT_HEADER_LEN, CHECKPOINT_LEN};
-use pip_runtime::ledger::format::{FRAME_OVERHEAD, HEADER_LEN};
 use pip_runtime::ledger::{Checkpoint, Ledger, LedgerKey};
+use pip_runtime::ledger::{FRAME_OVERHEAD, HEADER_LEN};
 use pip_tests::{require_tool, root};
 use serde_json::{Value, json};
 

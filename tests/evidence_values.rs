@@ -8,11 +8,11 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use pip_bundle::archive::{self, Limits};
 use pip_runtime::clock::{Clock, SystemClock};
 use pip_runtime::evidence::hash_value;
 use pip_runtime::ledger::{Ledger, LedgerConfig, LedgerKey, verify_files};
 use pip_runtime::{pip_invariant, runtime};
-use pipc::bundle::archive::{self, Limits};
 
 const KEY_HEX: &str = "5b1e9c3a7d2f4e6a8c0b1d3f5a7c9e2b4d6f8a0c1e3b5d7f9a2c4e6b8d0f1a3c";
 const OTHER_KEY_HEX: &str = "0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0";

@@ -6,8 +6,8 @@
 use std::path::Path;
 use std::process::Command;
 
-use pip_compiler::emit::prometheus::{self, RulePlan};
-use pip_compiler::emit::promtool;
+use pip_compiler::emit::plan::{RulePlan, plan};
+use pip_compiler::emit::{prometheus, promtool};
 use pip_compiler::ir::Spec;
 use pip_tests::{compiled_specs, require_tool};
 
@@ -130,7 +130,7 @@ fn mutations_are_caught(which: fn(&Spec) -> bool, at_least: usize) {
     let specs: Vec<Spec> = compiled_specs().into_iter().filter(which).collect();
     let mut cases = Vec::new();
     for spec in &specs {
-        let plan = prometheus::plan(spec);
+        let plan = plan(spec);
         for (gi, g) in plan.groups.iter().enumerate() {
             for (ri, r) in g.rules.iter().enumerate() {
                 if let RulePlan::Alert(a) = r {
@@ -197,7 +197,7 @@ fn the_committed_test_files_name_their_rules_file() {
     }
 }
 
-/// Issue 12 §2: the evidence and integrity alerts — and only they — also fire when their
+/// The evidence and integrity alerts — and only they — also fire when their
 /// input is gone, through an absence arm whose equality matchers carry every label the alert
 /// routes on; and each has a generated "series vanish" test group in which it fires.
 #[test]
@@ -205,7 +205,7 @@ fn evidence_and_integrity_alerts_fire_when_their_series_vanish() {
     use pip_conventions::alert;
     let mut seen = 0;
     for spec in compiled_specs() {
-        let plan = prometheus::plan(&spec);
+        let plan = plan(&spec);
         let artifacts = prometheus::emit(&spec).unwrap();
         let tests: serde_norway::Value = serde_norway::from_slice(&artifacts[1].contents).unwrap();
         for r in plan.groups.iter().flat_map(|g| g.rules.iter()) {

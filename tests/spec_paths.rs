@@ -1,6 +1,6 @@
 //! `pipc build` of the same specs gives the same bytes whatever directory it runs in and
 //! whatever path reaches the specs: every path an artifact holds is relative to the spec
-//! root (issue 12 §1).
+//! root.
 //!
 //! The test changes the process's working directory, so this binary holds this one test
 //! and nothing else runs beside it.

@@ -1,5 +1,5 @@
 //! `pipc build` of a 10k-construct spec against `promtool check rules` on the rules it
-//! writes, in the same run (issue 3's target: the build takes at most as long as the check).
+//! writes, in the same run (the target: the build takes at most as long as the check).
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::Path;

@@ -12,7 +12,7 @@ fn main() {
         eprintln!("{}: {:?}, {} bytes", e.name, t.elapsed(), bytes);
     }
     let t = Instant::now();
-    let plan = pip_compiler::emit::prometheus::plan(&c.specs[0]);
+    let plan = pip_compiler::emit::plan::plan(&c.specs[0]);
     eprintln!("plan {:?}", t.elapsed());
     let t = Instant::now();
     let _ = pip_compiler::emit::prometheus::rules_yaml(&c.specs[0], &plan).unwrap();

@@ -6,10 +6,10 @@ use std::path::{Path, PathBuf};
 
 use crate::emit::{Artifact, EMITTERS};
 
-/// What happened to one file.
+/// What [`write()`] did to one file of the output directory; `pipc build` prints a count of each.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Change {
-    /// Newly written.
+    /// Written where no file was before.
     Created,
     /// Overwritten with different bytes.
     Updated,
@@ -46,9 +46,9 @@ impl std::fmt::Display for Staleness {
 #[derive(Debug, thiserror::Error)]
 #[error("`{path}`: {source}")]
 pub struct IoError {
-    /// The path.
+    /// The file or folder the operation failed on, as displayed (not relative to the output directory).
     pub path: String,
-    /// The cause.
+    /// The operating system's error, shown after the path.
     pub source: std::io::Error,
 }
 

@@ -80,7 +80,7 @@ fn many_errors_in_one_file_are_all_reported() {
     let mut sources = Sources::new();
     sources.add(SourceFile::new("t.pips", text));
     let c = pip_compiler::compile(&sources);
-    assert_eq!(c.diagnostics.iter().filter(|d| d.code == "pips::zero-window").count(), 500);
+    assert_eq!(c.diagnostics.iter().filter(|d| d.code == pip_compiler::diagnostics::Code::ZeroWindow).count(), 500);
 }
 
 #[test]

@@ -4,13 +4,13 @@ use syn::parse::{Parse, ParseStream};
 use syn::punctuated::Punctuated;
 use syn::{Expr, Ident, LitStr, Token};
 
-/// Parsed arguments.
+/// The arguments of one `#[pip_invariant(...)]` as written, before [`crate::valid::target`] resolves them against the specs.
 pub struct Args {
     /// `"spec.construct"`.
     pub target: LitStr,
-    /// `key = <expr>`.
+    /// `key = <expr>`: the `key` word (errors point at it) and the expression a rate limit counts calls by.
     pub key: Option<(Ident, Expr)>,
-    /// `subsystem = "..."`.
+    /// `subsystem = "..."`: the ledger subsystem of the function's violation events (default `invariants`).
     pub subsystem: Option<LitStr>,
 }
 

@@ -2,14 +2,14 @@
 //! `pip_runtime::declared::SpecDecl`, so that a service exports their series at start-up and
 //! opens its ledgers with the spec's figures.
 
-use pip_compiler::ir::Sync;
+use pip_frontend::ir::Sync;
 use proc_macro2::TokenStream;
 use quote::quote;
 use syn::LitStr;
 
 use crate::expand::track;
 use crate::spec;
-use crate::valid::spec_named;
+use crate::valid::{spec_named, window_nanos};
 
 /// Expands `pip_spec!("name")`.
 pub fn expand(input: TokenStream) -> syn::Result<TokenStream> {
@@ -29,11 +29,7 @@ pub fn expand(input: TokenStream) -> syn::Result<TokenStream> {
         .iter()
         .map(|rl| {
             let (limit_name, rate, max_keys) = (&rl.name, rl.limit, rl.max_keys);
-            let window_nanos = rl
-                .window
-                .millis
-                .checked_mul(1_000_000)
-                .ok_or_else(|| syn::Error::new_spanned(&lit, "a rate limit's window is too long"))?;
+            let window_nanos = window_nanos(rl, &lit)?;
             Ok(quote! {
                 ::pip_runtime::declared::LimitDecl { name: #limit_name, rate: #rate, window_nanos: #window_nanos, max_keys: #max_keys }
             })

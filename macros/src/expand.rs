@@ -11,7 +11,7 @@
 //! }
 //! ```
 
-use pip_compiler::ir::{self, OnViolation, Spec};
+use pip_frontend::ir::{self, OnViolation, Spec};
 use proc_macro2::{Span, TokenStream};
 use quote::{ToTokens, quote, quote_spanned};
 use syn::{Expr, ItemFn, ReturnType};
@@ -20,7 +20,7 @@ use crate::attr::Args;
 use crate::spec::{self, Loaded};
 use crate::valid::{self, Target};
 
-/// Expands one attribute.
+/// Expands one `#[pip_invariant]`: parses its arguments, resolves the construct in the crate's specs, and generates the checked function.
 pub fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
     let args: Args = syn::parse2(args)?;
     let f: ItemFn = syn::parse2(item).map_err(|e| {
@@ -95,7 +95,7 @@ fn invariant(args: &Args, mut f: ItemFn, spec: &Spec, inv: &ir::Invariant, loade
     let omit = inv.evidence_values == ir::EvidenceValues::Omit;
     let subsystem = args.subsystem.as_ref().map_or_else(|| pip_conventions::check::DEFAULT_SUBSYSTEM.to_string(), syn::LitStr::value);
     let ident = &f.sig.ident;
-    let source = format!("{}:{}", inv.source.file, inv.source.line);
+    let source = inv.source.to_string();
     let tracking = track(spec, loaded);
 
     let on_violation = on_violation(&f, deny);
@@ -218,12 +218,11 @@ fn rate_limit(args: &Args, mut f: ItemFn, spec: &Spec, rl: &ir::RateLimit, loade
     let spec_name = &spec.name;
     let limit_name = &rl.name;
     let rate = rl.limit;
-    let window_nanos =
-        rl.window.millis.checked_mul(1_000_000).ok_or_else(|| syn::Error::new_spanned(&args.target, "the window is too long"))?;
+    let window_nanos = valid::window_nanos(rl, &args.target)?;
     let max_keys = rl.max_keys;
     let key_text = key.to_token_stream().to_string();
     let ident = &f.sig.ident;
-    let source = format!("{}:{}", rl.source.file, rl.source.line);
+    let source = rl.source.to_string();
     let tracking = track(spec, loaded);
     let on_violation = on_violation(&f, true);
     let key_span = syn::spanned::Spanned::span(key);

@@ -8,6 +8,12 @@
 //! directory or one of its parents. The expansion includes the spec's files with
 //! `include_bytes!`, so cargo rebuilds the crate when a spec changes.
 //!
+//! The specs are read and checked with `pip_frontend::load`, as `pipc` reads them. When any
+//! spec in the folder has an error, every use of the attribute is a compile error that lists
+//! the errors, each led by its `file:line:column`. The front end is built without its PromQL
+//! parser (no threshold goes into an expansion, and a service need not compile it): an error
+//! in a threshold's PromQL is left to `pipc check`.
+//!
 //! # Arguments
 //! - `"spec.construct"`: an `invariant` or a `rate_limit` of a spec;
 //! - `key = <expr>` (rate limits, required): what requests are counted by, e.g. `tenant_id`;

@@ -4,20 +4,18 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
-use pip_compiler::ir::Spec;
-use pip_compiler::source::Sources;
+use pip_frontend::diagnostics::{Style, render_human};
+use pip_frontend::load::{self, Checked, SpecsError};
 
 /// The specs of one folder, or why they cannot be used.
 pub struct Loaded {
-    /// The folder.
+    /// The specs folder [`specs_dir`] found: this cache's key, and the folder error messages name.
     pub dir: PathBuf,
-    /// Checked specs (only when there are no errors).
-    pub specs: Vec<Spec>,
+    /// The checked specs, or why there are none: the read error or the rendered errors.
+    pub checked: Result<Checked, String>,
     /// Every spec file: its name below the specs folder (as the IR names it) and its
     /// absolute path (for `include_bytes!`).
     pub files: Vec<(String, PathBuf)>,
-    /// The errors, rendered, when the specs do not check.
-    pub errors: Option<String>,
 }
 
 static CACHE: OnceLock<Mutex<HashMap<PathBuf, Arc<Loaded>>>> = OnceLock::new();
@@ -48,7 +46,7 @@ pub fn specs_dir() -> Result<PathBuf, String> {
 fn metadata_dir(manifest: &Path) -> Result<Option<PathBuf>, String> {
     let path = manifest.join("Cargo.toml");
     // A manifest is read like a spec: only a regular file, and no more than any manifest needs.
-    let text = match pip_compiler::source::read_regular(&path, 1 << 20) {
+    let text = match pip_frontend::source::read_regular(&path, 1 << 20) {
         Ok(bytes) => String::from_utf8(bytes).map_err(|_| format!("cannot read {}: it is not UTF-8", path.display()))?,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
@@ -81,21 +79,39 @@ pub fn load(dir: &Path) -> Arc<Loaded> {
     loaded
 }
 
+/// The errors of specs that do not check, each led by its `file:line:column`: the
+/// narrated form (the front end as the macro builds it has no graphical renderer) names the
+/// file and lines only in passing, and a compiler message should say where to look first.
+fn render_errors(checked: &Checked) -> String {
+    checked
+        .errors()
+        .map(|d| {
+            let text = render_human(&checked.sources, std::slice::from_ref(d), STYLE);
+            match checked.location(d) {
+                Some(at) => format!("{at}: {text}"),
+                None => text,
+            }
+        })
+        .collect()
+}
+
+/// How spec errors are rendered into a `compile_error!`: no color or box drawing, which a
+/// compiler message would show as escape codes.
+const STYLE: Style = Style { color: false, unicode: false, width: 100 };
+
 fn read(dir: &Path) -> Loaded {
-    let sources = match Sources::load(&[dir.to_path_buf()]) {
-        Ok(s) => s,
-        Err(e) => return Loaded { dir: dir.to_path_buf(), specs: Vec::new(), files: Vec::new(), errors: Some(e.to_string()) },
+    let checked = match load::load(&[dir.to_path_buf()]) {
+        Ok(checked) => Ok(checked),
+        Err(SpecsError::Read(e)) => Err(e.to_string()),
+        Err(SpecsError::Invalid(checked)) => Err(render_errors(&checked)),
     };
-    let files =
-        sources.iter().map(|(_, f)| (f.spec_path.clone(), std::fs::canonicalize(&f.path).unwrap_or_else(|_| f.path.clone()))).collect();
-    let c = pip_compiler::compile(&sources);
-    let errors: Vec<_> = c.diagnostics.iter().filter(|d| d.is_error()).cloned().collect();
-    let errors = (!errors.is_empty()).then(|| {
-        pip_compiler::diagnostics::render_human(
-            &sources,
-            &errors,
-            pip_compiler::diagnostics::Style { color: false, unicode: false, width: 100 },
-        )
-    });
-    Loaded { dir: dir.to_path_buf(), specs: if errors.is_none() { c.specs } else { Vec::new() }, files, errors }
+    let files = match &checked {
+        Ok(c) => c
+            .sources
+            .iter()
+            .map(|(_, f)| (f.spec_path.clone(), std::fs::canonicalize(&f.path).unwrap_or_else(|_| f.path.clone())))
+            .collect(),
+        Err(_) => Vec::new(),
+    };
+    Loaded { dir: dir.to_path_buf(), checked, files }
 }

@@ -3,42 +3,35 @@
 
 use std::collections::BTreeSet;
 
-use pip_compiler::ir::{self, Spec};
+use pip_frontend::ast_to_ir::did_you_mean;
+use pip_frontend::ir::{self, Spec};
+use pip_frontend::load::Checked;
 use syn::spanned::Spanned;
 use syn::{FnArg, ItemFn, Pat, ReturnType, Type};
 
 use crate::attr::Args;
 use crate::spec::Loaded;
 
-/// What the attribute names.
+/// The construct the attribute's `"spec.construct"` resolves to, with the spec that holds it.
 pub enum Target<'s> {
-    /// An invariant.
+    /// An `invariant`: the function's body is wrapped in its `requires` and `ensures` checks.
     Invariant(&'s Spec, &'s ir::Invariant),
-    /// A rate limit.
+    /// A `rate_limit`: each call is decided by the limiter for the attribute's `key = <expr>`.
     RateLimit(&'s Spec, &'s ir::RateLimit),
 }
 
-fn did_you_mean<'a>(word: &str, candidates: impl Iterator<Item = &'a str>) -> String {
-    let best = candidates.map(|c| (strsim::damerau_levenshtein(word, c), c)).filter(|(d, c)| *d <= 2.max(c.len() / 4)).min();
-    best.map(|(_, c)| format!("; did you mean `{c}`?")).unwrap_or_default()
+/// The checked specs of `loaded`, or an error on `lit` that shows why there are none.
+fn checked<'s>(lit: &syn::LitStr, loaded: &'s Loaded) -> syn::Result<&'s Checked> {
+    loaded.checked.as_ref().map_err(|errors| {
+        let dir = loaded.dir.display();
+        syn::Error::new_spanned(lit, format!("the specs in {dir} have errors; run `pipc check {dir}`:\n{errors}"))
+    })
 }
 
 /// The spec `spec_name` of the loaded specs; an error on `lit` when the specs do not check
 /// or have no such spec.
 pub fn spec_named<'s>(lit: &syn::LitStr, spec_name: &str, loaded: &'s Loaded) -> syn::Result<&'s Spec> {
-    if let Some(errors) = &loaded.errors {
-        return Err(syn::Error::new_spanned(
-            lit,
-            format!("the specs in {} have errors; run `pipc check {}`:\n{errors}", loaded.dir.display(), loaded.dir.display()),
-        ));
-    }
-    loaded.specs.iter().find(|s| s.name == spec_name).ok_or_else(|| {
-        let names: Vec<&str> = loaded.specs.iter().map(|s| s.name.as_str()).collect();
-        syn::Error::new_spanned(
-            lit,
-            format!("no spec `{spec_name}` among the specs found ({}){}", names.join(", "), did_you_mean(spec_name, names.iter().copied())),
-        )
-    })
+    checked(lit, loaded)?.spec(spec_name).map_err(|e| syn::Error::new_spanned(lit, e.to_string()))
 }
 
 /// Resolves `"spec.construct"` in the loaded specs.
@@ -46,12 +39,7 @@ pub fn target<'s>(args: &Args, loaded: &'s Loaded) -> syn::Result<Target<'s>> {
     let lit = &args.target;
     let text = lit.value();
     let Some((spec_name, construct)) = text.split_once('.') else {
-        if let Some(errors) = &loaded.errors {
-            return Err(syn::Error::new_spanned(
-                lit,
-                format!("the specs in {} have errors; run `pipc check {}`:\n{errors}", loaded.dir.display(), loaded.dir.display()),
-            ));
-        }
+        checked(lit, loaded)?;
         return Err(syn::Error::new_spanned(
             lit,
             format!("expected \"spec.construct\", e.g. \"payments.balance_non_negative\", found \"{text}\""),
@@ -73,8 +61,20 @@ pub fn target<'s>(args: &Args, loaded: &'s Loaded) -> syn::Result<Target<'s>> {
     let candidates = spec.invariants.iter().map(|i| i.name.as_str()).chain(spec.rate_limits.iter().map(|r| r.name.as_str()));
     Err(syn::Error::new_spanned(
         lit,
-        format!("spec `{spec_name}` has no invariant or rate_limit named `{construct}`{}", did_you_mean(construct, candidates)),
+        format!(
+            "spec `{spec_name}` has no invariant or rate_limit named `{construct}`{}",
+            did_you_mean(construct, candidates).map(|hint| format!("; {hint}")).unwrap_or_default()
+        ),
     ))
+}
+
+/// A rate limit's window in nanoseconds, as the runtime's limiter counts it; an error on
+/// `tokens` when that does not fit a `u64` (a window of over 584 years).
+pub fn window_nanos(rl: &ir::RateLimit, tokens: impl quote::ToTokens) -> syn::Result<u64> {
+    rl.window
+        .millis
+        .checked_mul(1_000_000)
+        .ok_or_else(|| syn::Error::new_spanned(tokens, format!("the window of rate limit `{}` is too long", rl.name)))
 }
 
 /// The names a function's arguments bind (`self` for a receiver).
@@ -117,7 +117,7 @@ pub fn checks_read_arguments(f: &ItemFn, inv: &ir::Invariant, dir: &std::path::P
     let clauses = inv.requires.iter().map(|c| ("requires", c, false)).chain(inv.ensures.iter().map(|c| ("ensures", c, true)));
     for (clause, check, may_read_result) in clauses {
         for read in &check.reads {
-            let known = args.contains(read) || (may_read_result && read == pip_compiler::ast_to_ir::RESULT);
+            let known = args.contains(read) || (may_read_result && read == pip_frontend::ast_to_ir::RESULT);
             if !known {
                 let list: Vec<&str> = args.iter().map(String::as_str).collect();
                 // The offending tokens: the argument list that lacks the name.

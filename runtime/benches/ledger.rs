@@ -1,4 +1,4 @@
-//! Ledger benchmarks against the targets of issue 4: append ≥ 2M entries/s on one core and
+//! Ledger benchmarks against the ledger's targets: append ≥ 2M entries/s on one core and
 //! ≥ 0.45 × the raw HMAC-SHA256 rate on a message the size of an entry's body; verify a
 //! 1M-entry ledger in ≤ 200 ms using both cores.
 //!
@@ -39,8 +39,8 @@ use sha2::{Digest, Sha256};
 use pip_runtime::clock::SystemClock;
 use pip_runtime::evidence::Event;
 use pip_runtime::ledger::checkpoint::{self, Checkpoint};
-use pip_runtime::ledger::format::{self, PreparedEvent, ledger_header};
 use pip_runtime::ledger::identity::Identity;
+use pip_runtime::ledger::records::{self as format, PreparedEvent, ledger_header};
 use pip_runtime::ledger::{Durability, Ledger, LedgerConfig, LedgerKey, verify_bytes, verify_files};
 
 const KEY: [u8; 32] = [7u8; 32];

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-/// A source of time.
+/// Where the runtime reads time: a monotonic reading for order and windows, a wall clock for timestamps.
 pub trait Clock: Send + Sync {
     /// Monotonic time in nanoseconds since an arbitrary, fixed origin. Never goes backwards.
     fn monotonic_nanos(&self) -> u64;
@@ -15,7 +15,7 @@ pub trait Clock: Send + Sync {
     fn unix_millis(&self) -> u64;
 }
 
-/// The operating system's clocks.
+/// The operating system's clocks: `Instant` since creation for monotonic time, `SystemTime` for the wall clock.
 #[derive(Debug, Clone, Copy)]
 pub struct SystemClock {
     origin: Instant,
@@ -98,12 +98,12 @@ impl ManualClock {
         ManualClock { nanos: Arc::new(AtomicU64::new(0)), unix_origin_millis }
     }
 
-    /// Moves time forward.
+    /// Moves the monotonic time, and with it the wall clock, `nanos` forward for this clock and all its clones.
     pub fn advance_nanos(&self, nanos: u64) {
         self.nanos.fetch_add(nanos, Ordering::SeqCst);
     }
 
-    /// Moves time forward.
+    /// [`ManualClock::advance_nanos`] by a [`Duration`](std::time::Duration), saturating at `u64::MAX` nanoseconds.
     pub fn advance(&self, d: std::time::Duration) {
         self.advance_nanos(u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
     }

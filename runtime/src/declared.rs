@@ -26,56 +26,58 @@ use crate::metrics::InvariantLabels;
 /// A spec's constructs that have runtime series or configuration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SpecDecl {
-    /// Spec id.
+    /// The spec id (`spec payments`), the `spec` label of every series [`SpecDecl::declare`] exports.
     pub name: &'static str,
-    /// Its invariants.
+    /// The spec's `invariant` constructs, whose counters [`SpecDecl::declare`] exports at zero.
     pub invariants: &'static [InvariantDecl],
-    /// Its rate limits.
+    /// The spec's `rate_limit` constructs, which [`SpecDecl::declare`] registers with the process's limiters.
     pub limits: &'static [LimitDecl],
-    /// Its ledgers.
-    pub ledgers: &'static [LedgerDecl],
+    /// The spec's `ledger` constructs, which [`SpecDecl::ledger_config`] looks up by name.
+    pub ledgers: &'static [LedgerDecl<'static>],
 }
 
-/// An invariant.
+/// An `invariant` of the spec: what its counters' labels need.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct InvariantDecl {
-    /// Its name.
+    /// The invariant's name in the spec, the `invariant` label of its counters.
     pub name: &'static str,
     /// Its severity's level label value (`critical`, ...).
     pub level: &'static str,
 }
 
-/// A rate limit.
+/// A `rate_limit` of the spec, with the settings [`SpecDecl::limit_config`] turns into a [`LimitConfig`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LimitDecl {
-    /// Its name.
+    /// The limit's name in the spec, the `limit` label of its series and its key among the process's limiters.
     pub name: &'static str,
     /// Requests admitted per key and window.
     pub rate: u64,
     /// Window length in nanoseconds.
     pub window_nanos: u64,
-    /// Most keys tracked at once.
+    /// The spec's `max_keys` (default 100000): keys tracked at once before a new key is refused.
     pub max_keys: u64,
 }
 
-/// A ledger.
+/// A ledger. `pip_spec!` declares them as constants; a tool that reads a spec at run time
+/// (`pipc log append`) borrows one from what it read, and both open the ledger through
+/// [`LedgerDecl::config`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct LedgerDecl {
-    /// Its name.
-    pub name: &'static str,
+pub struct LedgerDecl<'a> {
+    /// The ledger's name in the spec, which [`SpecDecl::ledger_config`] looks it up by.
+    pub name: &'a str,
     /// Checkpoint after this many entries.
     pub checkpoint_entries: Option<u64>,
     /// Checkpoint after this many milliseconds.
     pub checkpoint_every_millis: Option<u64>,
     /// `sync every append` (`true`), or group commit after `sync_entries` / `sync_every_millis`.
     pub sync_every_append: bool,
-    /// Group commit: entry count.
+    /// Group commit: sync once this many entries wait (`sync every 64 entries`); `None` when the spec gives no count.
     pub sync_entries: Option<u64>,
-    /// Group commit: milliseconds.
+    /// Group commit: the longest an entry waits for its sync (`sync ... or 5ms`); `None` when the spec gives no interval.
     pub sync_every_millis: Option<u64>,
     /// The subsystems it expects evidence from.
-    pub expected_subsystems: &'static [&'static str],
-    /// `clock_tolerance`, milliseconds.
+    pub expected_subsystems: &'a [&'a str],
+    /// The spec's `clock_tolerance` in milliseconds (default 5m): a wall-clock jump beyond it is recorded.
     pub clock_tolerance_millis: u64,
 }
 
@@ -117,17 +119,60 @@ impl SpecDecl {
     /// The ledger `name` as the spec configures it, in the file `path`; `None` when the spec
     /// has no such ledger.
     pub fn ledger_config(&self, name: &str, path: impl Into<PathBuf>) -> Option<LedgerConfig> {
-        let l = self.ledgers.iter().find(|l| l.name == name)?;
-        let mut config = LedgerConfig::new(self.name, l.name, path);
+        Some(self.ledgers.iter().find(|l| l.name == name)?.config(self.name, path))
+    }
+}
+
+impl LedgerDecl<'_> {
+    /// The configuration of this ledger of spec `spec`, in the file `path`: its checkpoint
+    /// policy, durability, expected subsystems and clock tolerance; everything the spec does
+    /// not say keeps [`LedgerConfig::new`]'s default.
+    pub fn config(&self, spec: &str, path: impl Into<PathBuf>) -> LedgerConfig {
+        let mut config = LedgerConfig::new(spec, self.name, path);
         config.checkpoint =
-            CheckpointPolicy { every_entries: l.checkpoint_entries, every: l.checkpoint_every_millis.map(Duration::from_millis) };
-        config.durability = if l.sync_every_append {
+            CheckpointPolicy { every_entries: self.checkpoint_entries, every: self.checkpoint_every_millis.map(Duration::from_millis) };
+        config.durability = if self.sync_every_append {
             Durability::EveryAppend
         } else {
-            Durability::Group { entries: l.sync_entries, interval: l.sync_every_millis.map(Duration::from_millis) }
+            Durability::Group { entries: self.sync_entries, interval: self.sync_every_millis.map(Duration::from_millis) }
         };
-        config.expected_subsystems = l.expected_subsystems.iter().map(|s| (*s).to_string()).collect();
-        config.clock_tolerance = Duration::from_millis(l.clock_tolerance_millis);
-        Some(config)
+        config.expected_subsystems = self.expected_subsystems.iter().map(|s| (*s).to_string()).collect();
+        config.clock_tolerance = Duration::from_millis(self.clock_tolerance_millis);
+        config
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    /// A declaration borrowed from data read at run time configures the ledger exactly as a
+    /// constant one does.
+    #[test]
+    fn a_borrowed_declaration_gives_the_same_config_as_a_constant_one() {
+        const AUDIT: LedgerDecl<'static> = LedgerDecl {
+            name: "audit",
+            checkpoint_entries: Some(500),
+            checkpoint_every_millis: None,
+            sync_every_append: false,
+            sync_entries: Some(64),
+            sync_every_millis: Some(250),
+            expected_subsystems: &["billing", "auth"],
+            clock_tolerance_millis: 60_000,
+        };
+        let (name, subsystems) = (String::from("audit"), vec![String::from("billing"), String::from("auth")]);
+        let borrowed: Vec<&str> = subsystems.iter().map(String::as_str).collect();
+        let read = LedgerDecl { name: &name, expected_subsystems: &borrowed, ..AUDIT };
+        let config = read.config("payments", "/data/audit.ledger");
+        assert_eq!(config, AUDIT.config("payments", "/data/audit.ledger"));
+        let mut expected = LedgerConfig::new("payments", "audit", "/data/audit.ledger");
+        expected.checkpoint = CheckpointPolicy { every_entries: Some(500), every: None };
+        expected.durability = Durability::Group { entries: Some(64), interval: Some(Duration::from_millis(250)) };
+        expected.expected_subsystems = subsystems;
+        expected.clock_tolerance = Duration::from_secs(60);
+        assert_eq!(config, expected);
+        let every_append = LedgerDecl { sync_every_append: true, ..AUDIT }.config("payments", "/x");
+        assert_eq!(every_append.durability, Durability::EveryAppend);
     }
 }

@@ -15,9 +15,9 @@ pub struct Event {
     pub actor: String,
     /// What was done (`transfer`, `violation`, `rollback`, ...).
     pub action: String,
-    /// What it was done to.
+    /// What it was done to (an account, `<spec>.<invariant>`, a store name), for queries to filter on.
     pub resource: String,
-    /// Details, as JSON.
+    /// Details, as JSON; the ledger stores its text byte for byte as the entry's payload.
     pub payload: serde_json::Value,
     /// The outcome (`ok`, `denied`, `violated`, ...).
     pub result: String,
@@ -56,7 +56,7 @@ pub fn hash_value(value_key: &[u8; 32], value: &str) -> String {
     match <Hmac<Sha256> as KeyInit>::new_from_slice(value_key) {
         Ok(mut mac) => {
             mac.update(value.as_bytes());
-            format!("{HASH_PREFIX}{}", crate::ledger::key::to_hex(&mac.finalize().into_bytes()))
+            format!("{HASH_PREFIX}{}", crate::hex::to_hex(&mac.finalize().into_bytes()))
         }
         // HMAC takes keys of any length, so this does not happen; if it did, the value would
         // still not be written in the clear.

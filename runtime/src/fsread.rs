@@ -24,7 +24,7 @@ use std::fs::{File, Metadata};
 use std::io::{self, Read};
 use std::path::Path;
 
-/// Why a file is refused.
+/// Why [`open`], [`open_rw`] or [`read`] refused a path, carried inside the [`io::Error`] they return.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Refused {
     /// Not a regular file once links are resolved.
@@ -34,9 +34,9 @@ pub enum Refused {
     },
     /// Larger than its format allows.
     TooLarge {
-        /// Its size in bytes.
+        /// The file's length when it was opened.
         size: u64,
-        /// The most its format allows.
+        /// The caller's bound for `what` (a key file, a ledger), above which nothing is read.
         max: u64,
         /// What the file was read as (`a key file`).
         what: &'static str,

@@ -15,7 +15,7 @@ use crate::evidence::EvidenceSink;
 use crate::limiter::Limiters;
 use crate::metrics::Metrics;
 
-/// The process-wide runtime.
+/// What generated code reports to, one per process: the registry, metrics, limiters and ledgers (see [`runtime`]).
 pub struct Runtime {
     registry: Mutex<Registry>,
     metrics: Arc<Metrics>,
@@ -44,7 +44,7 @@ pub fn runtime() -> &'static Runtime {
 }
 
 impl Runtime {
-    /// The metric families.
+    /// The families every check, ledger, limiter and store of the process counts in, as registered in [`Runtime::render`]'s registry.
     pub fn metrics(&self) -> &Metrics {
         &self.metrics
     }

@@ -26,7 +26,7 @@ use crate::metrics::InvariantLabels;
 mod rate_limit;
 pub use rate_limit::LimitSite;
 
-/// What a violation does.
+/// The invariant's `on_violation`: whether a failed check stops the call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Policy {
     /// Refuse: the function returns an error or panics.
@@ -35,12 +35,12 @@ pub enum Policy {
     Record,
 }
 
-/// Which clause was checked.
+/// The part of an invariant a check evaluated, the `check` label of its counters and events.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Clause {
-    /// On entry.
+    /// `requires`: evaluated on entry, before the function body runs.
     Requires,
-    /// On every return.
+    /// `ensures`: evaluated on every return, with the result in scope.
     Ensures,
     /// A rate limit refused the call.
     RateLimit,
@@ -107,9 +107,9 @@ pub const DEFAULT_SUBSYSTEM: &str = check::DEFAULT_SUBSYSTEM;
 /// One annotated function's invariant, as the spec defines it.
 #[derive(Debug)]
 pub struct InvariantSite {
-    /// Spec id.
+    /// The spec id, the `spec` label of this site's counters.
     pub spec: &'static str,
-    /// Invariant name.
+    /// The invariant's name in the spec, the `invariant` label of this site's counters.
     pub invariant: &'static str,
     /// Severity level label value (`critical`, ...).
     pub level: &'static str,
@@ -117,11 +117,11 @@ pub struct InvariantSite {
     pub priority: &'static str,
     /// `deny` or `record`.
     pub policy: Policy,
-    /// The ledger violations go to.
+    /// The ledger named by the invariant's `evidence = <ledger>`, looked up in the [`Runtime`](crate::Runtime) at each violation; `None` records nothing.
     pub evidence: Option<&'static str>,
     /// What violations keep of the values their check read.
     pub values: EvidenceValues,
-    /// The ledger subsystem of violation events.
+    /// The `subsystem` of violation events: the attribute's `subsystem = "..."`, else [`DEFAULT_SUBSYSTEM`].
     pub subsystem: &'static str,
     /// The function's path (the events' actor).
     pub function: &'static str,
@@ -169,7 +169,7 @@ impl InvariantSite {
         })
     }
 
-    /// Counts a check that held.
+    /// Counts one evaluation of `clause` that held, in `pip_invariant_checks_total` only.
     #[inline]
     pub fn held(&self, clause: Clause) {
         if let Some(c) = self.counters().first().and_then(|c| c.get(clause.index())) {
@@ -240,16 +240,16 @@ pub enum Evidence {
     NotConfigured,
     /// Appended to `ledger` as entry `seq`.
     Recorded {
-        /// Ledger name.
+        /// The ledger named by the invariant's `evidence`.
         ledger: &'static str,
-        /// Sequence number.
+        /// The entry's sequence number in that ledger, to find it with `pipc log`.
         seq: u64,
     },
     /// The spec names a ledger but the event could not be appended.
     Failed {
-        /// Ledger name.
+        /// The ledger named by the invariant's `evidence`.
         ledger: &'static str,
-        /// Why.
+        /// The sink's error, or that no ledger of that name is registered with the runtime.
         reason: String,
     },
 }
@@ -257,19 +257,19 @@ pub enum Evidence {
 /// A failed `requires` or `ensures`, or a call a rate limit refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Violation {
-    /// Spec id.
+    /// The spec id of the invariant or rate limit.
     pub spec: &'static str,
-    /// Invariant name.
+    /// The invariant's name, or for a refused call ([`Clause::RateLimit`]) the rate limit's.
     pub invariant: &'static str,
-    /// Which clause failed.
+    /// The clause that failed: `requires`, `ensures`, or a rate limit's refusal.
     pub clause: Clause,
     /// The failing expression, as written in the spec.
     pub expr: &'static str,
-    /// The function it failed in.
+    /// The annotated function's path (the event's actor).
     pub function: &'static str,
     /// Where the invariant is in the spec.
     pub source: &'static str,
-    /// The policy applied.
+    /// The invariant's `on_violation` (always [`Policy::Deny`] for a rate limit).
     pub policy: Policy,
     /// The values the expression read, as the spec's `evidence_values` keeps them: `Debug`
     /// text, a keyed hash, or [`OMITTED`].
@@ -384,7 +384,7 @@ impl<T: fmt::Debug + ?Sized> ViaDebug for Repr<'_, T> {
     }
 }
 
-/// Picked otherwise.
+/// Picked for a type without `Debug`: the fallback [`Repr`] reaches when [`ViaDebug`] does not apply.
 pub trait ViaOpaque {
     /// A placeholder ([`NO_DEBUG`]).
     fn pip_repr(&self) -> String;

@@ -3,7 +3,7 @@
 //! every anomaly with its class and position.
 //!
 //! # Files
-//! The ledger is binary ([`format`](mod@format)): a 206-byte MACed header naming the ledger's
+//! The ledger is binary (`format`): a 206-byte MACed header naming the ledger's
 //! identity ([`identity`]), then records `u32 length, body,
 //! MAC`. The body (the entry's canonical bytes) holds seq, time, `prev`, subsystem, actor,
 //! action, resource, result and the payload's JSON text; `hash = SHA-256(body)` is the next
@@ -71,6 +71,23 @@
 //! the module docs there for durability and group commit. Opening recovers from a crash
 //! ([`open`]).
 //!
+//! # Modules, from the bottom up
+//! Each module below imports only modules listed before it, so none imports one that imports
+//! it back:
+//! - bytes and names: `hashing` (SHA-256, HMAC), [`key`], [`identity`], `format` (entries,
+//!   records, and the file header in `format::header`; what other crates may use of it is
+//!   re-exported here and in [`records`]), [`checkpoint`], [`scan`] (splitting a file into
+//!   records), [`timefmt`];
+//! - shared by verifying and appending: [`report`] (what verification finds),
+//!   [`notes`] (the ledger's own entries), [`error`], [`config`], `lock` (one appender per
+//!   ledger: opening takes the lock, verification probes it);
+//! - verifying: `sweep` (the parallel pass over an intact file), `classify` (naming each
+//!   anomaly of a damaged one), [`verify`]; reading: [`query`];
+//! - appending: [`open`] (create or recover), `meters` (the ledger's metric series),
+//!   [`writer`] (with its flusher thread);
+//! - for tools: [`slice`](mod@slice) (the compact slice codec of bundles), [`import`]
+//!   (streaming JSON lines in).
+//!
 //! # Where the time goes
 //! An entry costs five SHA-256 compressions (three for a body of ~140 bytes, two for the
 //! MAC over its hash) and little else:
@@ -86,28 +103,40 @@
 
 pub mod checkpoint;
 mod classify;
-mod flusher;
-pub mod format;
+pub mod config;
+pub mod error;
+pub(crate) mod format;
 mod hashing;
 pub mod identity;
+pub mod import;
 pub mod key;
+mod lock;
+pub mod merkle;
 mod meters;
+#[cfg(feature = "signing")]
+pub mod note;
 pub mod notes;
 pub mod open;
 pub mod query;
+pub mod records;
+pub mod report;
 pub mod scan;
+pub mod slice;
 mod sweep;
 pub mod timefmt;
 pub mod verify;
 pub mod writer;
 
 pub use checkpoint::{Checkpoint, CheckpointFile};
-pub use format::Entry;
+pub use config::{CheckpointPolicy, Durability, LedgerConfig};
+pub use error::{LedgerError, VerifyError};
+pub use format::{Entry, FRAME_OVERHEAD, FormatError, HEADER_LEN, Header, MAX_BODY_LEN, RawBody};
 pub use identity::Identity;
 pub use key::{KeySource, LedgerKey};
 pub use open::{OpenReport, RecoveredTail};
-pub use verify::{Anchor, Anomaly, AnomalyClass, Authenticity, InFlight, LedgerEvent, Report, verify_bytes, verify_files, verify_slice};
-pub use writer::{CheckpointPolicy, Durability, Ledger, LedgerConfig, LedgerError, Receipt};
+pub use report::{Anchor, Anomaly, AnomalyClass, Authenticity, InFlight, LedgerEvent, Report};
+pub use verify::{verify_bytes, verify_files, verify_slice};
+pub use writer::{Ledger, Receipt};
 
 /// The anomaly class names: the values of the `class` label of `pip_ledger_anomalies_total`.
 /// Alert rules match on them; they never change.
@@ -130,6 +159,6 @@ pub mod class {
     pub const WRONG_KEY: &str = "wrong_key";
     /// The file ends in an unfinished, never acknowledged entry.
     pub const TORN_TAIL: &str = "torn_tail";
-    /// Every class name.
+    /// Every class name, as [`AnomalyClass::as_str`](crate::ledger::AnomalyClass::as_str) returns them; the runtime exports each at zero per ledger.
     pub const ALL: [&str; 9] = [MODIFIED, DELETED, INSERTED, REORDERED, REPLAYED, TRUNCATED, TIMESTAMP_REVERSAL, WRONG_KEY, TORN_TAIL];
 }

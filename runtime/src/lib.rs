@@ -8,7 +8,9 @@
 //! - [`evidence`]: evidence events and the sink trait the ledger implements.
 //! - [`invariant`]: what `#[pip_invariant]` expands to calls into: counting checks, recording
 //!   violations as evidence, [`Violation`].
+//! - [`hex`]: hex text of bytes (hashes, MACs, ids, keys) and back.
 //! - [`global`]: the process-wide [`runtime`]: one metric registry, the registered ledgers.
+//! - [`untrusted`]: text read from ledgers and bundles, escaped for a terminal.
 //!
 //! A service depends on this crate alone: it re-exports the [`pip_invariant`] attribute.
 #![warn(missing_docs)]
@@ -18,10 +20,12 @@ pub mod declared;
 pub mod evidence;
 pub mod fsread;
 pub mod global;
+pub mod hex;
 pub mod invariant;
 pub mod ledger;
 pub mod limiter;
 pub mod metrics;
+pub mod untrusted;
 pub mod versioned;
 
 pub use global::{Runtime, runtime};

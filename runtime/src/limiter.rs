@@ -54,7 +54,6 @@
 //! `Hash + Eq + Clone + Send + 'static` value (the metrics read the shards from the thread
 //! that scrapes); `check` takes a borrowed form (`&str` for `String` keys).
 
-mod export;
 mod log;
 mod registry;
 mod shard;
@@ -70,11 +69,10 @@ use std::time::Duration;
 use pip_conventions::rate_limit;
 
 use crate::clock::Clock;
-use crate::metrics::Metrics;
-use export::{Attached, Source, Totals};
+use crate::metrics::{Attached, Metrics, Source, Totals};
 use shard::{KeyBudget, Params, Shard, Step};
 
-pub use export::LimiterMetrics;
+pub use crate::metrics::LimiterMetrics;
 pub use registry::Limiters;
 
 /// `max_keys` when the spec does not set it (the compiler's default too).
@@ -134,50 +132,50 @@ impl LimitConfig {
 /// Why a limiter could not be built or found.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum LimiterError {
-    /// The configuration cannot be enforced.
+    /// The configuration is outside what the limiter can enforce (the bounds of [`pip_conventions::rate_limit`]).
     #[error("rate limit `{limit}` of spec `{spec}`: {reason}")]
     InvalidConfig {
-        /// Spec id.
+        /// The spec id, as in [`LimitConfig::spec`].
         spec: String,
-        /// Limit name.
+        /// The limit's [`LimitConfig::name`].
         limit: String,
-        /// What is wrong.
+        /// The bound the configuration breaks: a `limit`, window or `max_keys` of zero or too large.
         reason: String,
     },
     /// A registry was asked for a limit it does not know.
     #[error("no rate limit `{limit}` is registered for spec `{spec}`")]
     Unknown {
-        /// Spec id.
+        /// The spec id the caller asked for.
         spec: String,
-        /// Limit name.
+        /// The limit name the caller asked for, not registered under that spec.
         limit: String,
     },
     /// A registry was given the same limit twice.
     #[error("rate limit `{limit}` of spec `{spec}` is registered twice")]
     Duplicate {
-        /// Spec id.
+        /// The spec id, as in [`LimitConfig::spec`].
         spec: String,
-        /// Limit name.
+        /// The limit's [`LimitConfig::name`], registered already.
         limit: String,
     },
     /// A limit was asked for with another key type than its first use.
     #[error("rate limit `{limit}` of spec `{spec}` is keyed by `{registered}`, not `{requested}`")]
     KeyType {
-        /// Spec id.
+        /// The spec id, as in [`LimitConfig::spec`].
         spec: String,
-        /// Limit name.
+        /// The limit's [`LimitConfig::name`].
         limit: String,
-        /// The key type of the first use.
+        /// The `type_name` of the key type the first [`Limiters::get`] built the limiter for.
         registered: &'static str,
-        /// The key type asked for.
+        /// The `type_name` of the key type this call asked for.
         requested: &'static str,
     },
 }
 
-/// The outcome of one request.
+/// What [`RateLimiter::check`] decided for one request; counted as `allowed` or `rejected`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
-    /// Admitted.
+    /// Admitted: its time is now in the key's log, counting against the next window's worth.
     Allowed,
     /// Refused: the key already had `R` admissions in the window.
     Rejected {
@@ -191,7 +189,7 @@ pub enum Outcome {
 /// A decision and the time it was taken at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Decision {
-    /// Admitted or why not.
+    /// Whether the request was admitted and, if not, why (and for a full window, for how long).
     pub outcome: Outcome,
     /// The limiter's time of the decision (the clock's monotonic nanoseconds): the time
     /// recorded for the key when admitted.
@@ -388,7 +386,7 @@ impl<K, S> RateLimiter<K, S> {
         evicted
     }
 
-    /// Keys currently tracked.
+    /// Keys that hold a log in some shard now, idle ones not yet evicted included; at most `max_keys`.
     pub fn tracked_keys(&self) -> usize {
         self.core.shards().map(|s| lock(s).len()).sum()
     }
@@ -398,7 +396,7 @@ impl<K, S> RateLimiter<K, S> {
         self.core.shards().map(|s| lock(s).heap_bytes()).sum()
     }
 
-    /// The limit it enforces.
+    /// The configuration it was built from: the names on its series, `limit`, window and key cap.
     pub fn config(&self) -> &LimitConfig {
         &self.config
     }

@@ -19,14 +19,17 @@ use std::sync::atomic::AtomicU64;
 
 use pip_conventions::metric;
 
-pub use crate::limiter::LimiterMetrics;
+mod limiters;
+
+pub use limiters::LimiterMetrics;
+pub(crate) use limiters::{Attached, Source, Totals};
 
 /// Labels of invariant checks and violations.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
 pub struct InvariantLabels {
-    /// Spec id.
+    /// The spec id (`spec payments`), as [`SpecDecl::name`](crate::declared::SpecDecl::name) and the conventions' `spec` label.
     pub spec: String,
-    /// Invariant name.
+    /// The `invariant` construct's name in the spec.
     pub invariant: String,
     /// `requires` or `ensures`.
     pub check: String,
@@ -37,9 +40,9 @@ pub struct InvariantLabels {
 /// Labels of rate-limit decisions.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
 pub struct DecisionLabels {
-    /// Spec id.
+    /// The spec id (`spec payments`), as [`SpecDecl::name`](crate::declared::SpecDecl::name) and the conventions' `spec` label.
     pub spec: String,
-    /// Rate limit name.
+    /// The `rate_limit` construct's name in the spec; never the key, so the series stay few.
     pub limit: String,
     /// `allowed` or `rejected`.
     pub outcome: String,
@@ -48,27 +51,27 @@ pub struct DecisionLabels {
 /// Labels of per-limit gauges and counters.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
 pub struct LimitLabels {
-    /// Spec id.
+    /// The spec id (`spec payments`), as [`SpecDecl::name`](crate::declared::SpecDecl::name) and the conventions' `spec` label.
     pub spec: String,
-    /// Rate limit name.
+    /// The `rate_limit` construct's name in the spec.
     pub limit: String,
 }
 
 /// Labels of per-ledger metrics.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
 pub struct LedgerLabels {
-    /// Spec id.
+    /// The spec id, as [`LedgerConfig::spec`](crate::ledger::LedgerConfig::spec).
     pub spec: String,
-    /// Ledger name.
+    /// The `ledger` construct's name, as [`LedgerConfig::name`](crate::ledger::LedgerConfig::name).
     pub ledger: String,
 }
 
 /// Labels of per-subsystem ledger metrics.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
 pub struct SubsystemLabels {
-    /// Spec id.
+    /// The spec id, as [`LedgerConfig::spec`](crate::ledger::LedgerConfig::spec).
     pub spec: String,
-    /// Ledger name.
+    /// The `ledger` construct's name, as [`LedgerConfig::name`](crate::ledger::LedgerConfig::name).
     pub ledger: String,
     /// Subsystem that wrote the entry.
     pub subsystem: String,
@@ -77,9 +80,9 @@ pub struct SubsystemLabels {
 /// Labels of ledger anomalies.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
 pub struct AnomalyLabels {
-    /// Spec id.
+    /// The spec id, as [`LedgerConfig::spec`](crate::ledger::LedgerConfig::spec).
     pub spec: String,
-    /// Ledger name.
+    /// The `ledger` construct's name, as [`LedgerConfig::name`](crate::ledger::LedgerConfig::name).
     pub ledger: String,
     /// Anomaly class (`modified`, `deleted`, ...).
     pub class: String,
@@ -88,9 +91,9 @@ pub struct AnomalyLabels {
 /// Labels of ledger verification errors.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
 pub struct VerificationErrorLabels {
-    /// Spec id.
+    /// The spec id, as [`LedgerConfig::spec`](crate::ledger::LedgerConfig::spec).
     pub spec: String,
-    /// Ledger name.
+    /// The `ledger` construct's name, as [`LedgerConfig::name`](crate::ledger::LedgerConfig::name).
     pub ledger: String,
     /// Why verification could not run (one of [`pip_conventions::reason::ALL`]).
     pub reason: String,
@@ -99,16 +102,16 @@ pub struct VerificationErrorLabels {
 /// Labels of versioned-store metrics.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
 pub struct StoreLabels {
-    /// Spec id.
+    /// The spec id of the store's `versioned` construct.
     pub spec: String,
-    /// Store name.
+    /// The `versioned` construct's name in the spec, as [`StoreConfig::name`](crate::versioned::StoreConfig::name).
     pub store: String,
 }
 
 /// A gauge holding a float (timestamps).
 pub type FloatGauge = Gauge<f64, AtomicU64>;
 
-/// The runtime's metrics.
+/// Every metric family of the runtime, shared by a process's checks, ledgers, limiters and stores.
 #[derive(Debug, Default)]
 pub struct Metrics {
     /// [`metric::INVARIANT_CHECKS`].
@@ -176,64 +179,4 @@ pub fn render(registry: &Registry) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    #![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
-    use super::*;
-    use crate::clock::ManualClock;
-    use crate::limiter::{LimitConfig, RateLimiter};
-    use std::sync::Arc;
-    use std::time::Duration;
-
-    fn s(v: &str) -> String {
-        v.to_string()
-    }
-
-    /// Touches one series of every family (and builds a limiter, whose collector exports the
-    /// limiter metrics) and checks that the rendered names, labels, types and help texts are
-    /// exactly the conventions'.
-    #[test]
-    fn exported_names_and_labels_are_the_conventions() {
-        let mut registry = Registry::default();
-        let m = Metrics::register(&mut registry);
-        let inv = InvariantLabels { spec: s("a"), invariant: s("b"), check: s("requires"), severity: s("critical") };
-        m.invariant_checks.get_or_create(&inv).inc();
-        m.invariant_violations.get_or_create(&inv).inc();
-        let limiter: RateLimiter<u64> =
-            RateLimiter::new(LimitConfig::new("a", "l", 1, Duration::from_secs(1)), &m, Arc::new(ManualClock::new(0))).unwrap();
-        limiter.check(&1);
-        let ledger = LedgerLabels { spec: s("a"), ledger: s("audit") };
-        m.ledger_head_seq.get_or_create(&ledger).set(1);
-        m.ledger_checkpoint_seq.get_or_create(&ledger).set(1);
-        let sub = SubsystemLabels { spec: s("a"), ledger: s("audit"), subsystem: s("billing") };
-        m.ledger_appends.get_or_create(&sub).inc();
-        m.ledger_last_append.get_or_create(&sub).set(1.5);
-        m.ledger_anomalies.get_or_create(&AnomalyLabels { spec: s("a"), ledger: s("audit"), class: s("modified") }).inc();
-        m.ledger_verification_errors
-            .get_or_create(&VerificationErrorLabels { spec: s("a"), ledger: s("audit"), reason: s("format") })
-            .inc();
-        let store = StoreLabels { spec: s("a"), store: s("cfg") };
-        m.versioned_version.get_or_create(&store).set(1);
-        m.versioned_upgrades.get_or_create(&store).inc();
-        m.versioned_rollbacks.get_or_create(&store).inc();
-        m.versioned_rollback_mismatches.get_or_create(&store).inc();
-
-        let text = render(&registry);
-        for metric in pip_conventions::metric::ALL {
-            let line = text
-                .lines()
-                .find(|l| !l.starts_with('#') && l.split('{').next() == Some(metric.exposed))
-                .unwrap_or_else(|| panic!("{} not exported:\n{text}", metric.exposed));
-            let labels: Vec<&str> =
-                line.split('{').nth(1).unwrap().split('}').next().unwrap().split(',').map(|kv| kv.split('=').next().unwrap()).collect();
-            assert_eq!(labels, metric.labels, "labels of {}", metric.exposed);
-            let kind = match metric.kind {
-                pip_conventions::MetricKind::Counter => "counter",
-                pip_conventions::MetricKind::Gauge => "gauge",
-            };
-            let has = |wanted: String| text.lines().any(|l| l == wanted);
-            assert!(has(format!("# TYPE {} {kind}", metric.base)), "type of {}:\n{text}", metric.base);
-            // The registry ends help texts with a period; the limiters' collector does too.
-            assert!(has(format!("# HELP {} {}.", metric.base, metric.help)), "help of {}:\n{text}", metric.base);
-        }
-    }
-}
+mod tests;

@@ -53,9 +53,9 @@ pub const EVIDENCE_SUBSYSTEM: &str = "versioned";
 /// One `versioned` block of a spec, as the runtime needs it (filled from the compiler's IR).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoreConfig {
-    /// Spec id (the `spec` label).
+    /// The spec id (`spec payments`), the `spec` label of the store's metrics.
     pub spec: String,
-    /// The store's name (the `store` label).
+    /// The `versioned` construct's name, the `store` label of its metrics and the resource of its events.
     pub name: String,
     /// Most diffs kept, i.e. how many versions back a rollback can go (at least 1).
     pub history: u64,
@@ -72,36 +72,36 @@ impl StoreConfig {
 /// verified.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StoreError {
-    /// The configuration is unusable.
+    /// [`VersionedStore::new`] or [`VersionedStore::restore`] refused the configuration or the saved history.
     #[error("versioned store `{store}` of spec `{spec}`: {reason}")]
     InvalidConfig {
-        /// Spec id.
+        /// The spec id, as in [`StoreConfig::spec`].
         spec: String,
-        /// Store name.
+        /// The store's [`StoreConfig::name`], as its metrics and evidence carry it.
         store: String,
-        /// What is wrong.
+        /// What is wrong, in words: a `history` of zero, or a saved history that does not add up.
         reason: String,
     },
     /// A rollback target outside the versions kept.
     #[error("version {requested} of store `{store}` is not kept (versions {oldest} to {current} are)")]
     VersionUnavailable {
-        /// Store name.
+        /// The store's [`StoreConfig::name`], as its metrics and evidence carry it.
         store: String,
-        /// The version asked for.
+        /// The rollback target: above `current`, or below `oldest`.
         requested: u64,
-        /// The oldest version kept.
+        /// [`VersionedStore::oldest_version`]: at most `history` versions back from `current`.
         oldest: u64,
-        /// The current version.
+        /// [`VersionedStore::version`] when the rollback was asked for; the state is still there.
         current: u64,
     },
     /// A diff that does not fit the current state; nothing changed.
     #[error("the diff does not fit version {version} of store `{store}`: {source}")]
     Diff {
-        /// Store name.
+        /// The store's [`StoreConfig::name`], as its metrics and evidence carry it.
         store: String,
-        /// The current version.
+        /// The version the diff was built against; the state is still at it.
         version: u64,
-        /// What did not fit.
+        /// Why the diff does not fit: an edit out of bounds or an `old` the state does not hold.
         source: DiffError,
     },
     /// A revert did not reproduce its recorded version (a violation).
@@ -110,23 +110,23 @@ pub enum StoreError {
     /// The evidence of an operation could not be recorded, so the operation was undone.
     #[error("the {action} of store `{store}` was undone because its evidence could not be recorded: {reason}")]
     Evidence {
-        /// Store name.
+        /// The store's [`StoreConfig::name`], as its metrics and evidence carry it.
         store: String,
         /// `upgrade` or `rollback`.
         action: &'static str,
         /// The sink's error.
         reason: String,
     },
-    /// Version numbers ran out.
+    /// The current version is `u64::MAX`, so an upgrade has no next number; nothing changed.
     #[error("store `{store}` has no version number left")]
     VersionOverflow {
-        /// Store name.
+        /// The store's [`StoreConfig::name`], as its metrics and evidence carry it.
         store: String,
     },
     /// A typed store's value could not be encoded or decoded.
     #[error("the value of store `{store}` could not be {action}: {reason}")]
     Value {
-        /// Store name.
+        /// The store's [`StoreConfig::name`], as its metrics and evidence carry it.
         store: String,
         /// `encoded` or `decoded`.
         action: &'static str,
@@ -138,15 +138,15 @@ pub enum StoreError {
 /// What a rollback found when a revert did not reproduce its recorded version.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Mismatch {
-    /// Store name.
+    /// The store's [`StoreConfig::name`], as its metrics and evidence carry it.
     pub store: String,
     /// The version the rollback started from.
     pub from: u64,
-    /// The version asked for.
+    /// The version [`VersionedStore::rollback_to`] was asked for.
     pub target: u64,
     /// The version whose revert did not verify.
     pub failed_at: u64,
-    /// Its recorded digest.
+    /// The digest recorded for version `failed_at` when it was made, which the revert should have reproduced.
     pub expected: Digest,
     /// What the revert produced (`None`: the stored diff did not even fit the state).
     pub actual: Option<Digest>,

@@ -1,7 +1,7 @@
-//! Ledger hardening (issue 13, items 4, 5, 7 and 10): a junk checkpoint file is reported as
-//! one run in bounded memory, a live writer's unfinished tail is in flight rather than torn,
-//! a lost checkpoint file refuses the open (or starts a recorded new history), and clock jumps
-//! are recorded as entries the verifier reports.
+//! Ledger hardening: a junk checkpoint file is reported as one run in bounded memory, a live
+//! writer's unfinished tail is in flight rather than torn, a lost checkpoint file refuses the
+//! open (or starts a recorded new history), and clock jumps are recorded as entries the
+//! verifier reports.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 use std::io::Write;
@@ -13,11 +13,11 @@ use std::time::Duration;
 use pip_runtime::clock::{Clock, ManualClock};
 use pip_runtime::evidence::Event;
 use pip_runtime::ledger::checkpoint::{CHECKPOINT_HEADER_LEN, CHECKPOINT_LEN};
-use pip_runtime::ledger::format::{FRAME_OVERHEAD, MAX_BODY_LEN};
 use pip_runtime::ledger::notes;
 use pip_runtime::ledger::query::LedgerReader;
 use pip_runtime::ledger::verify::VerifyError;
 use pip_runtime::ledger::{AnomalyClass, CheckpointPolicy, InFlight, Ledger, LedgerConfig, LedgerError, LedgerKey, verify_files};
+use pip_runtime::ledger::{FRAME_OVERHEAD, MAX_BODY_LEN};
 
 const T0: u64 = 1_767_225_600_000;
 

@@ -1,6 +1,6 @@
-//! Ledger identity and header integrity (issue 13, items 1 and 8): every byte of a ledger and
-//! of its checkpoint file is checked, and a ledger is bound to (spec, name, random id) so that
-//! another one written with the same key cannot stand in for it.
+//! Ledger identity and header integrity: every byte of a ledger and of its checkpoint file is
+//! checked, and a ledger is bound to (spec, name, random id) so that another one written with
+//! the same key cannot stand in for it.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 use std::path::Path;
@@ -8,8 +8,8 @@ use std::sync::Arc;
 
 use pip_runtime::clock::ManualClock;
 use pip_runtime::evidence::Event;
+use pip_runtime::ledger::HEADER_LEN;
 use pip_runtime::ledger::checkpoint::CHECKPOINT_HEADER_LEN;
-use pip_runtime::ledger::format::HEADER_LEN;
 use pip_runtime::ledger::{AnomalyClass, CheckpointPolicy, Ledger, LedgerConfig, LedgerError, LedgerKey, Report, verify_bytes};
 
 fn event(i: u64) -> Event {

@@ -11,7 +11,7 @@ use std::collections::BTreeSet;
 
 use pip_runtime::evidence::Event;
 use pip_runtime::ledger::checkpoint::{self, Checkpoint};
-use pip_runtime::ledger::format::{self, PreparedEvent, ledger_header};
+use pip_runtime::ledger::records::{self as format, PreparedEvent, ledger_header};
 use pip_runtime::ledger::{AnomalyClass, Identity, LedgerKey, Report, verify_bytes};
 use proptest::prelude::*;
 

@@ -278,13 +278,13 @@ fn a_torn_tail_is_reported_saved_and_cut_back_never_accepted() {
     {
         let mut record = Vec::new();
         let ev = event("billing", 6);
-        pip_runtime::ledger::format::encode_record(
+        pip_runtime::ledger::records::encode_record(
             &mut record,
             &key,
             6,
             1_000,
             &[0; 32],
-            &pip_runtime::ledger::format::PreparedEvent::new(&ev).unwrap(),
+            &pip_runtime::ledger::records::PreparedEvent::new(&ev).unwrap(),
         );
         half.extend_from_slice(&record[..record.len() / 2]);
     }

@@ -1,125 +1,44 @@
 //! `bundle` and `verify-bundle`: incident bundles from the shell (the work is in
-//! [`crate::bundle`]).
+//! [`pip_bundle`]).
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use pip_runtime::fsread;
+use pip_bundle::archive::Limits;
+use pip_bundle::manifest::AnomalyInfo;
+use pip_bundle::{BuildOptions, BundleError, Progress, build, check_output, parse_window, verify_file};
 use pip_runtime::ledger::timefmt::{format_millis, parse_millis};
 
-use crate::bundle::archive::Limits;
-use crate::bundle::manifest::AnomalyInfo;
-use crate::bundle::{BuildOptions, BundleError, build, parse_window, timeline, verify};
-use crate::commands::Out;
-use crate::{DEFAULT_SPECS, EXIT_FAIL, EXIT_OK, EXIT_USAGE, KeyArgs};
-
-/// The arguments of `pipc bundle`.
-#[derive(Debug, Clone, clap::Args)]
-pub struct BundleArgs {
-    /// Spec files or directories (default: specs/).
-    #[arg(long = "spec", value_name = "PATH")]
-    pub specs: Vec<PathBuf>,
-    /// The bundle (`incident` or `payments.incident`; needed when the specs declare several).
-    #[arg(long)]
-    pub bundle: Option<String>,
-    /// The ledger file, or `NAME=FILE` for each ledger when the bundle includes several.
-    #[arg(long = "ledger", value_name = "[NAME=]FILE", required = true)]
-    pub ledgers: Vec<String>,
-    /// The checkpoint file (default: LEDGER.ckpt when it exists).
-    #[arg(long, value_name = "FILE")]
-    pub checkpoints: Option<PathBuf>,
-    /// The key.
-    #[command(flatten)]
-    pub key: KeyArgs,
-    /// Window length ending at `--to` (default: the spec's `window`).
-    #[arg(long, value_name = "DURATION", conflicts_with = "from")]
-    pub window: Option<String>,
-    /// Start of the window (RFC 3339, a date, or Unix milliseconds; inclusive).
-    #[arg(long, value_name = "TIME")]
-    pub from: Option<String>,
-    /// End of the window (exclusive; default: just after the ledger's last entry).
-    #[arg(long, value_name = "TIME")]
-    pub to: Option<String>,
-    /// Most events the timeline lists (every event is in the ledger slice regardless).
-    #[arg(long, value_name = "N", default_value_t = timeline::DEFAULT_MAX_ROWS)]
-    pub timeline_rows: usize,
-    /// Bundle the window even when the rest of the ledger does not verify (entries cut off
-    /// after a checkpoint, a changed entry, a forged checkpoint): the anomalies are recorded
-    /// in the manifest and the timeline, and `verify-bundle` reports them and exits 1. The
-    /// window's own entries must verify regardless.
-    #[arg(long)]
-    pub allow_anomalies: bool,
-    /// The ZIP to write (never one of the command's inputs; an existing file only with `--force`).
-    #[arg(short, long, value_name = "FILE")]
-    pub output: PathBuf,
-    /// Replace the output file when it exists.
-    #[arg(long)]
-    pub force: bool,
-}
-
-/// Refuses an output that exists (without `--force`) or that is one of the inputs: a bundle
-/// must never replace the evidence, the key or the spec it is made from.
-fn check_output(a: &BundleArgs, ledgers: &[(Option<String>, PathBuf)]) -> Result<(), String> {
-    let out = &a.output;
-    let Ok(meta) = std::fs::metadata(out) else { return Ok(()) };
-    if meta.is_dir() {
-        return Err(format!("`{}` is a directory; name the ZIP file to write", out.display()));
-    }
-    // It exists, so it resolves (a failure only skips the input checks below).
-    let resolved = std::fs::canonicalize(out).ok();
-    let same = |p: &Path| resolved.is_some() && std::fs::canonicalize(p).ok() == resolved;
-    let mut inputs: Vec<PathBuf> = ledgers.iter().map(|(_, p)| p.clone()).collect();
-    inputs.extend(ledgers.iter().map(|(_, p)| pip_runtime::ledger::checkpoint::default_path(p)));
-    inputs.extend(a.checkpoints.iter().cloned());
-    inputs.extend(a.key.key_file.iter().cloned());
-    if let Some(input) = inputs.iter().find(|p| same(p)) {
-        return Err(format!(
-            "`-o {}` is one of the inputs (`{}`); a bundle never replaces its evidence or key",
-            out.display(),
-            input.display()
-        ));
-    }
-    let specs = if a.specs.is_empty() { vec![PathBuf::from(DEFAULT_SPECS)] } else { a.specs.clone() };
-    if let Some(canon) = &resolved
-        && specs.iter().filter_map(|s| std::fs::canonicalize(s).ok()).any(|s| canon.starts_with(&s))
-    {
-        return Err(format!("`-o {}` is inside the specs it bundles; write the bundle elsewhere", out.display()));
-    }
-    if !a.force {
-        return Err(format!("`{}` exists; pass `--force` to replace it", out.display()));
-    }
-    Ok(())
-}
-
-fn err(out: &mut Out<'_>, msg: impl std::fmt::Display) {
-    let _ = writeln!(out.stderr, "pipc: {msg}");
-}
+use crate::out::{Out, write_atomic};
+use crate::{BundleArgs, DEFAULT_SPECS, EXIT_FAIL, EXIT_OK, EXIT_USAGE, KeyArgs};
 
 fn time(text: Option<&String>) -> Result<Option<u64>, String> {
     text.map(|t| parse_millis(t).map_err(|e| e.to_string())).transpose()
 }
 
 fn report(out: &mut Out<'_>, e: &BundleError) {
-    err(out, e);
+    out.err(e);
     if let Some(h) = e.help() {
         let _ = writeln!(out.stderr, "  help: {h}");
     }
 }
 
-/// `pipc bundle`.
+/// `pipc bundle`: builds with [`pip_bundle::build`], writes the ZIP atomically, warns about
+/// each anomaly a `--allow-anomalies` bundle records. Exit 2 for a usage error (the key, the
+/// window, a path), 1 when the spec or the ledger is refused.
 pub(crate) fn bundle(out: &mut Out<'_>, a: &BundleArgs) -> u8 {
     let key = match a.key.load(out) {
         Ok(k) => k,
         Err(e) => {
-            err(out, e);
+            out.err(e);
             return EXIT_USAGE;
         }
     };
     let (from_ms, to_ms) = match (time(a.from.as_ref()), time(a.to.as_ref())) {
         (Ok(f), Ok(t)) => (f, t),
         (Err(e), _) | (_, Err(e)) => {
-            err(out, e);
+            out.err(e);
             return EXIT_USAGE;
         }
     };
@@ -138,10 +57,6 @@ pub(crate) fn bundle(out: &mut Out<'_>, a: &BundleArgs) -> u8 {
             _ => (None, PathBuf::from(l)),
         })
         .collect();
-    if let Err(e) = check_output(a, &ledgers) {
-        err(out, format!("{e}; nothing written"));
-        return EXIT_USAGE;
-    }
     let opts = BuildOptions {
         specs: if a.specs.is_empty() { vec![PathBuf::from(DEFAULT_SPECS)] } else { a.specs.clone() },
         bundle: a.bundle.clone(),
@@ -155,6 +70,10 @@ pub(crate) fn bundle(out: &mut Out<'_>, a: &BundleArgs) -> u8 {
         threads: std::thread::available_parallelism().map_or(1, usize::from),
         allow_anomalies: a.allow_anomalies,
     };
+    if let Err(e) = check_output(&a.output, &opts, a.key.key_file.as_deref(), a.force) {
+        out.err(format!("{e}; nothing written"));
+        return EXIT_USAGE;
+    }
     let progress = if std::io::stderr().is_terminal() {
         let p = ProgressBar::with_draw_target(Some(5), ProgressDrawTarget::stderr());
         if let Ok(style) = ProgressStyle::with_template("{bar:30} {pos}/{len} {msg}") {
@@ -164,7 +83,7 @@ pub(crate) fn bundle(out: &mut Out<'_>, a: &BundleArgs) -> u8 {
     } else {
         ProgressBar::hidden()
     };
-    let built = build(&opts, &progress);
+    let built = build(&opts, &Bar(&progress));
     progress.finish_and_clear();
     let built = match built {
         Ok(b) => b,
@@ -173,8 +92,10 @@ pub(crate) fn bundle(out: &mut Out<'_>, a: &BundleArgs) -> u8 {
             return if matches!(e, BundleError::Usage(_)) { EXIT_USAGE } else { EXIT_FAIL };
         }
     };
-    if let Err(e) = write_atomic(&a.output, &built.zip) {
-        err(out, format!("cannot write `{}`: {e}", a.output.display()));
+    let mut tmp = a.output.as_os_str().to_os_string();
+    tmp.push(".pipc-tmp");
+    if let Err(e) = write_atomic(&a.output, Path::new(&tmp), &built.zip) {
+        out.err(format!("cannot write `{}`: {e}", a.output.display()));
         return EXIT_USAGE;
     }
     let m = &built.manifest;
@@ -207,36 +128,18 @@ pub(crate) fn bundle(out: &mut Out<'_>, a: &BundleArgs) -> u8 {
     EXIT_OK
 }
 
-fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let mut tmp = path.as_os_str().to_os_string();
-    tmp.push(".pipc-tmp");
-    crate::commands::replace_via(path, Path::new(&tmp), bytes)
-}
-
-/// `pipc verify-bundle`.
+/// `pipc verify-bundle`: one summary line on stdout when every check passes; exit 1 when a
+/// check fails or the bundled ledger carries recorded anomalies, 2 when the file or key
+/// cannot be read.
 pub(crate) fn verify_bundle(out: &mut Out<'_>, path: &Path, key: &KeyArgs) -> u8 {
     let key = match key.load(out) {
         Ok(k) => k,
         Err(e) => {
-            err(out, e);
+            out.err(e);
             return EXIT_USAGE;
         }
     };
-    let limits = Limits::default();
-    // A regular file only (a FIFO would block, a device never end), and no larger than the
-    // most a bundle may expand to.
-    let bytes = match fsread::read(path, limits.max_total, "a bundle") {
-        Ok(b) => b,
-        Err(e) if matches!(fsread::refusal(&e), Some(fsread::Refused::TooLarge { .. })) => {
-            err(out, format!("`{}` is refused: {e}", path.display()));
-            return EXIT_FAIL;
-        }
-        Err(e) => {
-            err(out, format!("cannot read `{}`: {e}", path.display()));
-            return EXIT_USAGE;
-        }
-    };
-    match verify(&bytes, &key, &limits) {
+    match verify_file(path, &key, &Limits::default()) {
         Ok(v) => {
             let m = &v.manifest;
             let _ = writeln!(
@@ -275,22 +178,41 @@ pub(crate) fn verify_bundle(out: &mut Out<'_>, path: &Path, key: &KeyArgs) -> u8
             if recorded.is_empty() {
                 EXIT_OK
             } else {
-                err(
-                    out,
-                    format!(
-                        "`{}`: {} anomal{} recorded in the bundled ledger",
-                        path.display(),
-                        count,
-                        if count == 1 { "y" } else { "ies" }
-                    ),
-                );
+                out.err(format!(
+                    "`{}`: {} anomal{} recorded in the bundled ledger",
+                    path.display(),
+                    count,
+                    if count == 1 { "y" } else { "ies" }
+                ));
                 EXIT_FAIL
             }
         }
-        Err(e) => {
-            err(out, format!("`{}` does not verify: {e}", path.display()));
+        // A file too large to be a bundle is a finding; one that cannot be read, a usage error.
+        Err(e @ BundleError::Refused { .. }) => {
+            out.err(e);
             EXIT_FAIL
         }
+        Err(e @ BundleError::Read { .. }) => {
+            out.err(e);
+            EXIT_USAGE
+        }
+        Err(e) => {
+            out.err(format!("`{}` does not verify: {e}", path.display()));
+            EXIT_FAIL
+        }
+    }
+}
+
+/// Draws [`pip_bundle::build`]'s stages on a progress bar.
+struct Bar<'a>(&'a ProgressBar);
+
+impl Progress for Bar<'_> {
+    fn stage(&self, message: &str) {
+        self.0.set_message(message.to_string());
+    }
+
+    fn advance(&self) {
+        self.0.inc(1);
     }
 }
 

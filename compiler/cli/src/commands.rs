@@ -1,47 +1,32 @@
 //! `check`, `fmt` and `build`.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use pip_compiler::diagnostics::{self, Diagnostic, Style};
+use pip_compiler::diagnostics;
+use pip_compiler::load::{self, Checked, SpecsError};
 use pip_compiler::source::Sources;
 use pip_compiler::{build as out_dir, emit, fmt as formatter, text_to_ast};
 
+use crate::out::{Out, write_atomic};
 use crate::{DEFAULT_SPECS, EXIT_FAIL, EXIT_OK, EXIT_USAGE, ErrorFormat};
 
-/// Where output goes.
-pub(crate) struct Out<'a> {
-    pub stdout: &'a mut dyn Write,
-    pub stderr: &'a mut dyn Write,
-    pub color: bool,
+/// `paths`, or [`DEFAULT_SPECS`] when none were given: every spec command defaults alike.
+fn or_default(paths: &[PathBuf]) -> Vec<PathBuf> {
+    if paths.is_empty() { vec![PathBuf::from(DEFAULT_SPECS)] } else { paths.to_vec() }
 }
 
-impl Out<'_> {
-    fn err(&mut self, msg: impl std::fmt::Display) {
-        let _ = writeln!(self.stderr, "pipc: {msg}");
-    }
-
-    fn diagnostics(&mut self, sources: &Sources, diags: &[Diagnostic], format: ErrorFormat) {
-        if diags.is_empty() {
-            return;
-        }
-        let text = match format {
-            ErrorFormat::Human => diagnostics::render_human(sources, diags, Style { color: self.color, ..Style::default() }),
-            ErrorFormat::Json => diagnostics::render_json(sources, diags),
-        };
-        let _ = self.stderr.write_all(text.as_bytes());
-    }
+/// Refuses a set of paths that holds no spec file.
+fn none_found(out: &mut Out<'_>, paths: &[PathBuf]) -> u8 {
+    let shown: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+    out.err(format!("no .pips files in {}", shown.join(", ")));
+    EXIT_USAGE
 }
 
-fn load(out: &mut Out<'_>, paths: &[PathBuf]) -> Result<Sources, u8> {
-    let default = [PathBuf::from(DEFAULT_SPECS)];
-    let paths = if paths.is_empty() { &default[..] } else { paths };
-    match Sources::load(paths) {
-        Ok(s) if s.is_empty() => {
-            let shown: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
-            out.err(format!("no .pips files in {}", shown.join(", ")));
-            Err(EXIT_USAGE)
-        }
+/// The spec files, read (for `fmt`, which does not compile them).
+fn read(out: &mut Out<'_>, paths: &[PathBuf]) -> Result<Sources, u8> {
+    let paths = or_default(paths);
+    match Sources::load(&paths) {
+        Ok(s) if s.is_empty() => Err(none_found(out, &paths)),
         Ok(s) => Ok(s),
         Err(e) => {
             out.err(e);
@@ -50,12 +35,29 @@ fn load(out: &mut Out<'_>, paths: &[PathBuf]) -> Result<Sources, u8> {
     }
 }
 
+/// The spec files, read and compiled ([`load::load`]); specs with errors come back too, for
+/// `check` and `build` to print their diagnostics.
+fn compiled(out: &mut Out<'_>, paths: &[PathBuf]) -> Result<Checked, u8> {
+    let paths = or_default(paths);
+    let c = match load::load(&paths) {
+        Ok(c) => c,
+        Err(SpecsError::Invalid(c)) => *c,
+        Err(SpecsError::Read(e)) => {
+            out.err(e);
+            return Err(EXIT_USAGE);
+        }
+    };
+    if c.sources.is_empty() {
+        return Err(none_found(out, &paths));
+    }
+    Ok(c)
+}
+
 pub(crate) fn check(out: &mut Out<'_>, paths: &[PathBuf], format: ErrorFormat) -> u8 {
-    let sources = match load(out, paths) {
-        Ok(s) => s,
+    let Checked { sources, compilation: c } = match compiled(out, paths) {
+        Ok(c) => c,
         Err(code) => return code,
     };
-    let c = pip_compiler::compile(&sources);
     out.diagnostics(&sources, &c.diagnostics, format);
     if format == ErrorFormat::Human {
         let _ = writeln!(
@@ -70,7 +72,7 @@ pub(crate) fn check(out: &mut Out<'_>, paths: &[PathBuf], format: ErrorFormat) -
 }
 
 pub(crate) fn fmt(out: &mut Out<'_>, paths: &[PathBuf], check: bool, format: ErrorFormat) -> u8 {
-    let sources = match load(out, paths) {
+    let sources = match read(out, paths) {
         Ok(s) => s,
         Err(code) => return code,
     };
@@ -104,7 +106,7 @@ pub(crate) fn fmt(out: &mut Out<'_>, paths: &[PathBuf], check: bool, format: Err
         if check {
             let _ = writeln!(out.stdout, "{}", file.name);
             code = EXIT_FAIL;
-        } else if let Err(e) = write_atomic(&file.path, formatted.as_bytes()) {
+        } else if let Err(e) = write_atomic(&file.path, &file.path.with_extension("pips-fmt-tmp"), formatted.as_bytes()) {
             out.err(format!("{}: {e}", file.name));
             return EXIT_USAGE;
         }
@@ -117,37 +119,11 @@ pub(crate) fn fmt(out: &mut Out<'_>, paths: &[PathBuf], check: bool, format: Err
     code
 }
 
-fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    replace_via(path, &path.with_extension("pips-fmt-tmp"), bytes)
-}
-
-/// Writes `bytes` to `tmp`, then renames it over `path`, so that a reader never sees half a
-/// file. Whatever is at `tmp` already (left by a crash, or planted: a FIFO there would block
-/// the open for writing until a reader came) is removed first, never opened, and `tmp` is
-/// created anew. On failure nothing is left at `tmp`.
-pub(crate) fn replace_via(path: &Path, tmp: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    match std::fs::remove_file(tmp) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
-        _ => {}
-    }
-    let written = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(tmp)
-        .and_then(|mut f| f.write_all(bytes))
-        .and_then(|()| std::fs::rename(tmp, path));
-    if written.is_err() {
-        let _ = std::fs::remove_file(tmp);
-    }
-    written
-}
-
 pub(crate) fn build(out: &mut Out<'_>, paths: &[PathBuf], dir: &Path, check: bool, others: out_dir::Others, format: ErrorFormat) -> u8 {
-    let sources = match load(out, paths) {
-        Ok(s) => s,
+    let Checked { sources, compilation: c } = match compiled(out, paths) {
+        Ok(c) => c,
         Err(code) => return code,
     };
-    let c = pip_compiler::compile(&sources);
     out.diagnostics(&sources, &c.diagnostics, format);
     if c.has_errors() {
         out.err(format!("{}; nothing generated", diagnostics::summary(&c.diagnostics)));

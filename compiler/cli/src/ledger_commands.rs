@@ -1,107 +1,20 @@
 //! `verify-log`, `log show|summary|gaps|dump` and `keygen`: the tamper-evident ledger from
-//! the shell (`log append` is [`crate::log_append`]), and the key and entry arguments they share.
+//! the shell (`log append` is [`crate::log_append`]); the work is in [`pip_runtime::ledger`].
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use pip_compiler::load::{self, Unpicked};
 use pip_runtime::clock::{Clock, SystemClock};
+use pip_runtime::hex::to_hex;
 use pip_runtime::ledger::checkpoint::default_path;
-use pip_runtime::ledger::key::{generate_key_file, to_hex};
-use pip_runtime::ledger::query::{Expectation, Filter, LedgerReader, entry_json, evidence_gaps, summarize};
+use pip_runtime::ledger::key::generate_key_file;
+use pip_runtime::ledger::query::{Filter, LedgerReader, entry_json, evidence_gaps, summarize};
 use pip_runtime::ledger::timefmt::{format_millis, parse_millis};
-use pip_runtime::ledger::{KeySource, LedgerKey, Report, verify_files};
+use pip_runtime::ledger::{Report, verify_files};
 
-use crate::commands::Out;
-use crate::{EXIT_FAIL, EXIT_OK, EXIT_USAGE};
-
-/// How a report is printed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum ReportFormat {
-    /// Lines for people.
-    Human,
-    /// JSON.
-    Json,
-}
-
-/// Where the ledger key comes from (exactly one).
-#[derive(Debug, Clone, clap::Args)]
-#[group(required = true, multiple = false)]
-pub struct KeyArgs {
-    /// File holding the key as hex (`pipc keygen` writes one).
-    #[arg(long, value_name = "FILE")]
-    pub key_file: Option<PathBuf>,
-    /// Environment variable holding the key as hex.
-    #[arg(long, value_name = "VAR")]
-    pub key_env: Option<String>,
-}
-
-impl KeyArgs {
-    /// Loads the key; a key file open to its group or others is warned about on stderr.
-    pub(crate) fn load(&self, out: &mut Out<'_>) -> Result<LedgerKey, String> {
-        let source = match (&self.key_file, &self.key_env) {
-            (Some(f), _) => KeySource::File(f.clone()),
-            (None, Some(v)) => KeySource::Env(v.clone()),
-            (None, None) => return Err("give the key with `--key-file` or `--key-env`".into()),
-        };
-        let (key, warning) = source.load_checked().map_err(|e| e.to_string())?;
-        if let Some(w) = warning {
-            err(out, format!("warning: {w}"));
-            let _ = writeln!(out.stderr, "  help: {}", w.help());
-        }
-        Ok(key)
-    }
-}
-
-/// The fields of one entry given as flags to `log append`.
-#[derive(Debug, Clone, Default, clap::Args)]
-pub struct EntryArgs {
-    /// Subsystem (with `--actor`, `--action` and `--resource`: append one entry from flags
-    /// instead of JSON lines from stdin).
-    #[arg(long)]
-    pub subsystem: Option<String>,
-    /// Actor.
-    #[arg(long)]
-    pub actor: Option<String>,
-    /// Action.
-    #[arg(long)]
-    pub action: Option<String>,
-    /// Resource.
-    #[arg(long)]
-    pub resource: Option<String>,
-    /// Payload, as JSON text.
-    #[arg(long, value_name = "JSON")]
-    pub payload: Option<String>,
-    /// Result.
-    #[arg(long)]
-    pub result: Option<String>,
-}
-
-/// Filters of `log show`.
-#[derive(Debug, Clone, Default, clap::Args)]
-pub struct FilterArgs {
-    /// Only this subsystem.
-    #[arg(long)]
-    pub subsystem: Option<String>,
-    /// Only this actor.
-    #[arg(long)]
-    pub actor: Option<String>,
-    /// Only this action.
-    #[arg(long)]
-    pub action: Option<String>,
-    /// Only this resource.
-    #[arg(long)]
-    pub resource: Option<String>,
-    /// From this time on (RFC 3339, a date, or Unix milliseconds).
-    #[arg(long, value_name = "TIME")]
-    pub since: Option<String>,
-    /// Before this time.
-    #[arg(long, value_name = "TIME")]
-    pub until: Option<String>,
-}
-
-pub(crate) fn err(out: &mut Out<'_>, msg: impl std::fmt::Display) {
-    let _ = writeln!(out.stderr, "pipc: {msg}");
-}
+use crate::out::Out;
+use crate::{EXIT_FAIL, EXIT_OK, EXIT_USAGE, FilterArgs, KeyArgs, ReportFormat};
 
 fn time(text: Option<&String>) -> Result<Option<u64>, String> {
     text.map(|t| parse_millis(t).map_err(|e| e.to_string())).transpose()
@@ -123,7 +36,9 @@ fn checkpoints_for(ledger: &Path, given: Option<&PathBuf>) -> Option<PathBuf> {
     given.cloned().or_else(|| Some(default_path(ledger)).filter(|p| p.exists()))
 }
 
-/// `pipc verify-log`.
+/// `pipc verify-log`: the whole-file verification report, as text (untrusted parts escaped)
+/// or one JSON document; exit 1 on any anomaly or an `--expect-id` mismatch, 2 when the
+/// files or the key cannot be read.
 pub(crate) fn verify_log(
     out: &mut Out<'_>,
     ledger: &Path,
@@ -136,14 +51,14 @@ pub(crate) fn verify_log(
     let expect_id = match expect_id.map(parse_ledger_id).transpose() {
         Ok(x) => x,
         Err(e) => {
-            err(out, e);
+            out.err(e);
             return EXIT_USAGE;
         }
     };
     let key = match key.load(out) {
         Ok(k) => k,
         Err(e) => {
-            err(out, e);
+            out.err(e);
             return EXIT_USAGE;
         }
     };
@@ -152,7 +67,7 @@ pub(crate) fn verify_log(
     let report = match verify_files(ledger, ckpt.as_deref(), &key, threads) {
         Ok(r) => r,
         Err(e) => {
-            err(out, e);
+            out.err(e);
             return EXIT_USAGE;
         }
     };
@@ -209,7 +124,7 @@ fn parse_ledger_id(text: &str) -> Result<String, String> {
 fn print_human(out: &mut Out<'_>, ledger: &Path, ckpt: Option<&Path>, report: &Report, mismatch: Option<&IdentityMismatch>) {
     // Anomalies, events and the identity can quote the files' own bytes (a header's names,
     // an entry's payload): their control characters are escaped before the terminal sees them.
-    let shown = |s: String| crate::bundle::archive::shown(s.as_bytes());
+    let shown = |s: String| pip_runtime::untrusted::shown(s.as_bytes());
     for a in &report.anomalies {
         let _ = writeln!(out.stdout, "{}", shown(a.to_string()));
     }
@@ -265,7 +180,7 @@ fn print_human(out: &mut Out<'_>, ledger: &Path, ckpt: Option<&Path>, report: &R
 
 fn open_reader(out: &mut Out<'_>, ledger: &Path) -> Result<LedgerReader, u8> {
     LedgerReader::open(ledger).map_err(|e| {
-        err(out, e);
+        out.err(e);
         EXIT_USAGE
     })
 }
@@ -274,13 +189,13 @@ fn open_reader(out: &mut Out<'_>, ledger: &Path) -> Result<LedgerReader, u8> {
 fn warn_damage(out: &mut Out<'_>, ledger: &Path, reader: &LedgerReader) -> bool {
     let damaged = reader.damaged();
     for (offset, len) in &damaged {
-        err(out, format!("warning: {len} bytes at offset {offset} of `{}` are not an entry; skipped", ledger.display()));
+        out.err(format!("warning: {len} bytes at offset {offset} of `{}` are not an entry; skipped", ledger.display()));
     }
     if let Some(t) = reader.torn_tail() {
-        err(out, format!("warning: `{}` ends in an unfinished entry ({} bytes at offset {})", ledger.display(), t.len, t.offset));
+        out.err(format!("warning: `{}` ends in an unfinished entry ({} bytes at offset {})", ledger.display(), t.len, t.offset));
     }
     if !damaged.is_empty() || reader.torn_tail().is_some() {
-        err(out, "reading does not verify: run `pipc verify-log` to name every anomaly");
+        out.err("reading does not verify: run `pipc verify-log` to name every anomaly");
         return true;
     }
     false
@@ -291,7 +206,7 @@ pub(crate) fn show(out: &mut Out<'_>, ledger: &Path, f: &FilterArgs) -> u8 {
     let (since, until) = match range(f.since.as_ref(), f.until.as_ref(), ("since", "until")) {
         Ok(r) => r,
         Err(e) => {
-            err(out, e);
+            out.err(e);
             return EXIT_USAGE;
         }
     };
@@ -315,7 +230,7 @@ pub(crate) fn show(out: &mut Out<'_>, ledger: &Path, f: &FilterArgs) -> u8 {
             }
             Ok(_) => {}
             Err(x) => {
-                err(out, format!("warning: {x}; skipped"));
+                out.err(format!("warning: {x}; skipped"));
                 unreadable = true;
             }
         }
@@ -324,12 +239,13 @@ pub(crate) fn show(out: &mut Out<'_>, ledger: &Path, f: &FilterArgs) -> u8 {
     if damaged || unreadable { EXIT_FAIL } else { EXIT_OK }
 }
 
-/// `pipc log summary`.
+/// `pipc log summary`: entries counted per subsystem, actor and action, with the first and
+/// last time of each, as a table or JSON lines; exit 1 when parts of the file are damaged.
 pub(crate) fn summary(out: &mut Out<'_>, ledger: &Path, since: Option<&String>, until: Option<&String>, format: ReportFormat) -> u8 {
     let (since, until) = match range(since, until, ("since", "until")) {
         Ok(r) => r,
         Err(e) => {
-            err(out, e);
+            out.err(e);
             return EXIT_USAGE;
         }
     };
@@ -395,17 +311,17 @@ pub(crate) fn gaps(
     since: Option<&String>,
     format: ReportFormat,
 ) -> u8 {
-    let expectations = match expectations(specs, name) {
+    let expectations = match spec_ledger(specs, name).map(|(_, l)| pip_bundle::expectations(&l)) {
         Ok(x) => x,
         Err(e) => {
-            err(out, e);
+            out.err(e);
             return EXIT_USAGE;
         }
     };
     let (now, since) = match range(since, now, ("since", "now")) {
         Ok((s, n)) => (n.unwrap_or_else(|| SystemClock::new().unix_millis()), s),
         Err(e) => {
-            err(out, e);
+            out.err(e);
             return EXIT_USAGE;
         }
     };
@@ -457,38 +373,19 @@ fn human_duration(ms: u64) -> String {
     }
 }
 
-/// The `expect subsystem` lines of the named ledger (or the only ledger) of the specs.
-fn expectations(specs: &[PathBuf], name: Option<&str>) -> Result<Vec<Expectation>, String> {
-    let (_, l) = spec_ledger(specs, name)?;
-    Ok(l.expects
-        .iter()
-        .map(|x| Expectation { subsystem: x.subsystem.clone(), every_ms: x.every.millis, severity: x.severity.as_str().to_string() })
-        .collect())
-}
-
 /// The named ledger (or the only ledger) of the specs, with its spec's id.
 pub(crate) fn spec_ledger(specs: &[PathBuf], name: Option<&str>) -> Result<(String, pip_compiler::ir::Ledger), String> {
-    let sources = pip_compiler::source::Sources::load(specs).map_err(|e| e.to_string())?;
-    let c = pip_compiler::compile(&sources);
-    if c.has_errors() {
-        return Err("the spec has errors; run `pipc check` to see them".to_string());
-    }
-    let ledgers: Vec<(&str, &pip_compiler::ir::Ledger)> =
-        c.specs.iter().flat_map(|s| s.ledgers.iter().map(move |l| (s.name.as_str(), l))).collect();
-    let all = || ledgers.iter().map(|(s, l)| format!("`{s}.{}`", l.name)).collect::<Vec<_>>().join(", ");
-    let picked: Vec<&(&str, &pip_compiler::ir::Ledger)> = match name {
-        Some(n) => ledgers.iter().filter(|(s, l)| l.name == n || format!("{s}.{}", l.name) == n).collect(),
-        None => ledgers.iter().collect(),
-    };
-    match picked.as_slice() {
-        [(s, l)] => Ok(((*s).to_string(), (*l).clone())),
-        [] if ledgers.is_empty() => Err("the spec declares no ledger".to_string()),
-        [] => Err(format!("no ledger `{}` in the spec; it has {}", name.unwrap_or_default(), all())),
-        _ => Err(format!("the spec has several ledgers ({}); name one with `--ledger`", all())),
+    let c = load::load(specs).map_err(|e| e.to_string())?;
+    match load::pick(c.specs(), name, |s| &s.ledgers, |l| &l.name) {
+        Ok((s, l)) => Ok((s.name.clone(), l.clone())),
+        Err(Unpicked::NoneDeclared) => Err("the spec declares no ledger".to_string()),
+        Err(Unpicked::NotFound { name, all }) => Err(format!("no ledger `{name}` in the spec; it has {all}")),
+        Err(Unpicked::Several { all }) => Err(format!("the spec has several ledgers ({all}); name one with `--ledger`")),
     }
 }
 
-/// `pipc keygen`.
+/// `pipc keygen`: writes a new random ledger key to `output` (owner-only, never over an
+/// existing file) and prints its key id on stderr, never the key.
 pub(crate) fn keygen(out: &mut Out<'_>, output: &Path) -> u8 {
     match generate_key_file(output) {
         Ok(key) => {
@@ -496,7 +393,7 @@ pub(crate) fn keygen(out: &mut Out<'_>, output: &Path) -> u8 {
             EXIT_OK
         }
         Err(e) => {
-            err(out, e);
+            out.err(e);
             EXIT_USAGE
         }
     }

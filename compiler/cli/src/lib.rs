@@ -1,20 +1,21 @@
-//! The `pipc` commands as library functions, so that tests call exactly what the binary runs.
+//! `pipc`, a thin shell over the libraries: [`run`] parses the command line ([`args`]) and
+//! hands each command to a module that calls `pip_compiler`, `pip_bundle` or `pip_runtime`,
+//! prints the outcome and picks the exit code. Tests call [`run`], exactly what the binary runs.
 #![warn(missing_docs)]
 
-pub mod bundle;
+mod args;
 mod bundle_commands;
 mod commands;
 mod ledger_commands;
 mod log_append;
+mod out;
 
-pub use bundle_commands::BundleArgs;
-pub use ledger_commands::{EntryArgs, FilterArgs, KeyArgs, ReportFormat};
+pub use args::{BundleArgs, Cli, Color, Command, EntryArgs, ErrorFormat, FilterArgs, KeyArgs, LogCommand, ReportFormat};
 
 use std::ffi::OsString;
 use std::io::Write;
-use std::path::PathBuf;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Parser, ValueEnum};
 
 /// Exit code: success.
 pub const EXIT_OK: u8 = 0;
@@ -27,206 +28,6 @@ pub const EXIT_USAGE: u8 = 2;
 pub const DEFAULT_SPECS: &str = "specs";
 /// The folder `pipc build` writes to by default.
 pub const DEFAULT_OUT: &str = "generated";
-
-/// pip's specification compiler: checks `.pips` specs and generates Prometheus rules,
-/// promtool tests, Grafana dashboards and bundle manifests from them.
-#[derive(Debug, Parser)]
-#[command(name = "pipc", version, about, max_term_width = 100)]
-pub struct Cli {
-    /// When to color diagnostics.
-    #[arg(long, value_enum, default_value_t = Color::Auto, global = true)]
-    pub color: Color,
-    /// The command.
-    #[command(subcommand)]
-    pub command: Command,
-}
-
-/// When to use color.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Color {
-    /// When stderr is a terminal and NO_COLOR is unset.
-    Auto,
-    /// Always.
-    Always,
-    /// Never.
-    Never,
-}
-
-/// How diagnostics are printed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ErrorFormat {
-    /// Source snippets with the problem underlined.
-    Human,
-    /// One JSON object per line.
-    Json,
-}
-
-/// The subcommands.
-#[derive(Debug, Subcommand)]
-pub enum Command {
-    /// Parse and check specs; report every error and warning.
-    Check {
-        /// Spec files or directories (default: specs/).
-        paths: Vec<PathBuf>,
-        /// Diagnostic format.
-        #[arg(long, value_enum, default_value_t = ErrorFormat::Human)]
-        error_format: ErrorFormat,
-    },
-    /// Rewrite specs in the canonical layout, keeping every comment.
-    Fmt {
-        /// Spec files or directories (default: specs/).
-        paths: Vec<PathBuf>,
-        /// Do not write; exit 1 and name the files that are not formatted.
-        #[arg(long)]
-        check: bool,
-        /// Diagnostic format.
-        #[arg(long, value_enum, default_value_t = ErrorFormat::Human)]
-        error_format: ErrorFormat,
-    },
-    /// Check specs and generate every artifact into the output folder.
-    Build {
-        /// Spec files or directories (default: specs/).
-        paths: Vec<PathBuf>,
-        /// Output folder; pipc owns its ir/, prometheus/, grafana/ and bundles/ folders.
-        #[arg(long, default_value = DEFAULT_OUT)]
-        out: PathBuf,
-        /// Do not write; exit 1 and name each missing or stale file.
-        #[arg(long)]
-        check: bool,
-        /// Remove (with `--check`: report) files in the output folders that the specs built do
-        /// not produce. The default without PATHS; with PATHS, the specs built may share the
-        /// folder with others, whose files are kept.
-        #[arg(long)]
-        prune: bool,
-        /// Diagnostic format.
-        #[arg(long, value_enum, default_value_t = ErrorFormat::Human)]
-        error_format: ErrorFormat,
-    },
-    /// Verify a ledger: name every anomaly with its class and position (exit 1 if any).
-    VerifyLog {
-        /// The ledger file.
-        ledger: PathBuf,
-        /// The key.
-        #[command(flatten)]
-        key: KeyArgs,
-        /// The checkpoint file (default: LEDGER.ckpt when it exists).
-        #[arg(long, value_name = "FILE")]
-        checkpoints: Option<PathBuf>,
-        /// Output format.
-        #[arg(long, value_enum, default_value_t = ReportFormat::Human)]
-        format: ReportFormat,
-        /// Threads that hash entries (default: all cores).
-        #[arg(long)]
-        threads: Option<usize>,
-        /// Refuse (exit 1) unless the ledger's id is this one (32 hex digits, as verify-log
-        /// prints it): another ledger written with the same key verifies too.
-        #[arg(long, value_name = "ID")]
-        expect_id: Option<String>,
-    },
-    /// Append to, read and summarise a ledger.
-    Log {
-        /// What to do.
-        #[command(subcommand)]
-        command: LogCommand,
-    },
-    /// Build an incident bundle: a ZIP of the window's ledger slice, the spec, its artifacts
-    /// and an HTML timeline, with a MACed manifest.
-    Bundle(Box<BundleArgs>),
-    /// Verify an incident bundle offline (exit 1 with the reason if it does not verify).
-    VerifyBundle {
-        /// The bundle.
-        bundle: PathBuf,
-        /// The key.
-        #[command(flatten)]
-        key: KeyArgs,
-    },
-    /// Write a new random ledger key (hex, mode 0600) to a file that must not exist.
-    Keygen {
-        /// The key file to create.
-        #[arg(short, long, value_name = "FILE")]
-        output: PathBuf,
-    },
-}
-
-/// `pipc log` subcommands.
-#[derive(Debug, Subcommand)]
-pub enum LogCommand {
-    /// Append one entry from flags, or one per JSON line of stdin, streamed; prints each
-    /// entry's seq once it is synced. A bad line stops there: the lines before it are appended.
-    Append {
-        /// The ledger file (created when missing).
-        ledger: PathBuf,
-        /// The key.
-        #[command(flatten)]
-        key: KeyArgs,
-        /// The checkpoint file (default: LEDGER.ckpt).
-        #[arg(long, value_name = "FILE")]
-        checkpoints: Option<PathBuf>,
-        /// Spec files or directories: checkpoint as the spec's `ledger` block says (default:
-        /// every 1000 entries or 10 s, and when the command ends).
-        #[arg(long = "spec", value_name = "PATH")]
-        specs: Vec<PathBuf>,
-        /// The ledger's name in the spec (`audit` or `payments.audit`; needed when the specs
-        /// declare several).
-        #[arg(long = "ledger", value_name = "NAME", requires = "specs")]
-        name: Option<String>,
-        /// When the checkpoint file of an existing ledger is missing or empty, start a new
-        /// checkpoint history (recorded in the ledger as an entry) instead of refusing.
-        #[arg(long)]
-        new_checkpoint_history: bool,
-        /// The entry, when given as flags.
-        #[command(flatten)]
-        entry: EntryArgs,
-    },
-    /// Print the entries that match, as JSON lines.
-    Show {
-        /// The ledger file.
-        ledger: PathBuf,
-        /// Filters.
-        #[command(flatten)]
-        filter: FilterArgs,
-    },
-    /// Count entries per subsystem, actor and action.
-    Summary {
-        /// The ledger file.
-        ledger: PathBuf,
-        /// From this time on (RFC 3339, a date, or Unix milliseconds).
-        #[arg(long, value_name = "TIME")]
-        since: Option<String>,
-        /// Before this time.
-        #[arg(long, value_name = "TIME")]
-        until: Option<String>,
-        /// Output format.
-        #[arg(long, value_enum, default_value_t = ReportFormat::Human)]
-        format: ReportFormat,
-    },
-    /// Name the subsystems that were silent longer than the spec expects (exit 1 if any).
-    Gaps {
-        /// The ledger file.
-        ledger: PathBuf,
-        /// Spec files or directories.
-        #[arg(long = "spec", value_name = "PATH", required = true)]
-        specs: Vec<PathBuf>,
-        /// The ledger's name in the spec (`audit` or `payments.audit`; needed when the specs
-        /// declare several).
-        #[arg(long = "ledger", value_name = "NAME")]
-        name: Option<String>,
-        /// Judge silences up to this time (default: now).
-        #[arg(long, value_name = "TIME")]
-        now: Option<String>,
-        /// Start of the period (default: the ledger's first entry).
-        #[arg(long, value_name = "TIME")]
-        since: Option<String>,
-        /// Output format.
-        #[arg(long, value_enum, default_value_t = ReportFormat::Human)]
-        format: ReportFormat,
-    },
-    /// Print every entry with its hashes and MAC, as JSON lines.
-    Dump {
-        /// The ledger file.
-        ledger: PathBuf,
-    },
-}
 
 fn use_color(choice: Color) -> bool {
     match choice {
@@ -265,7 +66,7 @@ pub fn run(args: impl IntoIterator<Item = impl Into<OsString> + Clone>, stdout: 
         }
     };
     let color = use_color(cli.color);
-    let mut out = commands::Out { stdout, stderr, color };
+    let mut out = out::Out { stdout, stderr, color };
     match cli.command {
         Command::Check { paths, error_format } => commands::check(&mut out, &paths, error_format),
         Command::Fmt { paths, check, error_format } => commands::fmt(&mut out, &paths, check, error_format),

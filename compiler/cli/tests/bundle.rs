@@ -10,12 +10,13 @@ use std::process::{Command, Output};
 use std::sync::Arc;
 use std::time::Duration;
 
+use pip_bundle::archive::{self, ArchiveError, Limits};
+use pip_bundle::manifest::Manifest;
+use pip_bundle::{BundleError, verify};
 use pip_runtime::clock::{Clock, ManualClock};
 use pip_runtime::evidence::Event;
+use pip_runtime::ledger::slice;
 use pip_runtime::ledger::{Authenticity, CheckpointPolicy, Ledger, LedgerConfig, LedgerKey, verify_slice};
-use pipc::bundle::archive::{self, ArchiveError, Limits};
-use pipc::bundle::manifest::Manifest;
-use pipc::bundle::{BundleError, slice, verify};
 
 /// A fixed key, so that MACs in snapshots are stable.
 const KEY_HEX: &str = "8f3a1c5e7b9d2f4a6c8e0b1d3f5a7c9e2b4d6f8a0c1e3b5d7f9a2c4e6b8d0f1a";
@@ -262,7 +263,7 @@ fn every_byte_of_the_ledger_slice_is_bound() {
     bytes[last] ^= 1;
     for f in &mut m.files {
         if f.path == "ledger/audit.slice" {
-            f.sha256 = pipc::bundle::manifest::sha256_hex(&bytes);
+            f.sha256 = pip_compiler::sha256_hex(&bytes);
         }
     }
     m.sign(&key()).unwrap();
@@ -298,7 +299,7 @@ fn artifacts_that_do_not_match_the_bundled_spec_are_refused_even_when_signed() {
     let forged = b"groups: []\n".to_vec();
     for f in &mut m.files {
         if f.path == "generated/prometheus/shop.rules.yml" {
-            f.sha256 = pipc::bundle::manifest::sha256_hex(&forged);
+            f.sha256 = pip_compiler::sha256_hex(&forged);
             f.size = forged.len() as u64;
         }
     }
@@ -736,7 +737,7 @@ fn usage_errors_of_bundle_name_the_problem_and_write_nothing() {
 
 /// The byte offset of each record of a ledger file.
 fn record_offsets(bytes: &[u8]) -> Vec<usize> {
-    use pip_runtime::ledger::format::{FRAME_OVERHEAD, HEADER_LEN};
+    use pip_runtime::ledger::{FRAME_OVERHEAD, HEADER_LEN};
     let mut offsets = Vec::new();
     let mut at = HEADER_LEN;
     while at + 4 <= bytes.len() {
@@ -871,7 +872,7 @@ fn a_slice_swapped_for_another_ledgers_of_the_same_key_is_refused_even_when_re_s
     files.iter_mut().find(|(n, _)| n == "ledger/audit.slice").unwrap().1 = swapped.clone();
     let mut m = manifest_of(&zip);
     let f = m.files.iter_mut().find(|f| f.path == "ledger/audit.slice").unwrap();
-    (f.size, f.sha256) = (swapped.len() as u64, pipc::bundle::manifest::sha256_hex(&swapped));
+    (f.size, f.sha256) = (swapped.len() as u64, pip_compiler::sha256_hex(&swapped));
     m.mac = None;
     m.sign(&key()).unwrap();
     files.iter_mut().find(|(n, _)| n == "manifest.json").unwrap().1 = m.to_bytes().unwrap();

@@ -10,7 +10,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use pipc::bundle::archive::{self, ArchiveError, Limits};
+use pip_bundle::archive::{self, ArchiveError, Limits};
 
 /// One entry: its local header (30 fixed bytes), name, extra field and data; its central
 /// record (46 fixed bytes), name, extra field and comment.

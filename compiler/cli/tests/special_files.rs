@@ -360,7 +360,7 @@ fn a_bundle_carries_the_verified_identity_not_a_changed_header() {
     let b =
         pipc(d, &["bundle", "--spec", "shop.pips", "--ledger", "audit.ledger", "--key-file", "key", "--allow-anomalies", "-o", "c.zip"]);
     assert_eq!(b.code, Some(0), "{}", b.stderr);
-    let files = pipc::bundle::archive::read(&std::fs::read(d.join("c.zip")).unwrap(), &Default::default()).unwrap();
+    let files = pip_bundle::archive::read(&std::fs::read(d.join("c.zip")).unwrap(), &Default::default()).unwrap();
     let manifest: serde_json::Value = serde_json::from_slice(&files["manifest.json"]).unwrap();
     let ledgers = manifest["ledgers"].as_array().unwrap();
     assert_eq!(ledgers[0]["identity"]["id"].as_str(), Some(id.as_str()), "{manifest:#}");

@@ -20,15 +20,15 @@ pub mod label {
     pub const PRIORITY: &str = "priority";
     /// The ledger subsystem that wrote an entry.
     pub const SUBSYSTEM: &str = "subsystem";
-    /// The ledger name.
+    /// The `ledger` construct's name, on every `pip_ledger_*` metric.
     pub const LEDGER: &str = "ledger";
     /// Which clause of an invariant was checked (`requires` or `ensures`).
     pub const CHECK: &str = "check";
-    /// The rate limit name.
+    /// The `rate_limit` construct's name, on every `pip_rate_limit_*` metric.
     pub const LIMIT: &str = "limit";
-    /// The invariant name.
+    /// The `invariant` construct's name, on the invariant check and violation counters.
     pub const INVARIANT: &str = "invariant";
-    /// The versioned store name.
+    /// The `versioned` construct's name, on every `pip_versioned_*` metric.
     pub const STORE: &str = "store";
     /// A threshold's level (`warn`, `critical`) (on alerts).
     pub const LEVEL: &str = "level";
@@ -42,9 +42,9 @@ pub mod label {
 
 /// Values of [`label::CHECK`].
 pub mod check {
-    /// A precondition.
+    /// The clause of a `requires` condition, checked on entry to the annotated function.
     pub const REQUIRES: &str = "requires";
-    /// A postcondition.
+    /// The clause of an `ensures` condition, checked on every return of the annotated function.
     pub const ENSURES: &str = "ensures";
     /// A call a rate limit refused (a violation's clause; rate limits count their decisions
     /// in their own metrics, not under this label).
@@ -55,9 +55,9 @@ pub mod check {
 
 /// Values of [`label::OUTCOME`].
 pub mod outcome {
-    /// The request was admitted.
+    /// The limiter let the request through; counted under [`metric::RATE_LIMIT_DECISIONS`](super::metric::RATE_LIMIT_DECISIONS).
     pub const ALLOWED: &str = "allowed";
-    /// The request was refused.
+    /// The limiter refused the request: its key had spent the limit in the window, or was new at the key cap.
     pub const REJECTED: &str = "rejected";
 }
 
@@ -75,9 +75,9 @@ pub mod reason {
     pub const CHECKPOINTS: &str = "checkpoints";
     /// The ledger stopped accepting entries after a write error, or was closed.
     pub const STOPPED: &str = "stopped";
-    /// Any other error.
+    /// An error the runtime does not map to one of the reasons above, so a new error kind is still counted.
     pub const OTHER: &str = "other";
-    /// Every reason.
+    /// All reasons; the runtime exports each at zero for a ledger as soon as it has its series.
     pub const ALL: [&str; 5] = [IO, FORMAT, CHECKPOINTS, STOPPED, OTHER];
 }
 
@@ -121,28 +121,28 @@ pub struct Metric {
     pub base: &'static str,
     /// The name as exposed and queried (counters with `_total`).
     pub exposed: &'static str,
-    /// Counter or gauge.
+    /// How the runtime registers it; a counter's `exposed` name ends in `_total`, a gauge's does not.
     pub kind: MetricKind,
-    /// Its labels, in order.
+    /// Its label names, in the order the runtime exports them (a runtime test compares them).
     pub labels: &'static [&'static str],
-    /// The HELP text.
+    /// The `# HELP` text without its final period, which the exposition adds.
     pub help: &'static str,
 }
 
-/// Counter or gauge.
+/// The Prometheus type of a [`Metric`], which decides whether its exposed name gets `_total`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MetricKind {
-    /// Monotonic.
+    /// Only ever increases (reset to zero on restart); exposed with a `_total` suffix.
     Counter,
-    /// Goes up and down.
+    /// A current value that can go up and down; exposed under its base name.
     Gauge,
 }
 
-/// The runtime's metrics.
+/// Every metric the runtime exports, with its type and labels; the compiler's rules and panels query them.
 pub mod metric {
     use super::{Metric, MetricKind, label};
 
-    /// Invariant checks evaluated.
+    /// Every evaluation of a `requires` or `ensures` clause, held or failed.
     pub const INVARIANT_CHECKS: Metric = Metric {
         base: "pip_invariant_checks",
         exposed: "pip_invariant_checks_total",
@@ -238,7 +238,7 @@ pub mod metric {
         labels: &[label::SPEC, label::STORE],
         help: "Current version of the versioned store",
     };
-    /// Upgrades applied.
+    /// Upgrades applied to a versioned store: each counted once its new version is recorded in the ledger.
     pub const VERSIONED_UPGRADES: Metric = Metric {
         base: "pip_versioned_upgrades",
         exposed: "pip_versioned_upgrades_total",
@@ -246,7 +246,7 @@ pub mod metric {
         labels: &[label::SPEC, label::STORE],
         help: "Upgrades applied to the versioned store",
     };
-    /// Rollbacks performed.
+    /// Rollbacks started on a versioned store, counted whether or not every version on the way verified.
     pub const VERSIONED_ROLLBACKS: Metric = Metric {
         base: "pip_versioned_rollbacks",
         exposed: "pip_versioned_rollbacks_total",
@@ -263,7 +263,7 @@ pub mod metric {
         help: "Rollbacks whose result did not match the recorded version hash",
     };
 
-    /// Every runtime metric.
+    /// Every runtime metric; a runtime test checks that each is exported with this type, labels and help.
     pub const ALL: [Metric; 15] = [
         INVARIANT_CHECKS,
         INVARIANT_VIOLATIONS,
@@ -304,7 +304,7 @@ pub mod record {
     }
 }
 
-/// Alert names.
+/// Alert names the compiler gives its generated Prometheus alerts, one per construct kind or failure.
 pub mod alert {
     /// `PipInvariantViolated`, ... one per construct kind; the construct is in a label.
     pub const INVARIANT_VIOLATED: &str = "PipInvariantViolated";
@@ -333,7 +333,7 @@ pub mod loki {
     }
 }
 
-/// Grafana dashboard conventions.
+/// Names the generated Grafana dashboards share: datasource variables, import inputs, schema version.
 pub mod grafana {
     /// Name of the Prometheus datasource template variable every panel and target uses.
     pub const PROMETHEUS_VARIABLE: &str = "datasource";

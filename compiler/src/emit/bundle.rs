@@ -1,19 +1,22 @@
 //! `bundles`: what an incident bundle of a spec must hold, `generated/bundles/<spec>.manifest.json`,
 //! and the JSON Schema of that file, `generated/bundles/manifest.schema.json`.
 //!
-//! `pipc bundle` builds a bundle from exactly this list ([`bundle_files`]) and `pipc
-//! verify-bundle` checks a bundle against it, so the spec, not the tool, says what an auditor
-//! receives.
+//! The `pip-bundle` crate (behind `pipc bundle` and `pipc verify-bundle`) builds a bundle from
+//! exactly this list ([`bundle_files`]) and checks a bundle against it, so the spec, not the
+//! tool, says what an auditor receives. The types an emitted manifest and a bundle's own
+//! `manifest.json` share ([`Part`], the in-bundle paths) are defined here once: the compiler
+//! cannot depend on the bundle crate, the bundle crate reads them from here.
 
 use serde::{Deserialize, Serialize};
 
 use super::{Artifact, EmitError, Emitter, grafana, prometheus, promtool};
 use crate::ir::{self, Include, Spec};
 
-/// The emitter.
+/// Writes `bundles/<spec>.manifest.json` and the schema, only for specs with a `bundle` block.
 pub const EMITTER: Emitter = Emitter { name: "bundles", dir: "bundles", emit };
 
-/// The manifest format version.
+/// The `manifest_version` every emitted manifest carries; the schema pins it (`"const": 1`), so
+/// changing the manifest's shape means bumping both.
 pub const MANIFEST_VERSION: u32 = 1;
 
 /// The path of the schema, relative to the output directory.
@@ -42,15 +45,15 @@ pub enum Part {
     Manifest,
     /// A ledger slice with its checkpoints.
     Ledger,
-    /// A spec source file.
+    /// A `.pips` source of the spec, under `spec/` (see [`spec_source_path`]).
     Spec,
-    /// A generated Prometheus file.
+    /// The spec's rule file or its promtool test file, from `generated/prometheus/`.
     Rules,
     /// A generated Grafana dashboard.
     Dashboards,
     /// The spec's bundle manifest (this emitter's output).
     BundleManifest,
-    /// The HTML timeline.
+    /// `timeline.html`: the window's events for people, rendered by the bundle crate, not evidence.
     Timeline,
 }
 
@@ -59,7 +62,7 @@ pub enum Part {
 pub struct BundleFile {
     /// Path inside the ZIP (`/`-separated, relative).
     pub path: String,
-    /// What it is.
+    /// Which kind of file it is, which decides how `pipc verify-bundle` checks it.
     pub part: Part,
     /// For ledger slices: the ledger's name.
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -7,22 +7,29 @@
 //! `${DS_LOKI}`: the import dialog replaces them with the datasources the user picks, and a
 //! provisioned dashboard, where nothing replaces them, falls back to the default datasource of
 //! each type.
+//!
+//! Each construct kind makes its own panels (`grafana/<kind>.rs`); this module lays them
+//! out in rows and writes the dashboard around them (`grafana/panel.rs` writes each
+//! panel).
 
-use pip_conventions::{dashboard_uid, grafana as g, label, loki, metric, record};
+use pip_conventions::{dashboard_uid, grafana as g};
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::prometheus::{escape, number};
 use super::{Artifact, EmitError, Emitter};
-use crate::ir::{self, Comparator, ConstructKind, ConstructRef, Spec};
+use crate::ir::{self, ConstructKind, ConstructRef, Spec};
 
-/// The emitter.
+mod invariant;
+mod ledger;
+mod panel;
+mod rate_limit;
+mod threshold;
+mod versioned;
+
+use panel::{GRID_WIDTH, PANEL_HEIGHT, PanelSpec, panel_json, panel_name};
+
+/// The emitter: the dashboards of each spec, in `grafana/`.
 pub const EMITTER: Emitter = Emitter { name: "grafana", dir: "grafana", emit };
-
-/// Grafana's grid is 24 columns wide.
-const GRID_WIDTH: u32 = 24;
-/// Height of a panel in grid units.
-const PANEL_HEIGHT: u32 = 8;
 
 /// The dashboards of a spec: its `dashboard` blocks, or a default one named after the spec.
 pub fn dashboards(spec: &Spec) -> Vec<ir::Dashboard> {
@@ -41,22 +48,25 @@ pub fn dashboards(spec: &Spec) -> Vec<ir::Dashboard> {
     }]
 }
 
-/// One row per kind, in the order evidence, correctness, traffic.
+/// One row per construct kind that has panels and constructs, in the registry's order.
 fn default_rows(spec: &Spec) -> Vec<ir::Row> {
-    fn refs(kind: ConstructKind, names: Vec<&str>) -> Vec<ConstructRef> {
-        names.into_iter().map(|n| ConstructRef { kind, name: n.to_string() }).collect()
+    let mut rows = Vec::new();
+    for kind in ConstructKind::ALL {
+        let title = match kind {
+            ConstructKind::Ledger => ledger::ROW,
+            ConstructKind::Invariant => invariant::ROW,
+            ConstructKind::RateLimit => rate_limit::ROW,
+            ConstructKind::Threshold => threshold::ROW,
+            ConstructKind::Versioned => versioned::ROW,
+            // No panels to show.
+            ConstructKind::Bundle | ConstructKind::Dashboard => continue,
+        };
+        let members: Vec<ConstructRef> = spec.names(kind).into_iter().map(|n| ConstructRef { kind, name: n.to_string() }).collect();
+        if !members.is_empty() {
+            rows.push(ir::Row { title: title.to_string(), members, source: spec.source.clone() });
+        }
     }
-    let rows: Vec<(&str, Vec<ConstructRef>)> = vec![
-        ("Evidence", refs(ConstructKind::Ledger, spec.ledgers.iter().map(|c| c.name.as_str()).collect())),
-        ("Invariants", refs(ConstructKind::Invariant, spec.invariants.iter().map(|c| c.name.as_str()).collect())),
-        ("Rate limits", refs(ConstructKind::RateLimit, spec.rate_limits.iter().map(|c| c.name.as_str()).collect())),
-        ("Thresholds", refs(ConstructKind::Threshold, spec.thresholds.iter().map(|c| c.name.as_str()).collect())),
-        ("Versioned state", refs(ConstructKind::Versioned, spec.versioned.iter().map(|c| c.name.as_str()).collect())),
-    ];
-    rows.into_iter()
-        .filter(|(_, m)| !m.is_empty())
-        .map(|(title, members)| ir::Row { title: title.to_string(), members, source: spec.source.clone() })
-        .collect()
+    rows
 }
 
 /// The path of a dashboard's file, relative to the output directory.
@@ -64,246 +74,20 @@ pub fn path(d: &ir::Dashboard) -> String {
     format!("grafana/{}.json", d.name)
 }
 
-fn prometheus_ref() -> Value {
-    json!({ "type": "prometheus", "uid": format!("${{{}}}", g::PROMETHEUS_VARIABLE) })
-}
-
-fn loki_ref() -> Value {
-    json!({ "type": "loki", "uid": format!("${{{}}}", g::LOKI_VARIABLE) })
-}
-
-/// A panel before it is placed on the grid.
-struct PanelSpec {
-    kind: &'static str,
-    title: String,
-    description: String,
-    targets: Vec<(String, String)>,
-    unit: String,
-    thresholds: Value,
-    loki: bool,
-    /// Grid columns.
-    width: u32,
-}
-
-fn steps(base: &str, steps: &[(&str, f64)]) -> Value {
-    let mut v = vec![json!({ "color": base, "value": null })];
-    v.extend(steps.iter().map(|(c, x)| json!({ "color": c, "value": x })));
-    json!({ "mode": "absolute", "steps": v })
-}
-
-fn sel(name: &str, labels: &[(&str, &str)]) -> String {
-    let inner: Vec<String> = labels.iter().map(|(k, v)| format!("{k}=\"{}\"", escape(v))).collect();
-    format!("{name}{{{}}}", inner.join(","))
-}
-
-fn where_(spec: &Spec, source: &crate::span::SourceRef, doc: Option<&String>) -> String {
-    let mut d = doc.map(|d| format!("{d}\n\n")).unwrap_or_default();
-    d.push_str(&format!(
-        "Defined in {}:{} (spec {} {}, sha256 {}).",
-        source.file, source.line, spec.name, spec.version, spec.provenance.sha256
-    ));
-    d
-}
-
+/// The panels of one construct (none for a name the spec does not define: the checker
+/// refuses such rows).
 fn panels_for(spec: &Spec, r: &ConstructRef) -> Vec<PanelSpec> {
-    let s = spec.name.as_str();
-    match r.kind {
-        ConstructKind::Ledger => {
-            let Some(l) = spec.ledgers.iter().find(|c| c.name == r.name) else { return Vec::new() };
-            let base = [(label::SPEC, s), (label::LEDGER, l.name.as_str())];
-            let longest = l.expects.iter().map(|e| e.every.as_secs_f64()).fold(0.0, f64::max);
-            let shortest = l.expects.iter().map(|e| e.every.as_secs_f64()).fold(f64::INFINITY, f64::min);
-            let silence_steps =
-                if l.expects.is_empty() { steps("green", &[]) } else { steps("green", &[("orange", shortest), ("red", longest)]) };
-            let desc = where_(spec, &l.source, l.doc.as_ref());
-            vec![
-                PanelSpec {
-                    kind: "timeseries",
-                    title: format!("{}: appends per second by subsystem", l.name),
-                    description: desc.clone(),
-                    targets: vec![(
-                        format!("sum by ({}) (rate({}[5m]))", label::SUBSYSTEM, sel(metric::LEDGER_APPENDS.exposed, &base)),
-                        "{{subsystem}}".into(),
-                    )],
-                    unit: "ops".into(),
-                    thresholds: steps("green", &[]),
-                    loki: false,
-                    width: 12,
-                },
-                PanelSpec {
-                    kind: "stat",
-                    title: format!("{}: seconds since last evidence", l.name),
-                    description: format!(
-                        "{desc}\n\nExpected: {}.",
-                        l.expects.iter().map(|e| format!("\"{}\" every {}", e.subsystem, e.every)).collect::<Vec<_>>().join(", ")
-                    ),
-                    targets: vec![(sel(record::LEDGER_SILENCE, &base), "{{subsystem}}".into())],
-                    unit: "s".into(),
-                    thresholds: silence_steps,
-                    loki: false,
-                    width: 6,
-                },
-                PanelSpec {
-                    kind: "stat",
-                    title: format!("{}: head sequence and anomalies", l.name),
-                    description: format!(
-                        "{desc}\n\nThe head sequence must never go down; any anomaly found by verification is shown by class."
-                    ),
-                    targets: vec![
-                        (format!("max({})", sel(metric::LEDGER_HEAD_SEQ.exposed, &base)), "head seq".into()),
-                        (format!("sum by ({}) ({})", label::CLASS, sel(record::LEDGER_ANOMALIES, &base)), "anomalies {{class}}".into()),
-                    ],
-                    unit: "none".into(),
-                    thresholds: steps("green", &[]),
-                    loki: false,
-                    width: 6,
-                },
-                PanelSpec {
-                    kind: "logs",
-                    title: format!("{}: ledger events", l.name),
-                    description: format!(
-                        "{desc}\n\nThe events the service ships to Loki as JSON lines (stream {})",
-                        loki::selector(s, &l.name)
-                    ),
-                    targets: vec![(format!("{} | json", loki::selector(s, &l.name)), String::new())],
-                    unit: "none".into(),
-                    thresholds: steps("green", &[]),
-                    loki: true,
-                    width: GRID_WIDTH,
-                },
-            ]
-        }
-        ConstructKind::Invariant => {
-            let Some(i) = spec.invariants.iter().find(|c| c.name == r.name) else { return Vec::new() };
-            let checks: Vec<String> = i
-                .requires
-                .iter()
-                .map(|c| format!("requires {}", c.expr))
-                .chain(i.ensures.iter().map(|c| format!("ensures {}", c.expr)))
-                .collect();
-            vec![PanelSpec {
-                kind: "timeseries",
-                title: format!("{}: violations (5m)", i.name),
-                description: format!(
-                    "{}\n\nChecks: {}. Severity {}.",
-                    where_(spec, &i.source, i.doc.as_ref()),
-                    checks.join("; "),
-                    i.severity
-                ),
-                targets: vec![(
-                    format!(
-                        "sum by ({}) ({})",
-                        label::CHECK,
-                        sel(record::INVARIANT_VIOLATIONS, &[(label::SPEC, s), (label::INVARIANT, &i.name)])
-                    ),
-                    "{{check}}".into(),
-                )],
-                unit: "none".into(),
-                thresholds: steps("green", &[("red", 1.0)]),
-                loki: false,
-                width: 12,
-            }]
-        }
-        ConstructKind::RateLimit => {
-            let Some(l) = spec.rate_limits.iter().find(|c| c.name == r.name) else { return Vec::new() };
-            let base = [(label::SPEC, s), (label::LIMIT, l.name.as_str())];
-            let desc = format!("{}\n\nLimit {} per {} per {}.", where_(spec, &l.source, l.doc.as_ref()), l.limit, l.window, l.key);
-            let ratio_steps = match &l.alert {
-                Some(a) => steps("green", &[("red", a.ratio)]),
-                None => steps("green", &[]),
-            };
-            vec![
-                PanelSpec {
-                    kind: "timeseries",
-                    title: format!("{}: allowed and rejected per second", l.name),
-                    description: desc.clone(),
-                    targets: vec![(
-                        format!("sum by ({}) (rate({}[5m]))", label::OUTCOME, sel(metric::RATE_LIMIT_DECISIONS.exposed, &base)),
-                        "{{outcome}}".into(),
-                    )],
-                    unit: "reqps".into(),
-                    thresholds: steps("green", &[]),
-                    loki: false,
-                    width: 12,
-                },
-                PanelSpec {
-                    kind: "timeseries",
-                    title: format!("{}: rejected ratio", l.name),
-                    description: desc,
-                    targets: vec![(sel(record::RATE_LIMIT_REJECTED_RATIO, &base), "rejected".into())],
-                    unit: "percentunit".into(),
-                    thresholds: ratio_steps,
-                    loki: false,
-                    width: 12,
-                },
-            ]
-        }
-        ConstructKind::Threshold => {
-            let Some(t) = spec.thresholds.iter().find(|c| c.name == r.name) else { return Vec::new() };
-            let record = t.record.clone().unwrap_or_else(|| record::threshold(s, &t.name));
-            let conditions: Vec<String> = t
-                .conditions
-                .iter()
-                .map(|c| format!("{} when {} {} for {}", c.level.as_str(), c.op.as_str(), number(c.value), c.for_))
-                .collect();
-            vec![PanelSpec {
-                kind: "timeseries",
-                title: t.name.clone(),
-                description: format!("{}\n\n{}\n\n`{}`", where_(spec, &t.source, t.doc.as_ref()), conditions.join("; "), t.expr.trim()),
-                targets: vec![(sel(&record, &[(label::SPEC, s), (label::CONSTRUCT, &t.name)]), "{{construct}}".into())],
-                unit: t.unit.clone(),
-                thresholds: threshold_steps(&t.conditions),
-                loki: false,
-                width: 12,
-            }]
-        }
-        ConstructKind::Versioned => {
-            let Some(v) = spec.versioned.iter().find(|c| c.name == r.name) else { return Vec::new() };
-            let base = [(label::SPEC, s), (label::STORE, v.name.as_str())];
-            vec![PanelSpec {
-                kind: "timeseries",
-                title: format!("{}: version, rollbacks and mismatches", v.name),
-                description: format!(
-                    "{}\n\nHistory of {} versions; a rollback mismatch is severity {}.",
-                    where_(spec, &v.source, v.doc.as_ref()),
-                    v.history,
-                    v.severity
-                ),
-                targets: vec![
-                    (format!("max({})", sel(metric::VERSIONED_VERSION.exposed, &base)), "version".into()),
-                    (format!("sum(increase({}[5m]))", sel(metric::VERSIONED_ROLLBACKS.exposed, &base)), "rollbacks (5m)".into()),
-                    (format!("sum({})", sel(record::ROLLBACK_MISMATCHES, &base)), "mismatches (5m)".into()),
-                ],
-                unit: "none".into(),
-                thresholds: steps("green", &[]),
-                loki: false,
-                width: 12,
-            }]
-        }
-        ConstructKind::Bundle | ConstructKind::Dashboard => Vec::new(),
-    }
-}
-
-/// Threshold steps from warn/critical conditions: ascending values, coloured by which side is
-/// bad.
-fn threshold_steps(conditions: &[ir::ThresholdCondition]) -> Value {
-    let color = |c: &ir::ThresholdCondition| if c.level == ir::Level::Critical { "red" } else { "orange" };
-    let mut cs: Vec<&ir::ThresholdCondition> = conditions.iter().collect();
-    cs.sort_by(|a, b| a.value.total_cmp(&b.value));
-    let upper = cs.first().is_none_or(|c| matches!(c.op, Comparator::Gt | Comparator::Ge));
-    if upper {
-        let s: Vec<(&str, f64)> = cs.iter().map(|c| (color(c), c.value)).collect();
-        steps("green", &s)
-    } else {
-        // Lower bounds: red below the lowest, the next colour from there, green above the highest.
-        let base = cs.first().map_or("green", |c| color(c));
-        let mut s: Vec<(&str, f64)> = Vec::new();
-        for (i, c) in cs.iter().enumerate() {
-            let next = cs.get(i + 1).map_or("green", |n| color(n));
-            s.push((next, c.value));
-        }
-        steps(base, &s)
-    }
+    let n = r.name.as_str();
+    let panels = match r.kind {
+        ConstructKind::Ledger => spec.ledgers.iter().find(|c| c.name == n).map(|c| ledger::panels(spec, c)),
+        ConstructKind::Invariant => spec.invariants.iter().find(|c| c.name == n).map(|c| invariant::panels(spec, c)),
+        ConstructKind::RateLimit => spec.rate_limits.iter().find(|c| c.name == n).map(|c| rate_limit::panels(spec, c)),
+        ConstructKind::Threshold => spec.thresholds.iter().find(|c| c.name == n).map(|c| threshold::panels(spec, c)),
+        ConstructKind::Versioned => spec.versioned.iter().find(|c| c.name == n).map(|c| versioned::panels(spec, c)),
+        // A bundle is cut after the fact and a dashboard is the page itself: nothing to plot.
+        ConstructKind::Bundle | ConstructKind::Dashboard => None,
+    };
+    panels.unwrap_or_default()
 }
 
 #[derive(Serialize)]
@@ -319,7 +103,8 @@ struct Input {
     plugin_name: &'static str,
 }
 
-/// Builds one dashboard's JSON.
+/// One dashboard as Grafana's import JSON: a row per [`ir::Row`], panels laid on the grid, and
+/// the `__inputs` that ask the importer for its Prometheus and Loki data sources.
 pub fn dashboard_json(spec: &Spec, d: &ir::Dashboard) -> Value {
     let mut panels = Vec::new();
     let mut id = 0u32;
@@ -451,75 +236,6 @@ fn variable(name: &str, label: &str, plugin: &str, input: &str) -> Value {
         "regex": "",
         "skipUrlSync": false,
         "type": "datasource",
-    })
-}
-
-fn panel_name(kind: &str) -> &'static str {
-    match kind {
-        "timeseries" => "Time series",
-        "stat" => "Stat",
-        "logs" => "Logs",
-        _ => "Panel",
-    }
-}
-
-fn panel_json(id: u32, p: &PanelSpec, x: u32, y: u32) -> Value {
-    let ds = if p.loki { loki_ref() } else { prometheus_ref() };
-    let targets: Vec<Value> = p
-        .targets
-        .iter()
-        .enumerate()
-        .map(|(i, (expr, legend))| {
-            let ref_id = char::from(b'A' + u8::try_from(i % 26).unwrap_or(0)).to_string();
-            if p.loki {
-                json!({ "datasource": ds, "editorMode": "code", "expr": expr, "queryType": "range", "refId": ref_id })
-            } else {
-                json!({ "datasource": ds, "editorMode": "code", "expr": expr, "legendFormat": legend, "range": true, "refId": ref_id })
-            }
-        })
-        .collect();
-    let options = match p.kind {
-        "timeseries" => json!({
-            "legend": { "calcs": [], "displayMode": "list", "placement": "bottom", "showLegend": true },
-            "tooltip": { "mode": "multi", "sort": "none" },
-        }),
-        "stat" => json!({
-            "colorMode": "value",
-            "graphMode": "none",
-            "justifyMode": "auto",
-            "orientation": "auto",
-            "percentChangeColorMode": "standard",
-            "reduceOptions": { "calcs": ["lastNotNull"], "fields": "", "values": false },
-            "showPercentChange": false,
-            "textMode": "auto",
-            "wideLayout": true,
-        }),
-        _ => json!({
-            "dedupStrategy": "none",
-            "enableLogDetails": true,
-            "prettifyLogMessage": false,
-            "showCommonLabels": false,
-            "showLabels": false,
-            "showLogContextToggle": false,
-            "showTime": true,
-            "sortOrder": "Descending",
-            "wrapLogMessage": true,
-        }),
-    };
-    let custom = if p.kind == "timeseries" { json!({ "thresholdsStyle": { "mode": "line" } }) } else { json!({}) };
-    json!({
-        "type": p.kind,
-        "id": id,
-        "title": p.title,
-        "description": p.description,
-        "datasource": ds,
-        "gridPos": { "h": PANEL_HEIGHT, "w": p.width, "x": x, "y": y },
-        "fieldConfig": {
-            "defaults": { "custom": custom, "thresholds": p.thresholds, "unit": p.unit },
-            "overrides": [],
-        },
-        "options": options,
-        "targets": targets,
     })
 }
 

@@ -5,7 +5,7 @@ use serde::Serialize;
 use super::{Artifact, EmitError, Emitter};
 use crate::ir;
 
-/// The emitter.
+/// The emitter: each spec's checked IR as JSON, in `ir/`.
 pub const EMITTER: Emitter = Emitter { name: "ir", dir: "ir", emit };
 
 #[derive(Serialize)]

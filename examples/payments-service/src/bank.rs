@@ -10,12 +10,12 @@ use std::collections::BTreeMap;
 use pip_runtime::{Violation, pip_invariant};
 use serde::{Deserialize, Serialize};
 
-/// One account.
+/// A tenant's account; the books keep it by `id`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Account {
-    /// Its id.
+    /// The account id, unique across tenants.
     pub id: String,
-    /// The tenant it belongs to.
+    /// The tenant that owns it: only that tenant's requests may use it.
     pub tenant: String,
     /// Balance in minor units (cents).
     pub balance: i64,
@@ -24,28 +24,28 @@ pub struct Account {
 /// A payment taken from an account.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Charge {
-    /// Its id.
+    /// Its number, given by [`Books::charge`] from 1 on.
     pub id: u64,
-    /// The tenant that took it.
+    /// The tenant whose request took the payment.
     pub tenant: String,
-    /// The account charged.
+    /// The account the amount was taken from; refunds of the charge go back to it.
     pub account: String,
-    /// Amount in minor units.
+    /// Amount taken, in minor units (cents).
     pub amount: i64,
-    /// Amount refunded so far.
+    /// Amount refunded so far, in minor units; past `amount` is a recorded `refund_within_original` violation, not a refusal.
     pub refunded: i64,
 }
 
-/// A refund asked for.
+/// A refund request: part or all of what is left of a charge.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Refund {
-    /// The charge it refunds.
+    /// The number of the charge it refunds.
     pub charge: u64,
-    /// Amount in minor units.
+    /// Amount to give back, in minor units (cents).
     pub amount: i64,
 }
 
-/// What a transfer moved.
+/// What [`transfer`] moved; equal amounts, as `transfer_conserves_money` ensures.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Transfer {
     /// Taken from the source account.
@@ -60,18 +60,18 @@ pub enum BankError {
     /// An invariant of the spec failed (policy `deny`) or the rate limit refused the call.
     #[error("{0}")]
     Violation(Box<Violation>),
-    /// No such account or charge.
+    /// No account or charge of that id (a charge of another tenant counts as none); the text names which.
     #[error("{0} not found")]
     NotFound(String),
-    /// The account already exists.
+    /// [`Books::open`] was given an id the books hold already.
     #[error("account `{0}` already exists")]
     Exists(String),
     /// The account does not belong to the tenant.
     #[error("account `{account}` does not belong to tenant `{tenant}`")]
     WrongTenant {
-        /// The account.
+        /// The account id the request named, which another tenant owns.
         account: String,
-        /// The tenant asking.
+        /// The tenant whose request named it.
         tenant: String,
     },
 }
@@ -114,18 +114,18 @@ pub fn refund(charge: &mut Charge, refund: &Refund, account: &mut Account) -> Re
     Ok(account.balance)
 }
 
-/// The books in memory.
+/// The service's accounts and charges, in memory only (the ledger is the durable record).
 #[derive(Debug, Default)]
 pub struct Books {
-    /// Accounts by id.
+    /// Every account, by its id.
     pub accounts: BTreeMap<String, Account>,
-    /// Charges by id.
+    /// Every charge, by its number.
     pub charges: BTreeMap<u64, Charge>,
     next_charge: u64,
 }
 
 impl Books {
-    /// Opens an account.
+    /// Adds `account` with its balance as given; an existing id is refused.
     pub fn open(&mut self, account: Account) -> Result<(), BankError> {
         if self.accounts.contains_key(&account.id) {
             return Err(BankError::Exists(account.id));

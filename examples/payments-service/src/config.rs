@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use pip_runtime::evidence::EvidenceSink;
+use pip_runtime::hex::{from_hex, to_hex};
 use pip_runtime::metrics::Metrics;
 use pip_runtime::versioned::{Diff, Digest, Edit, StoreConfig, StoreError, TypedStore, VersionedStore};
 use serde::{Deserialize, Serialize};
@@ -22,12 +23,12 @@ pub const STORE: &str = "config_store";
 /// Versions kept (the spec's `history`).
 pub const HISTORY: u64 = 10_000;
 
-/// Fees and routing.
+/// The configuration kept in `config_store`: fees per card network and the acquirer per currency.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FeeSchedule {
     /// Fee per payment in basis points, by card network.
     pub fee_bps: BTreeMap<String, u32>,
-    /// Acquirer per currency.
+    /// Acquirer name per currency code (`EUR`: `acquirer-eu` by default), versioned with the fees.
     pub routes: BTreeMap<String, String>,
 }
 
@@ -43,30 +44,30 @@ impl Default for FeeSchedule {
 /// Why the configuration could not be loaded or saved.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    /// A file operation failed.
+    /// Reading, encoding, writing or renaming the configuration file failed.
     #[error("cannot {op} `{path}`: {source}")]
     Io {
-        /// What was being done.
+        /// The operation, as a verb for the message (`read`, `write`, `replace`).
         op: &'static str,
-        /// The file.
+        /// The configuration file (`config.json` in the data folder).
         path: PathBuf,
-        /// The cause.
+        /// The operating system's (or the encoder's) error.
         source: std::io::Error,
     },
     /// The file is not a saved configuration.
     #[error("`{path}` is not a saved configuration: {reason}")]
     Format {
-        /// The file.
+        /// The configuration file (`config.json` in the data folder).
         path: PathBuf,
-        /// What is wrong.
+        /// Why it does not load: not JSON of the saved shape, or a digest or edit that is not hex.
         reason: String,
     },
-    /// The store refused.
+    /// The versioned store refused: a rollback target not kept, a mismatch, or a saved history that does not add up.
     #[error(transparent)]
     Store(#[from] StoreError),
 }
 
-/// The saved form of the store.
+/// What `config.json` holds: the current state and the kept diffs, enough for [`VersionedStore::restore`].
 #[derive(Debug, Serialize, Deserialize)]
 struct Saved {
     version: u64,
@@ -114,7 +115,7 @@ impl ConfigStore {
                     let edits = d
                         .edits
                         .into_iter()
-                        .map(|e| Some(Edit { offset: e.offset, old: unhex(&e.old)?, new: unhex(&e.new)? }))
+                        .map(|e| Some(Edit { offset: e.offset, old: from_hex(&e.old).ok()?, new: from_hex(&e.new).ok()? }))
                         .collect::<Option<Vec<Edit>>>()
                         .ok_or_else(|| format("an edit is not in hex".into()))?;
                     history.push((Diff::new(edits).map_err(|e| format(e.to_string()))?, sha));
@@ -130,7 +131,7 @@ impl ConfigStore {
         Ok(ConfigStore { store, path: path.to_path_buf() })
     }
 
-    /// The current schedule.
+    /// The fee schedule of the current version.
     pub fn get(&self) -> &FeeSchedule {
         self.store.get()
     }
@@ -161,7 +162,7 @@ impl ConfigStore {
         let history = (oldest + 1..=s.version())
             .filter_map(|v| {
                 let (diff, digest) = (s.diff_of(v)?, s.digest_of(v)?);
-                let edits = diff.edits().iter().map(|e| SavedEdit { offset: e.offset, old: hex(&e.old), new: hex(&e.new) }).collect();
+                let edits = diff.edits().iter().map(|e| SavedEdit { offset: e.offset, old: to_hex(&e.old), new: to_hex(&e.new) }).collect();
                 Some(SavedDiff { sha256: digest.to_string(), edits })
             })
             .collect();
@@ -179,19 +180,8 @@ impl ConfigStore {
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn unhex(text: &str) -> Option<Vec<u8>> {
-    if !text.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..text.len()).step_by(2).map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok()).collect()
-}
-
 fn digest(text: &str) -> Option<Digest> {
-    unhex(text)?.try_into().ok().map(Digest)
+    from_hex(text).ok()?.try_into().ok().map(Digest)
 }
 
 #[cfg(test)]
@@ -244,9 +234,9 @@ mod tests {
         let mut saved: Saved = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
         // What version 1's diff says the bytes were before it, altered.
         let old = &mut saved.history[0].edits[0].old;
-        let mut bytes = unhex(old).unwrap();
+        let mut bytes = from_hex(old).unwrap();
         bytes[0] ^= 0x01;
-        *old = hex(&bytes);
+        *old = to_hex(&bytes);
         std::fs::write(&path, serde_json::to_vec(&saved).unwrap()).unwrap();
         let sink = Arc::new(Sink::default());
         let mut c = ConfigStore::load("payments", &path, &m, sink.clone()).unwrap();

@@ -15,9 +15,9 @@ use pip_runtime::evidence::Event;
 use pip_runtime::ledger::{Ledger, LedgerConfig, LedgerError, LedgerKey, OpenReport};
 use pip_runtime::runtime;
 
-/// The spec id.
+/// The spec id, as `specs/payments.pips` declares it (`spec payments`).
 pub const SPEC: &str = "payments";
-/// The ledger's name in the spec.
+/// The ledger's name in the spec (`ledger audit`), the `ledger` label of its metrics.
 pub const LEDGER: &str = "audit";
 /// The ledger file's name in the data folder (checkpoints are next to it, `.ckpt`).
 pub const LEDGER_FILE: &str = "audit.ledger";

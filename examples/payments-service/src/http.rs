@@ -69,11 +69,11 @@ impl HttpMetrics {
 /// Everything a handler reaches.
 #[derive(Debug)]
 pub struct App {
-    /// The books.
+    /// Accounts and charges in memory, behind one lock that a handler holds from its check to its ledger record.
     pub books: Mutex<Books>,
-    /// The versioned configuration.
+    /// The fee schedule in the spec's versioned store `config_store`, saved on every change.
     pub config: Mutex<ConfigStore>,
-    /// The audit ledger.
+    /// The spec's ledger `audit`: money handlers append their record of each operation; checks and the store append theirs.
     pub ledger: Ledger,
 }
 
@@ -93,7 +93,7 @@ impl App {
     }
 }
 
-/// The routes.
+/// The service's HTTP API, `/metrics` and `/healthz`, every route counted and timed by [`HttpMetrics`].
 pub fn router(app: Arc<App>, metrics: HttpMetrics) -> Router {
     Router::new()
         .route("/accounts", post(open_account))
@@ -134,16 +134,16 @@ async fn metrics_text(headers: HeaderMap) -> impl IntoResponse {
     }
 }
 
-/// An error response.
+/// How a refused request is answered: each variant maps to a status code and a JSON `error`.
 #[derive(Debug)]
 pub enum ApiError {
-    /// The books refused.
+    /// The books refused: a violation (422, or 429 with `Retry-After` for the rate limit), a missing or existing id, a wrong tenant.
     Bank(BankError),
     /// The configuration store refused.
     Config(ConfigError),
     /// The ledger could not take the record.
     Evidence(LedgerError),
-    /// The request is not acceptable.
+    /// The request is well formed but names something the service cannot do (400), such as a card network without a fee.
     BadRequest(String),
 }
 

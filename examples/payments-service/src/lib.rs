@@ -24,7 +24,7 @@ use std::time::Duration;
 
 use pip_runtime::ledger::{LedgerError, LedgerKey, key::KeyError};
 
-/// How to run the service.
+/// What `main.rs` builds from its arguments and hands to [`serve`].
 #[derive(Debug, Clone)]
 pub struct Settings {
     /// Address to listen on (port 0: any free port; the address is printed).
@@ -50,9 +50,9 @@ pub enum ServiceError {
     /// Listening or serving failed.
     #[error("cannot {op}: {source}")]
     Io {
-        /// What was being done.
+        /// What was being done, as a phrase for the message (`listen on 127.0.0.1:8080`, `serve`).
         op: String,
-        /// The cause.
+        /// The operating system's error.
         source: std::io::Error,
     },
 }

@@ -27,19 +27,19 @@ fn key_hasher() -> &'static RandomState {
 /// One annotated function's rate limit, as the spec defines it.
 #[derive(Debug)]
 pub struct LimitSite {
-    /// Spec id.
+    /// The spec id, the `spec` label of the limiter's series.
     pub spec: &'static str,
-    /// The limit's name.
+    /// The `rate_limit` construct's name, the `limit` label of its series.
     pub limit: &'static str,
     /// Requests admitted per key and window.
     pub rate: u64,
     /// Window length in nanoseconds.
     pub window_nanos: u64,
-    /// Most keys tracked at once.
+    /// The spec's `max_keys` (default 100000): keys tracked at once before a new key is refused.
     pub max_keys: u64,
     /// The key expression, as written in the attribute.
     pub key: &'static str,
-    /// The function's path.
+    /// The annotated function's path, named in a refusal's message.
     pub function: &'static str,
     /// Where the limit is in the spec (`file:line`).
     pub source: &'static str,

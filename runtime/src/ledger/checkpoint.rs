@@ -15,16 +15,17 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::ledger::format::header::{self, HEADER_LEN, Header};
 use crate::ledger::format::{Cursor, FormatError, HASH_LEN, MAC_LEN};
 use crate::ledger::hashing::{ct_eq, sha256};
-use crate::ledger::identity::{self, HEADER_LEN, Header, Identity};
+use crate::ledger::identity::Identity;
 use crate::ledger::key::LedgerKey;
 
 /// First bytes of every checkpoint file.
 pub const CHECKPOINT_MAGIC: [u8; 8] = *b"PIPCKPTS";
-/// Bytes of the checkpoint file header.
+/// Bytes of the checkpoint file header: the ledger's header with the magic [`CHECKPOINT_MAGIC`].
 pub const CHECKPOINT_HEADER_LEN: usize = HEADER_LEN;
-/// Bytes of one checkpoint.
+/// Bytes of one checkpoint record: seq, time, head hash and MAC.
 pub const CHECKPOINT_LEN: usize = 8 + 8 + HASH_LEN + MAC_LEN;
 /// Appended to the ledger's path to name its checkpoint file when none is given.
 pub const CHECKPOINT_SUFFIX: &str = ".ckpt";
@@ -34,25 +35,25 @@ const CHECKPOINT_DOMAIN: &[u8] = b"pip-ledger checkpoint v2\0";
 /// Why a checkpoint file cannot be read.
 #[derive(Debug, thiserror::Error)]
 pub enum CheckpointError {
-    /// Reading failed.
+    /// The file could not be opened or read, or is not a regular file.
     #[error("cannot read checkpoint file `{path}`: {source}")]
     Io {
-        /// The file.
+        /// The checkpoint file's path as given.
         path: PathBuf,
-        /// The cause.
+        /// The I/O error, or a [`Refused`](crate::fsread::Refused) inside one.
         source: std::io::Error,
     },
     /// The file is not a checkpoint file.
     #[error("`{path}` is not a pip checkpoint file: {source}")]
     Format {
-        /// The file.
+        /// The checkpoint file's path as given.
         path: PathBuf,
-        /// What is wrong.
+        /// Why its header does not decode (wrong magic, too short, unknown version).
         source: FormatError,
     },
 }
 
-/// One checkpoint.
+/// One record of the checkpoint file: a MACed statement of the ledger's head at a time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Checkpoint {
     /// The sequence number of the entry it covers (every entry up to it).
@@ -61,7 +62,7 @@ pub struct Checkpoint {
     pub time_millis: u64,
     /// The hash of entry `seq`.
     pub head: [u8; HASH_LEN],
-    /// The MAC.
+    /// HMAC-SHA256 over the ledger's identity digest, `seq`, `time_millis` and `head` (see the module docs).
     pub mac: [u8; MAC_LEN],
 }
 
@@ -113,12 +114,12 @@ fn mac(key: &LedgerKey, ledger: &[u8; HASH_LEN], seq: u64, time_millis: u64, hea
 
 /// The checkpoint file header's bytes.
 pub fn encode_header(key: &LedgerKey, identity: &Identity) -> [u8; CHECKPOINT_HEADER_LEN] {
-    identity::encode(&CHECKPOINT_MAGIC, key, identity)
+    header::encode(&CHECKPOINT_MAGIC, key, identity)
 }
 
 /// Reads a checkpoint file's header.
 pub fn decode_header(bytes: &[u8]) -> Result<Header, FormatError> {
-    identity::decode(bytes, &CHECKPOINT_MAGIC)
+    header::decode(bytes, &CHECKPOINT_MAGIC)
 }
 
 /// A checkpoint file, split into checkpoints (MACs not checked).
@@ -126,7 +127,7 @@ pub fn decode_header(bytes: &[u8]) -> Result<Header, FormatError> {
 pub struct CheckpointFile {
     /// The header (key id and ledger identity; its MAC not checked).
     pub header: Header,
-    /// The checkpoints in file order.
+    /// The whole checkpoints in file order, MACs not checked; `torn_bytes` follow the last.
     pub checkpoints: Vec<Checkpoint>,
     /// Bytes at the end that do not make a whole checkpoint (an unfinished write).
     pub torn_bytes: usize,

@@ -6,19 +6,19 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::ledger::checkpoint::Checkpoint;
 use crate::ledger::format::HASH_LEN;
+use crate::ledger::report::{Anchor, Anomaly, AnomalyClass, FileKind, Head, SeqRange};
 use crate::ledger::sweep::Remembered;
-use crate::ledger::verify::{Anchor, Anomaly, AnomalyClass, FileKind, Head, SeqRange};
 
 /// One record (or damaged region) as the classifier sees it.
 #[derive(Debug, Clone)]
 pub(crate) struct Node {
-    /// Offset in the ledger file.
+    /// Byte offset of the record (or damaged region) in the ledger file, as anomalies report it.
     pub offset: u64,
     /// Sequence number as stored (`None` for bytes that are not a record).
     pub seq: Option<u64>,
-    /// Time as stored.
+    /// The time as stored, Unix milliseconds (0 for bytes that are not a record).
     pub ts: u64,
-    /// `prev` as stored.
+    /// The previous entry's hash as stored in the body (zeros for bytes that are not a record).
     pub prev: [u8; HASH_LEN],
     /// SHA-256 of its body.
     pub hash: [u8; HASH_LEN],

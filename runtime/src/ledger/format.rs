@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! file   = header record*
-//! header = "PIPLEDGR" u16:version(=2) ... (206 bytes, MACed: see [`identity`](crate::ledger::identity))
+//! header = "PIPLEDGR" u16:version(=2) ... (206 bytes, MACed: see [`header`])
 //! record = u32:body_len body mac[32]
 //! body   = u8:entry_version(=1) u64:seq u64:unix_millis prev[32]
 //!          u16:len subsystem  u16:len actor  u16:len action  u16:len resource
@@ -23,9 +23,11 @@ use std::borrow::Cow;
 
 use crate::evidence::Event;
 use crate::ledger::hashing::sha256;
-pub use crate::ledger::identity::{HEADER_LEN, Header};
-use crate::ledger::identity::{Identity, encode};
 use crate::ledger::key::LedgerKey;
+
+pub mod header;
+
+pub use header::{HEADER_LEN, Header, ledger_header};
 
 /// First bytes of every ledger file.
 pub const LEDGER_MAGIC: [u8; 8] = *b"PIPLEDGR";
@@ -34,9 +36,9 @@ pub const LEDGER_MAGIC: [u8; 8] = *b"PIPLEDGR";
 pub const FORMAT_VERSION: u16 = 2;
 /// The version byte at the start of every body.
 pub const ENTRY_VERSION: u8 = 1;
-/// Bytes of a hash.
+/// Length of a SHA-256 hash: an entry's hash, its `prev`, a ledger identity digest.
 pub const HASH_LEN: usize = 32;
-/// Bytes of a MAC.
+/// Length of an HMAC-SHA256 tag: an entry's MAC, a header's, a checkpoint's.
 pub const MAC_LEN: usize = 32;
 /// Bytes of a body with empty fields.
 pub const FIXED_BODY_LEN: usize = 1 + 8 + 8 + HASH_LEN + 5 * 2 + 4;
@@ -44,7 +46,7 @@ pub const FIXED_BODY_LEN: usize = 1 + 8 + 8 + HASH_LEN + 5 * 2 + 4;
 pub const MAX_FIELD_LEN: usize = u16::MAX as usize;
 /// Longest payload, in bytes of JSON text.
 pub const MAX_PAYLOAD_LEN: usize = 1 << 20;
-/// Longest body.
+/// Longest body: the fixed part, five fields of `MAX_FIELD_LEN` and a payload of `MAX_PAYLOAD_LEN`; a longer prefix is damage.
 pub const MAX_BODY_LEN: usize = FIXED_BODY_LEN + 5 * MAX_FIELD_LEN + MAX_PAYLOAD_LEN;
 /// Bytes of a record around its body (length prefix and MAC).
 pub const FRAME_OVERHEAD: usize = 4 + MAC_LEN;
@@ -61,17 +63,17 @@ pub enum FormatError {
     /// The file is shorter than a header.
     #[error("not a pip ledger (the file is {0} bytes, shorter than a ledger header)")]
     TooShort(usize),
-    /// The format version is unknown.
+    /// The header's format version is not `FORMAT_VERSION` (version 1 predates ledger identities).
     #[error("{}", unsupported(*.0))]
     UnsupportedVersion(u16),
-    /// A field of an event is too long.
+    /// A field of the event is longer than an entry can hold; nothing was written.
     #[error("the {field} of an entry has {len} bytes; at most {max} are allowed")]
     FieldTooLong {
-        /// Which field.
+        /// The field's name as in [`Event`] (`subsystem`, ..., `payload`).
         field: &'static str,
-        /// Its length.
+        /// The field's length in bytes as given.
         len: usize,
-        /// The limit.
+        /// The field's limit: 65535 bytes (`MAX_FIELD_LEN`), or 1 MiB for the payload (`MAX_PAYLOAD_LEN`).
         max: usize,
     },
     /// The payload could not be serialised.
@@ -80,9 +82,9 @@ pub enum FormatError {
     /// An entry's text fields are not UTF-8 or its payload is not JSON.
     #[error("the entry at offset {offset} has {what}")]
     BadContent {
-        /// Frame offset.
+        /// Byte offset of the record's length prefix in its file.
         offset: u64,
-        /// What is wrong.
+        /// The fault in words (`a payload that is not UTF-8`, ...), as the message shows it.
         what: &'static str,
     },
 }
@@ -90,18 +92,6 @@ pub enum FormatError {
 fn unsupported(version: u16) -> String {
     let why = if version < FORMAT_VERSION { "; it predates ledger identities: keep it as evidence and start a new ledger" } else { "" };
     format!("format version {version} is not supported (this pip reads version {FORMAT_VERSION}){why}")
-}
-
-/// The header of a new ledger file made with `key` for `identity`.
-pub fn ledger_header(key: &LedgerKey, identity: &Identity) -> [u8; HEADER_LEN] {
-    encode(&LEDGER_MAGIC, key, identity)
-}
-
-impl Header {
-    /// Reads a ledger file's header at the start of `bytes`.
-    pub fn decode(bytes: &[u8]) -> Result<Header, FormatError> {
-        crate::ledger::identity::decode(bytes, &LEDGER_MAGIC)
-    }
 }
 
 struct Writer<'a> {
@@ -118,7 +108,7 @@ impl Writer<'_> {
     }
 }
 
-/// A bounds-checked reader over bytes.
+/// A cursor over bytes whose reads return `None` past the end instead of panicking.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Cursor<'a> {
     rest: &'a [u8],
@@ -166,23 +156,23 @@ impl<'a> Cursor<'a> {
 /// validating text.
 #[derive(Debug, Clone, Copy)]
 pub struct RawBody<'a> {
-    /// Sequence number.
+    /// The seq as stored, not yet checked against the chain.
     pub seq: u64,
-    /// Unix milliseconds.
+    /// The append time as stored, Unix milliseconds, not yet checked for order.
     pub ts_millis: u64,
-    /// Hash of the previous entry.
+    /// SHA-256 of the previous entry's body, or the ledger's identity digest for the first entry.
     pub prev: &'a [u8; HASH_LEN],
-    /// Subsystem bytes.
+    /// The subsystem as stored, not checked to be UTF-8.
     pub subsystem: &'a [u8],
-    /// Actor bytes.
+    /// The actor as stored, not checked to be UTF-8.
     pub actor: &'a [u8],
-    /// Action bytes.
+    /// The action as stored, not checked to be UTF-8.
     pub action: &'a [u8],
-    /// Resource bytes.
+    /// The resource as stored, not checked to be UTF-8.
     pub resource: &'a [u8],
-    /// Result bytes.
+    /// The result as stored, not checked to be UTF-8.
     pub result: &'a [u8],
-    /// Payload JSON text bytes.
+    /// The payload's JSON text byte for byte, not checked to be UTF-8 or JSON.
     pub payload: &'a [u8],
 }
 
@@ -274,7 +264,7 @@ impl<'a> PreparedEvent<'a> {
         Ok(PreparedEvent { subsystem, actor, action, resource, result, payload })
     }
 
-    /// The subsystem.
+    /// The event's subsystem: the writer refuses the reserved `pip` one and counts appends per subsystem.
     pub fn subsystem(&self) -> &str {
         self.subsystem
     }
@@ -388,30 +378,30 @@ pub fn hash_body(body: &[u8]) -> [u8; HASH_LEN] {
     sha256(body)
 }
 
-/// One decoded entry.
+/// One entry with its text fields checked as UTF-8, as queries, exports and `pipc log` read it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
     /// Sequence number (the first entry is 1).
     pub seq: u64,
     /// Time of the append, Unix milliseconds (never decreasing along the ledger).
     pub ts_millis: u64,
-    /// Subsystem.
+    /// The part of the service that wrote it, as [`Event::subsystem`].
     pub subsystem: String,
-    /// Actor.
+    /// Who or what acted, as [`Event::actor`].
     pub actor: String,
-    /// Action.
+    /// What was done, as [`Event::action`].
     pub action: String,
-    /// Resource.
+    /// What it was done to, as [`Event::resource`].
     pub resource: String,
-    /// Result.
+    /// The outcome, as [`Event::result`].
     pub result: String,
     /// Payload, the JSON text exactly as stored (so that the canonical bytes can be rebuilt).
     pub payload: String,
-    /// Hash of the previous entry.
+    /// SHA-256 of the previous entry's body, or the ledger's identity digest for the first entry.
     pub prev: [u8; HASH_LEN],
     /// SHA-256 of this entry's canonical bytes.
     pub hash: [u8; HASH_LEN],
-    /// The stored MAC.
+    /// The MAC as stored (HMAC-SHA256 of `hash`); decoding does not check it.
     pub mac: [u8; MAC_LEN],
     /// Byte offset of the record in its file (0 when the entry did not come from a file).
     pub offset: u64,
@@ -454,7 +444,7 @@ impl Entry {
         out
     }
 
-    /// The payload parsed as JSON.
+    /// The payload as a JSON value; [`FormatError::BadContent`] when the stored text is not JSON.
     pub fn payload_json(&self) -> Result<serde_json::Value, FormatError> {
         serde_json::from_str(&self.payload).map_err(|_| FormatError::BadContent { offset: self.offset, what: "a payload that is not JSON" })
     }
@@ -464,6 +454,7 @@ impl Entry {
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
     use super::*;
+    use crate::ledger::identity::Identity;
 
     fn event() -> Event {
         Event {

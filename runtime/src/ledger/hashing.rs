@@ -18,7 +18,7 @@ type State = [u32; 8];
 /// A SHA-256 input block.
 type Block = [u8; 64];
 
-/// Bytes of a SHA-256 digest.
+/// Length of a SHA-256 digest, and of the 32-byte messages the entry MAC's fast path takes.
 pub(crate) const DIGEST_LEN: usize = 32;
 
 /// SHA-256's initial state (FIPS 180-4, 5.3.3).

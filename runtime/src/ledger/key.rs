@@ -17,28 +17,29 @@ use std::path::{Path, PathBuf};
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 
+use crate::hex::HexError;
+pub use crate::hex::to_hex;
 use crate::ledger::hashing::{HmacKey, ct_eq, sha256_and_mac32};
 
 /// Fewest key bytes accepted (the output size of SHA-256).
 pub const MIN_KEY_BYTES: usize = 32;
-/// Most key bytes accepted.
+/// Most key bytes accepted; [`MAX_KEY_FILE_BYTES`] leaves room for their hex.
 pub const MAX_KEY_BYTES: usize = 1024;
 /// Most bytes of a key file: the hex of the longest key, with room for whitespace. A longer
 /// file is refused before it is read.
 pub const MAX_KEY_FILE_BYTES: u64 = 4096;
 /// Bytes of a key written by [`generate_key_file`].
 pub const GENERATED_KEY_BYTES: usize = 32;
-/// Length of a key id.
+/// Length of a key id: the first bytes of HMAC(key, `pip-ledger key id v1`), written into every file header.
 pub const KEY_ID_LEN: usize = 16;
 
-/// MAC input of the key id. Every MAC input has a distinct length (key id 20 bytes, entry
-/// 32 bytes, checkpoint 72 bytes), so one kind of MAC can never stand in for another.
+/// MAC input of the key id: 20 bytes, unlike every other MAC input (an entry's or a
+/// checkpoint's is a 32-byte SHA-256 digest — a checkpoint's over a domain-tagged message,
+/// see `checkpoint.rs`), so a key id can never stand in for another MAC.
 const KEY_ID_TAG: &[u8; 20] = b"pip-ledger key id v1";
 /// Tag of the key that hashes evidence values ([`LedgerKey::value_key`]); its input is at
-/// least 45 bytes and, whatever its length, starts with this tag, unlike a checkpoint's.
+/// least 45 bytes and, whatever its length, starts with this tag.
 const VALUE_KEY_TAG: &[u8; 29] = b"pip-ledger evidence values v1";
-/// Prefix of a checkpoint's MAC input.
-const CHECKPOINT_TAG: &[u8; 24] = b"pip-ledger checkpoint v1";
 
 /// Why a key could not be loaded or written. Messages never contain key material.
 #[derive(Debug, thiserror::Error)]
@@ -52,26 +53,26 @@ pub enum KeyError {
     /// The key file could not be read.
     #[error("cannot read key file `{path}`: {source}")]
     Read {
-        /// The file.
+        /// The key file's path as given.
         path: PathBuf,
-        /// The cause.
+        /// The I/O error, or `InvalidData` when the file is not UTF-8 text.
         source: std::io::Error,
     },
     /// The key file could not be written.
     #[error("cannot write key file `{path}`: {source}")]
     Write {
-        /// The file.
+        /// The key file's path as given.
         path: PathBuf,
-        /// The cause.
+        /// The I/O error from creating, writing or syncing the file.
         source: std::io::Error,
     },
-    /// The key file exists already.
+    /// [`generate_key_file`] found a file at the path and left it alone.
     #[error("key file `{0}` exists already; pipc never overwrites a key")]
     Exists(PathBuf),
-    /// The key text is not hex.
+    /// A character of the key text (surrounding whitespace trimmed) is not a hex digit.
     #[error("the key from {origin} is not hex: character {position} is not a hex digit")]
     NotHex {
-        /// Where the key came from.
+        /// Where the key came from, as messages name it: `` `$VAR` ``, a quoted path, or `the caller`.
         origin: String,
         /// 1-based position of the first bad character.
         position: usize,
@@ -79,23 +80,23 @@ pub enum KeyError {
     /// The key text has an odd number of hex digits.
     #[error("the key from {origin} has an odd number of hex digits")]
     OddLength {
-        /// Where the key came from.
+        /// Where the key came from, as messages name it: `` `$VAR` ``, a quoted path, or `the caller`.
         origin: String,
     },
-    /// The key is too short.
+    /// The key has fewer than [`MIN_KEY_BYTES`] bytes.
     #[error("the key from {origin} has {bytes} bytes; at least {MIN_KEY_BYTES} are required")]
     TooShort {
-        /// Where the key came from.
+        /// Where the key came from, as messages name it: `` `$VAR` ``, a quoted path, or `the caller`.
         origin: String,
-        /// Its length in bytes.
+        /// The key's length in bytes, once decoded from hex.
         bytes: usize,
     },
-    /// The key is too long.
+    /// The key has more than [`MAX_KEY_BYTES`] bytes.
     #[error("the key from {origin} has {bytes} bytes; at most {MAX_KEY_BYTES} are accepted")]
     TooLong {
-        /// Where the key came from.
+        /// Where the key came from, as messages name it: `` `$VAR` ``, a quoted path, or `the caller`.
         origin: String,
-        /// Its length in bytes.
+        /// The key's length in bytes, once decoded from hex.
         bytes: usize,
     },
     /// The operating system's random source failed.
@@ -103,12 +104,12 @@ pub enum KeyError {
     Random(String),
 }
 
-/// Where a key comes from.
+/// Where a ledger's key is read from: the spec's `key = env("NAME")` or `key = file("path")`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KeySource {
     /// An environment variable holding the hex key.
     Env(String),
-    /// A file holding the hex key.
+    /// A file holding the hex key, read as [`LedgerKey::from_file_checked`] reads it.
     File(PathBuf),
 }
 
@@ -136,9 +137,9 @@ pub enum KeyWarning {
     /// The key file's permissions let its group or others at it.
     #[error("key file `{}` is accessible to {who} (mode {mode:04o}); a ledger key must be private to its owner", path.display())]
     Exposed {
-        /// The key file.
+        /// The key file's path as given.
         path: PathBuf,
-        /// Its permission bits.
+        /// The file's permission bits (`mode & 0o7777`), shown in octal.
         mode: u32,
         /// `its group`, `others`, or `its group and others`.
         who: &'static str,
@@ -146,7 +147,7 @@ pub enum KeyWarning {
 }
 
 impl KeyWarning {
-    /// What to do about it.
+    /// The advice for the warning's `help`: why it matters and the `chmod` that makes the file private.
     pub fn help(&self) -> String {
         match self {
             KeyWarning::Exposed { path, .. } => {
@@ -266,7 +267,7 @@ impl LedgerKey {
         self.id
     }
 
-    /// The key id as hex.
+    /// The key id as 32 lowercase hex digits, as file headers and `pipc` messages show it.
     pub fn id_hex(&self) -> String {
         to_hex(&self.id)
     }
@@ -308,25 +309,6 @@ impl LedgerKey {
         }
         m.finalize().into_bytes().into()
     }
-
-    /// The MAC of a checkpoint.
-    pub fn mac_checkpoint(&self, seq: u64, time_millis: u64, head: &[u8; 32]) -> [u8; 32] {
-        self.checkpoint_state(seq, time_millis, head).finalize().into_bytes().into()
-    }
-
-    /// Whether `mac` is the MAC of this checkpoint (constant-time comparison).
-    pub fn verify_checkpoint(&self, seq: u64, time_millis: u64, head: &[u8; 32], mac: &[u8; 32]) -> bool {
-        self.checkpoint_state(seq, time_millis, head).verify_slice(mac).is_ok()
-    }
-
-    fn checkpoint_state(&self, seq: u64, time_millis: u64, head: &[u8; 32]) -> Hmac<Sha256> {
-        let mut m = self.mac.clone();
-        m.update(CHECKPOINT_TAG);
-        m.update(&seq.to_le_bytes());
-        m.update(&time_millis.to_le_bytes());
-        m.update(head);
-        m
-    }
 }
 
 fn random_key_bytes() -> Result<[u8; GENERATED_KEY_BYTES], KeyError> {
@@ -363,38 +345,10 @@ pub fn generate_key_file(path: &Path) -> Result<LedgerKey, KeyError> {
 }
 
 fn decode_hex(text: &str, origin: &str) -> Result<Vec<u8>, KeyError> {
-    let digits = text.as_bytes();
-    if let Some(bad) = digits.iter().position(|b| !b.is_ascii_hexdigit()) {
-        return Err(KeyError::NotHex {
-            origin: origin.to_string(),
-            position: text.char_indices().take_while(|(i, _)| *i < bad).count() + 1,
-        });
-    }
-    if !digits.len().is_multiple_of(2) {
-        return Err(KeyError::OddLength { origin: origin.to_string() });
-    }
-    Ok(digits.chunks_exact(2).map(|pair| pair.iter().fold(0u8, |acc, &d| (acc << 4) | hex_value(d))).collect())
-}
-
-fn hex_value(digit: u8) -> u8 {
-    match digit {
-        b'0'..=b'9' => digit - b'0',
-        b'a'..=b'f' => digit - b'a' + 10,
-        b'A'..=b'F' => digit - b'A' + 10,
-        _ => 0,
-    }
-}
-
-/// Lowercase hex of bytes (hashes, MACs, key ids).
-pub fn to_hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        for nibble in [b >> 4, b & 0x0f] {
-            s.push(char::from(DIGITS.get(usize::from(nibble)).copied().unwrap_or(b'0')));
-        }
-    }
-    s
+    crate::hex::from_hex(text).map_err(|e| match e {
+        HexError::NotHex { position } => KeyError::NotHex { origin: origin.to_string(), position },
+        HexError::OddLength => KeyError::OddLength { origin: origin.to_string() },
+    })
 }
 
 #[cfg(test)]
@@ -446,9 +400,6 @@ mod tests {
         assert_eq!(a.verify_entry_pair((&h, &mac), (&other, &mac_other)), (true, true));
         assert_eq!(a.verify_entry_pair((&h, &mac_other), (&other, &mac_other)), (false, true));
         assert_eq!(a.verify_entry_pair((&h, &mac), (&other, &mac)), (true, false));
-        let c = a.mac_checkpoint(5, 10, &h);
-        assert!(a.verify_checkpoint(5, 10, &h, &c));
-        assert!(!a.verify_checkpoint(6, 10, &h, &c));
         assert_ne!(a.id(), b.id());
     }
 
@@ -460,7 +411,7 @@ mod tests {
         assert_eq!(to_hex(&short.mac_entry(&[9u8; 32])), "650c9bcf997fbfe17284d4977c89545d13be53ef46f67b7385061cbe993cbe84");
         let long = LedgerKey::from_bytes(&(0..100).collect::<Vec<u8>>()).unwrap();
         assert_eq!(to_hex(&long.mac_entry(&[1u8; 32])), "397f4efc0f347182d73fc9c03850a6ec1cd2b1e0ee1bc9548d57e41adb209d75");
-        let hash = crate::ledger::format::hash_body(b"pip");
+        let hash = crate::ledger::hashing::sha256(b"pip");
         assert_eq!(to_hex(&hash), "fed5038bf2f427ab2ec84f85881f103c0e946e8d6252b8731f99ab0cb57729d9");
         let (h, mac) = short.hash_body_and_mac_entry(b"pip", &hash);
         assert_eq!(

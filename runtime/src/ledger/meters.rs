@@ -17,8 +17,8 @@ use prometheus_client::metrics::gauge::Gauge;
 
 use pip_conventions::reason;
 
-use crate::ledger::LedgerError;
-use crate::ledger::verify::{AnomalyClass, VerifyError};
+use crate::ledger::error::{LedgerError, VerifyError};
+use crate::ledger::report::AnomalyClass;
 use crate::metrics::{AnomalyLabels, FloatGauge, LedgerLabels, Metrics, SubsystemLabels, VerificationErrorLabels};
 
 /// One subsystem's series.
@@ -131,7 +131,7 @@ struct Slot {
     metrics: SubsystemMetrics,
     /// Entries appended since the last batch was taken.
     pending: u64,
-    /// Time of the last of them.
+    /// The time of the latest of them, Unix milliseconds: the next value of the subsystem's last-append gauge.
     last_ts: u64,
 }
 
@@ -170,7 +170,7 @@ impl Subsystems {
         i
     }
 
-    /// Counts one appended entry.
+    /// Counts one entry of subsystem `name` appended at `ts_millis`; the metrics see it once the flusher publishes its batch.
     pub(crate) fn count(&mut self, name: &str, ts_millis: u64, metrics: &LedgerMetrics) {
         let i = match self.slots.get(self.last) {
             Some(slot) if slot.name == name => self.last,
@@ -223,7 +223,7 @@ mod tests {
             .get()
     }
 
-    /// Issue 13 item 6: a verification that fails with an error (a changed magic byte, an
+    /// A verification that fails with an error (a changed magic byte, an
     /// emptied file) is counted by reason, so the alert that reads the counter sees it; the
     /// anomaly counters stay at zero (nothing was classified).
     #[test]

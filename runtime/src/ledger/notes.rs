@@ -11,7 +11,7 @@
 //!   entries cut off before it cannot be detected from the files.
 
 use crate::ledger::format::{FormatError, PreparedEvent, RawBody};
-use crate::ledger::verify::LedgerEvent;
+use crate::ledger::report::LedgerEvent;
 
 /// The subsystem of the ledger's own entries.
 pub const SUBSYSTEM: &str = "pip";
@@ -22,7 +22,7 @@ pub const CLOCK_JUMP: &str = "clock_jump";
 /// The action of a new checkpoint history entry.
 pub const NEW_CHECKPOINT_HISTORY: &str = "new_checkpoint_history";
 
-/// A note to write.
+/// One of the ledger's own entries (`clock_jump`, `new_checkpoint_history`), before it is written.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Note {
     pub action: &'static str,
@@ -63,7 +63,7 @@ pub(crate) struct ClockWatch {
     pub anchor: Option<(u64, u64)>,
     /// A jump behind the last entry was recorded and the clock has not caught up yet.
     pub behind_noted: bool,
-    /// The tolerance, ms.
+    /// [`LedgerConfig::clock_tolerance`](crate::ledger::LedgerConfig::clock_tolerance) in milliseconds: the largest jump left unrecorded.
     pub tolerance_ms: u64,
 }
 

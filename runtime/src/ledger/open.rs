@@ -14,13 +14,15 @@ use std::io::{BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use crate::ledger::checkpoint::{self, CHECKPOINT_HEADER_LEN, CHECKPOINT_LEN, Checkpoint};
+use crate::ledger::config::LedgerConfig;
+use crate::ledger::error::LedgerError;
 use crate::ledger::format::{
     FRAME_OVERHEAD, FormatError, HASH_LEN, HEADER_LEN, Header, MAC_LEN, MAX_BODY_LEN, RawBody, hash_body, ledger_header,
 };
 use crate::ledger::identity::Identity;
 use crate::ledger::key::{KEY_ID_LEN, LedgerKey, to_hex};
+use crate::ledger::lock::lock_exclusive;
 use crate::ledger::scan::scan_region;
-use crate::ledger::writer::{LedgerConfig, LedgerError};
 
 /// What opening found and did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,12 +44,12 @@ pub struct OpenReport {
     pub new_checkpoint_history: bool,
 }
 
-/// A torn tail found on open.
+/// An unfinished last record that opening cut off the ledger, after saving its bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecoveredTail {
-    /// Where it started.
+    /// Byte offset in the ledger where the unfinished record started; the file now ends there.
     pub offset: u64,
-    /// How many bytes it had.
+    /// Bytes cut off, from `offset` to where the file ended.
     pub len: u64,
     /// Where its bytes were saved before they were cut off.
     pub saved_to: PathBuf,
@@ -198,41 +200,6 @@ fn refuse_checkpoints_of_lost_entries(ckpt_path: &Path, path: &Path) -> Result<(
     Ok(())
 }
 
-#[cfg(unix)]
-fn lock_exclusive(file: &File, path: &Path) -> Result<(), LedgerError> {
-    use rustix::fs::{FlockOperation, flock};
-    flock(file, FlockOperation::NonBlockingLockExclusive)
-        .map_err(|e| if e == rustix::io::Errno::WOULDBLOCK { LedgerError::Locked(path.to_path_buf()) } else { io(path, "lock")(e.into()) })
-}
-
-#[cfg(not(unix))]
-fn lock_exclusive(_file: &File, _path: &Path) -> Result<(), LedgerError> {
-    Ok(())
-}
-
-/// Whether a live writer holds the ledger's lock. Probed without waiting, through a new open
-/// file (locks belong to open files, so the probe sees a writer in this process too): a
-/// shared lock is refused while a writer holds its exclusive one; when it is granted it is
-/// dropped at once. The writer is never delayed; only a writer opening the ledger during
-/// those microseconds would find it locked, and is told so.
-#[cfg(unix)]
-pub(crate) fn held_by_writer(file: &File) -> bool {
-    use rustix::fs::{FlockOperation, flock};
-    match flock(file, FlockOperation::NonBlockingLockShared) {
-        Err(e) => e == rustix::io::Errno::WOULDBLOCK,
-        Ok(()) => {
-            // Release at once: a shared lock kept while verifying would stop a writer opening.
-            let _ = flock(file, FlockOperation::Unlock);
-            false
-        }
-    }
-}
-
-#[cfg(not(unix))]
-pub(crate) fn held_by_writer(_file: &File) -> bool {
-    false
-}
-
 /// Makes a new file's directory entry durable.
 fn sync_parent(path: &Path) -> Result<(), LedgerError> {
     #[cfg(unix)]
@@ -248,7 +215,7 @@ fn sync_parent(path: &Path) -> Result<(), LedgerError> {
     Ok(())
 }
 
-/// The open checkpoint file.
+/// The checkpoint file opened for appending, with what recovery found at its end.
 struct OpenedCheckpoints {
     file: File,
     len: u64,

@@ -8,27 +8,27 @@ use std::path::{Path, PathBuf};
 use crate::ledger::checkpoint::{Checkpoint, CheckpointFile};
 use crate::ledger::format::{Entry, FormatError, Header, RawBody, hash_body};
 use crate::ledger::key::to_hex;
+use crate::ledger::report::Anchor;
 use crate::ledger::scan::{Item, Scan, Span, Tail, scan};
 use crate::ledger::timefmt::format_millis;
-use crate::ledger::verify::Anchor;
 
 /// Why a ledger could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum QueryError {
-    /// Reading failed.
+    /// The ledger file could not be opened or read, or is larger than the memory available.
     #[error("cannot read `{path}`: {source}")]
     Io {
-        /// The file.
+        /// The ledger file that could not be read.
         path: PathBuf,
-        /// The cause.
+        /// The operating system's error, or a [`Refused`](crate::fsread::Refused) inside one.
         source: std::io::Error,
     },
-    /// Not a ledger.
+    /// The file's header does not decode as a ledger's.
     #[error("`{path}`: {source}")]
     Format {
-        /// The file.
+        /// The file that is not a ledger.
         path: PathBuf,
-        /// What is wrong.
+        /// Why its header does not decode (wrong magic, too short, unknown version).
         source: FormatError,
     },
 }
@@ -37,22 +37,22 @@ pub enum QueryError {
 /// `since` inclusive and `until` exclusive.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Filter {
-    /// Subsystem.
+    /// Keep only entries of this subsystem (exact match).
     pub subsystem: Option<String>,
-    /// Actor.
+    /// Keep only entries by this actor (exact match).
     pub actor: Option<String>,
-    /// Action.
+    /// Keep only entries with this action (exact match).
     pub action: Option<String>,
-    /// Resource.
+    /// Keep only entries on this resource (exact match).
     pub resource: Option<String>,
-    /// Earliest time.
+    /// Start of the window, Unix milliseconds (inclusive).
     pub since: Option<u64>,
     /// End of the window (exclusive).
     pub until: Option<u64>,
 }
 
 impl Filter {
-    /// Whether the entry passes.
+    /// Whether every field given matches `e` exactly and its time lies in `since..until`.
     pub fn matches(&self, e: &Entry) -> bool {
         let eq = |want: &Option<String>, have: &str| want.as_deref().is_none_or(|w| w == have);
         eq(&self.subsystem, &e.subsystem)
@@ -116,7 +116,7 @@ impl LedgerReader {
         self.spans.len()
     }
 
-    /// Whether there are none.
+    /// Whether the file holds no well-formed record (damaged regions and a torn tail aside).
     pub fn is_empty(&self) -> bool {
         self.spans.is_empty()
     }
@@ -221,17 +221,17 @@ pub fn entry_json(e: &Entry) -> serde_json::Value {
 /// Activity of one (subsystem, actor, action).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Activity {
-    /// Subsystem.
+    /// The subsystem the entries were written by.
     pub subsystem: String,
-    /// Actor.
+    /// The actor shared by the entries.
     pub actor: String,
-    /// Action.
+    /// The action shared by the entries.
     pub action: String,
-    /// Entries.
+    /// How many entries share this subsystem, actor and action.
     pub count: u64,
-    /// Time of the first.
+    /// The earliest entry's time, Unix milliseconds.
     pub first_ms: u64,
-    /// Time of the last.
+    /// The latest entry's time, Unix milliseconds.
     pub last_ms: u64,
 }
 
@@ -259,7 +259,7 @@ pub fn summarize<'a>(entries: impl IntoIterator<Item = &'a Entry>) -> Vec<Activi
 /// A spec's `expect subsystem "..." every ... severity ...`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Expectation {
-    /// The subsystem.
+    /// The subsystem the spec expects entries from, as in `expect subsystem "billing"`.
     pub subsystem: String,
     /// Longest allowed silence, milliseconds.
     pub every_ms: u64,
@@ -270,7 +270,7 @@ pub struct Expectation {
 /// A time a subsystem was silent for longer than expected.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Gap {
-    /// The subsystem.
+    /// The silent subsystem, as its [`Expectation`] names it.
     pub subsystem: String,
     /// Start of the silence: its previous entry, or the start of the window.
     pub from_ms: u64,
@@ -278,9 +278,9 @@ pub struct Gap {
     pub to_ms: u64,
     /// Whether the silence lasts until now.
     pub ongoing: bool,
-    /// The longest silence allowed.
+    /// The [`Expectation::every_ms`] the silence exceeded, milliseconds.
     pub every_ms: u64,
-    /// Severity.
+    /// The expectation's severity (`P1`, ...), for the gap's report.
     pub severity: String,
     /// Seq of the entry that ended it (`None` when ongoing).
     pub ended_by: Option<u64>,

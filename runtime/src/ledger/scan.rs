@@ -21,13 +21,13 @@ use crate::ledger::key::LedgerKey;
 pub struct Span {
     /// Offset of the record's length prefix.
     pub offset: usize,
-    /// Length of its body.
+    /// Length of its body in bytes: from the length prefix, or when `frame_damaged` from where the file ends.
     pub body_len: usize,
-    /// Sequence number as stored.
+    /// The seq as stored, not checked against the chain.
     pub seq: u64,
-    /// Time as stored.
+    /// The append time as stored, Unix milliseconds.
     pub ts_millis: u64,
-    /// `prev` as stored.
+    /// The previous entry's hash as stored in the body, not checked against the chain.
     pub prev: [u8; HASH_LEN],
     /// Whether the length prefix did not match the body (the record was kept anyway).
     pub frame_damaged: bool,
@@ -58,9 +58,9 @@ pub enum Item {
     Record(Span),
     /// Bytes that do not form a record.
     Damaged {
-        /// Where they start.
+        /// Offset of the first byte that does not belong to a record.
         offset: usize,
-        /// How many.
+        /// Bytes up to the next record the scan confirmed, or to the end of the file.
         len: usize,
     },
 }
@@ -68,16 +68,16 @@ pub enum Item {
 /// An unfinished record at the end of the file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Tail {
-    /// Where it starts.
+    /// Offset of the unfinished record's length prefix.
     pub offset: usize,
-    /// How many bytes it has.
+    /// Bytes from `offset` to the end of the file.
     pub len: usize,
 }
 
 /// A whole ledger file, split.
 #[derive(Debug, Clone)]
 pub struct Scan {
-    /// The header.
+    /// The decoded file header (key id, ledger identity, MAC), not yet verified with a key.
     pub header: Header,
     /// Records and damaged regions in file order.
     pub items: Vec<Item>,
@@ -119,7 +119,7 @@ fn frame_at(bytes: &[u8], o: usize) -> Frame {
 pub(crate) struct Record<'a> {
     /// The body's bytes.
     pub body: &'a [u8],
-    /// The stored MAC.
+    /// The MAC as stored, not yet checked.
     pub mac: &'a [u8; MAC_LEN],
     /// The body's fields.
     pub raw: RawBody<'a>,

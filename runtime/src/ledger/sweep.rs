@@ -26,8 +26,8 @@ use crate::ledger::format::{FIXED_BODY_LEN, HASH_LEN, HEADER_LEN, MAC_LEN, MAX_B
 use crate::ledger::hashing::{sha256, sha256_pair};
 use crate::ledger::key::LedgerKey;
 use crate::ledger::notes::{SUBSYSTEM, event_of};
+use crate::ledger::report::{Anchor, LedgerEvent, MAX_EVENTS};
 use crate::ledger::scan::{Record, Tail, record_at, scan_region};
-use crate::ledger::verify::{Anchor, LedgerEvent, MAX_EVENTS};
 
 /// Bytes of records below which a range is not split further (a thread costs tens of
 /// microseconds to start).
@@ -42,7 +42,7 @@ const RANGES_PER_THREAD: usize = 8;
 /// search fails is merged into the one before it.
 const START_SEARCH_BYTES: usize = 64 << 10;
 
-/// An entry the pass remembers.
+/// What the pass keeps of an entry a report needs (the last one, those a checkpoint names).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Remembered {
     pub seq: u64,
@@ -56,7 +56,7 @@ pub(crate) struct Remembered {
 pub(crate) struct Intact {
     /// Records (all authentic).
     pub entries: u64,
-    /// The last entry.
+    /// The file's last entry: the ledger's head.
     pub last: Option<Remembered>,
     /// The entries whose seq a checkpoint names, in seq order.
     pub named: Vec<Remembered>,
@@ -64,20 +64,20 @@ pub(crate) struct Intact {
     pub tail: Option<Tail>,
     /// The ledger's own entries (the first [`MAX_EVENTS`]), in file order.
     pub events: Vec<LedgerEvent>,
-    /// How many there are.
+    /// How many of the ledger's own entries there are in all; `events` holds at most [`MAX_EVENTS`].
     pub events_total: u64,
 }
 
 /// Where the pass reads the ledger from.
 #[derive(Clone, Copy)]
 pub(crate) enum Source<'a> {
-    /// The whole file in memory.
+    /// The ledger's bytes, already in memory.
     Bytes(&'a [u8]),
     /// The file's first `len` bytes, which each thread reads in chunks of `chunk` bytes into
     /// one buffer of its own: nothing is read twice and no memory grows with the file.
     #[cfg(unix)]
     File {
-        /// The open file.
+        /// The ledger file, read with positioned reads so that the threads share one descriptor.
         file: &'a File,
         /// How many of its bytes are the ledger.
         len: usize,

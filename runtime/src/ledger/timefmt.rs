@@ -1,13 +1,13 @@
 //! Times as people write them: RFC 3339 in UTC with milliseconds for output; RFC 3339 (any
 //! offset), a plain date, or Unix milliseconds for input.
 
-/// Why a time could not be read.
+/// Why [`parse_millis`] refused a time; the message lists the forms it reads.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TimeError {
-    /// Not a time this module reads.
+    /// Neither RFC 3339, a `YYYY-MM-DD` date nor Unix milliseconds that fit a `u64`.
     #[error("`{0}` is not a time: use RFC 3339 (`2026-04-01T12:00:00Z`), a date (`2026-04-01`) or Unix milliseconds")]
     Unreadable(String),
-    /// Before 1970.
+    /// A readable time before the Unix epoch, which Unix milliseconds cannot hold.
     #[error("`{0}` is before 1970")]
     BeforeEpoch(String),
 }
@@ -37,7 +37,7 @@ fn civil_from_days(z: i64) -> (i64, i64, i64) {
     (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
-/// `2026-04-01T12:00:00.123Z`.
+/// Unix milliseconds as RFC 3339 in UTC with milliseconds: `2026-04-01T12:00:00.123Z`.
 pub fn format_millis(ms: u64) -> String {
     let ms = i64::try_from(ms).unwrap_or(i64::MAX);
     let (days, rem) = (ms.div_euclid(MS_PER_DAY), ms.rem_euclid(MS_PER_DAY));

@@ -3,70 +3,29 @@
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::ledger::checkpoint::{CHECKPOINT_HEADER_LEN, CHECKPOINT_LEN, Checkpoint};
 use crate::ledger::classify::{Node, TornTail, classify, classify_chain};
 use crate::ledger::format::{
-    ENTRY_VERSION, Entry, FIXED_BODY_LEN, FRAME_OVERHEAD, FormatError, HASH_LEN, HEADER_LEN, Header, MAC_LEN, MAX_BODY_LEN, RawBody,
-    hash_body,
+    ENTRY_VERSION, Entry, FIXED_BODY_LEN, FRAME_OVERHEAD, HASH_LEN, HEADER_LEN, Header, MAC_LEN, MAX_BODY_LEN, RawBody, hash_body,
 };
 use crate::ledger::identity::Identity;
 use crate::ledger::key::{LedgerKey, to_hex};
+use crate::ledger::lock::held_by_writer;
 use crate::ledger::notes::event_of;
-use crate::ledger::open::held_by_writer;
 use crate::ledger::scan::{Item, Scan, Span, scan};
 use crate::ledger::sweep::{CHUNK_BYTES, Intact, MIN_RANGE_BYTES, Source, sweep};
 
 pub(crate) mod checkpoints;
-mod report;
 
-pub(crate) use checkpoints::CkptInput;
-use checkpoints::{Checked, Checker};
-use report::summarize;
-pub use report::{
+pub use crate::ledger::error::VerifyError;
+use crate::ledger::report::summarize;
+pub use crate::ledger::report::{
     Anchor, Anomaly, AnomalyClass, Authenticity, FileKind, Head, InFlight, LedgerEvent, MAX_EVENTS, Repeats, Report, SeqRange,
 };
-
-/// Why verification could not run at all (anomalies are not errors: they are the result).
-#[derive(Debug, thiserror::Error)]
-pub enum VerifyError {
-    /// A file could not be read.
-    #[error("cannot read `{path}`: {source}")]
-    Io {
-        /// The file.
-        path: PathBuf,
-        /// The cause.
-        source: std::io::Error,
-    },
-    /// The ledger file is not a ledger.
-    #[error("{0}")]
-    Format(#[from] FormatError),
-    /// The checkpoint bytes are not a checkpoint file.
-    #[error("the checkpoint file is unusable: {0}")]
-    Checkpoints(FormatError),
-    /// The ledger is not intact and too large to be verified record by record in memory.
-    #[error(
-        "`{}` is {len} bytes and its chain is not intact from the start: naming each anomaly needs it in memory, and only {available} bytes are available; help: verify a copy of the part to examine, or on a machine with more memory",
-        path.display()
-    )]
-    TooLarge {
-        /// The file.
-        path: PathBuf,
-        /// Its length.
-        len: u64,
-        /// The memory available.
-        available: u64,
-    },
-    /// The checkpoint file is not a checkpoint file.
-    #[error("the checkpoint file `{}` is unusable: {source}", path.display())]
-    CheckpointFile {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        source: FormatError,
-    },
-}
+pub(crate) use checkpoints::CkptInput;
+use checkpoints::{Checked, Checker};
 
 /// Verifies a ledger file and, when given, its checkpoint file, hashing on `threads` threads.
 /// The checkpoint file is read as it is checked, in bounded memory. When the ledger's lock is

@@ -31,121 +31,26 @@
 //! the lock is writing the record (~180 bytes) and its five SHA-256 compressions.
 
 use std::cell::Cell;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
-use std::time::Duration;
 
 use crate::clock::Clock;
 use crate::evidence::{Event, EvidenceError, EvidenceSink};
-use crate::ledger::checkpoint;
-use crate::ledger::flusher;
 use crate::ledger::format::{FormatError, HASH_LEN, OwedMac, PreparedEvent, encode_record_owing};
-use crate::ledger::identity::{Identity, LEDGER_ID_LEN};
+use crate::ledger::identity::Identity;
 use crate::ledger::key::LedgerKey;
 use crate::ledger::meters::{LedgerMetrics, Subsystems};
 use crate::ledger::notes::{self, ClockWatch, Note};
 use crate::ledger::open::{OpenReport, open_files};
-use crate::ledger::verify::{AnomalyClass, CkptInput, Report, VerifyError, verify_file};
+use crate::ledger::report::{AnomalyClass, Report};
+use crate::ledger::verify::{CkptInput, verify_file};
 use crate::metrics::Metrics;
 
-/// Why the ledger could not be opened or could not take an entry.
-#[derive(Debug, thiserror::Error)]
-pub enum LedgerError {
-    /// A file operation failed.
-    #[error("cannot {op} `{path}`: {source}")]
-    Io {
-        /// The file.
-        path: PathBuf,
-        /// What was being done.
-        op: &'static str,
-        /// The cause.
-        source: std::io::Error,
-    },
-    /// Another process appends to this ledger.
-    #[error("ledger `{0}` is open for appending in another process")]
-    Locked(PathBuf),
-    /// The file is not a ledger (or not a checkpoint file).
-    #[error("`{path}` is unusable: {source}")]
-    NotALedger {
-        /// The file.
-        path: PathBuf,
-        /// What is wrong.
-        source: FormatError,
-    },
-    /// The file was created with another key.
-    #[error("`{path}` was created with key id {file_key_id}, not with this key (id {key_id})")]
-    WrongKey {
-        /// The file.
-        path: PathBuf,
-        /// The key id in the file.
-        file_key_id: String,
-        /// The given key's id.
-        key_id: String,
-    },
-    /// The ledger is damaged; it is not appended to.
-    #[error("ledger `{path}` is damaged at offset {offset}: {what}; run `pipc verify-log` to name every anomaly")]
-    Damaged {
-        /// The file.
-        path: PathBuf,
-        /// Where.
-        offset: u64,
-        /// What was found.
-        what: String,
-    },
-    /// The file belongs to another ledger.
-    #[error("`{path}` belongs to {found}, not to {expected}")]
-    OtherLedger {
-        /// The file.
-        path: PathBuf,
-        /// The identity in the file.
-        found: String,
-        /// The identity expected.
-        expected: String,
-    },
-    /// The checkpoint file of an existing ledger is missing or empty.
-    #[error(
-        "the checkpoint file `{path}` of an existing ledger is {what}: entries it covered may have been cut off with it; restore it, or start a new checkpoint history explicitly (`new_checkpoint_history`, `pipc log append --new-checkpoint-history`), which records the break as an entry"
-    )]
-    CheckpointsMissing {
-        /// The checkpoint file.
-        path: PathBuf,
-        /// `missing`, `empty` or `incomplete`.
-        what: &'static str,
-    },
-    /// The ledger ends before its last checkpoint.
-    #[error("ledger `{path}` ends at seq {head} but its checkpoints cover seq {checkpoint}: entries were cut off")]
-    Truncated {
-        /// The file.
-        path: PathBuf,
-        /// Its last seq.
-        head: u64,
-        /// The seq its last checkpoint covers.
-        checkpoint: u64,
-    },
-    /// The event does not fit the format.
-    #[error(transparent)]
-    Event(#[from] FormatError),
-    /// The configuration is inconsistent.
-    #[error("invalid ledger configuration: {0}")]
-    Config(String),
-    /// A write or sync failed earlier; the ledger accepts nothing more.
-    #[error("the ledger stopped after an I/O error and accepts no entries: {0}")]
-    Failed(String),
-    /// The ledger was closed.
-    #[error("the ledger is closed")]
-    Closed,
-    /// An event named the subsystem of the ledger's own entries ([`notes::SUBSYSTEM`]).
-    #[error(
-        "subsystem `{}` is reserved for the ledger's own entries (`clock_jump`, `new_checkpoint_history`); help: use another subsystem name",
-        notes::SUBSYSTEM
-    )]
-    ReservedSubsystem,
-    /// Verification could not run.
-    #[error(transparent)]
-    Verify(#[from] VerifyError),
-}
+mod flusher;
+
+pub use crate::ledger::config::{CheckpointPolicy, DEFAULT_CLOCK_TOLERANCE, Durability, LedgerConfig};
+pub use crate::ledger::error::LedgerError;
 
 /// Refuses an appender's event in the ledger's own subsystem: only the writer's notes (which
 /// do not pass through here) may use it, so that no appender can forge a `clock_jump` or a
@@ -154,111 +59,7 @@ fn not_reserved(event: &PreparedEvent<'_>) -> Result<(), LedgerError> {
     if event.subsystem() == notes::SUBSYSTEM { Err(LedgerError::ReservedSubsystem) } else { Ok(()) }
 }
 
-/// When entries are synced to disk.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Durability {
-    /// Every append is synced before it returns (concurrent appends share a sync).
-    EveryAppend,
-    /// Synced after `entries` entries or `interval`, whichever comes first.
-    Group {
-        /// Entry count.
-        entries: Option<u64>,
-        /// Longest time an entry waits.
-        interval: Option<Duration>,
-    },
-}
-
-/// When checkpoints are written (whichever comes first).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct CheckpointPolicy {
-    /// Every this many entries.
-    pub every_entries: Option<u64>,
-    /// Every this much time, when entries were added.
-    pub every: Option<Duration>,
-}
-
-/// The default [`LedgerConfig::clock_tolerance`].
-pub const DEFAULT_CLOCK_TOLERANCE: Duration = Duration::from_secs(300);
-
-/// How to open a ledger. A caller fills it from the spec's `ledger` block.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LedgerConfig {
-    /// The spec id (metric label).
-    pub spec: String,
-    /// The ledger's name (metric label).
-    pub name: String,
-    /// The ledger file.
-    pub path: PathBuf,
-    /// The checkpoint file (default: the ledger's path plus `.ckpt`).
-    pub checkpoint_path: Option<PathBuf>,
-    /// Checkpoint policy.
-    pub checkpoint: CheckpointPolicy,
-    /// Durability policy.
-    pub durability: Durability,
-    /// Bytes of entries that may wait for the flusher before appends block.
-    pub max_pending_bytes: usize,
-    /// Subsystems the spec expects evidence from (`expect subsystem`). One that has no entry
-    /// in the file yet gets its last append time set to the opening time, so that its
-    /// silence is measured (and its evidence-gap alert can fire) before it ever writes.
-    pub expected_subsystems: Vec<String>,
-    /// When the checkpoint file of an existing ledger is missing or empty: start a new
-    /// checkpoint history (recorded as an entry, subsystem `pip`, action
-    /// `new_checkpoint_history`) instead of refusing to open.
-    pub new_checkpoint_history: bool,
-    /// The ledger id: a new ledger is created with it (instead of a random one), and an
-    /// existing ledger with another id is refused. `None`: random, and any.
-    pub ledger_id: Option<[u8; LEDGER_ID_LEN]>,
-    /// How far the wall clock may be from where the last entry and the monotonic clock say it
-    /// should be before the jump is recorded as an entry (subsystem `pip`, action
-    /// `clock_jump`). Default 5 minutes.
-    pub clock_tolerance: Duration,
-}
-
-impl LedgerConfig {
-    /// Defaults: checkpoint every 1000 entries or 10 s, sync every append, 64 MiB pending.
-    pub fn new(spec: impl Into<String>, name: impl Into<String>, path: impl Into<PathBuf>) -> LedgerConfig {
-        LedgerConfig {
-            spec: spec.into(),
-            name: name.into(),
-            path: path.into(),
-            checkpoint_path: None,
-            checkpoint: CheckpointPolicy { every_entries: Some(1000), every: Some(Duration::from_secs(10)) },
-            durability: Durability::EveryAppend,
-            max_pending_bytes: 64 << 20,
-            expected_subsystems: Vec::new(),
-            new_checkpoint_history: false,
-            ledger_id: None,
-            clock_tolerance: DEFAULT_CLOCK_TOLERANCE,
-        }
-    }
-
-    /// The checkpoint file's path.
-    pub fn checkpoint_path(&self) -> PathBuf {
-        self.checkpoint_path.clone().unwrap_or_else(|| checkpoint::default_path(&self.path))
-    }
-
-    fn validate(&self) -> Result<(), LedgerError> {
-        let bad = |m: &str| Err(LedgerError::Config(m.to_string()));
-        match self.durability {
-            Durability::Group { entries: None, interval: None } => return bad("a group sync needs an entry count or an interval"),
-            Durability::Group { entries: Some(0), .. } => return bad("a group sync needs at least one entry"),
-            Durability::Group { interval: Some(d), .. } if d.is_zero() => return bad("a group sync interval must be positive"),
-            _ => {}
-        }
-        if self.checkpoint.every_entries == Some(0) {
-            return bad("checkpoints need at least one entry between them");
-        }
-        if self.clock_tolerance.is_zero() {
-            return bad("a clock tolerance must be positive");
-        }
-        if self.checkpoint.every.is_some_and(|d| d.is_zero()) {
-            return bad("a checkpoint interval must be positive");
-        }
-        Ok(())
-    }
-}
-
-/// What an append returns.
+/// What [`Ledger::append`] returns once the entry is durable as configured: where it sits in the chain.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Receipt {
     /// The entry's sequence number.
@@ -274,7 +75,7 @@ pub struct Receipt {
 pub struct Stats {
     /// Entries appended since open.
     pub appends: u64,
-    /// Ledger syncs since open.
+    /// Syncs of the ledger file since open: one per flushed batch, so fewer than `appends` when appends share one.
     pub syncs: u64,
     /// Checkpoints written since open.
     pub checkpoints: u64,
@@ -310,13 +111,13 @@ pub(crate) struct State {
     pub durable_len: u64,
     pub checkpoints_len: u64,
     pub stats: Stats,
-    /// Recognises clock jumps.
+    /// The last wall and monotonic readings, to tell a clock jump from time passing (see [`notes`](crate::ledger::notes)).
     pub clock_watch: ClockWatch,
 }
 
 pub(crate) struct Shared {
     pub state: Mutex<State>,
-    /// Wakes the flusher.
+    /// Wakes the flusher: an entry made a flush due, appenders wait for space or a sync, or the ledger closes.
     pub work: Condvar,
     /// Wakes appenders waiting for durability or for buffer space.
     pub done: Condvar,
@@ -605,7 +406,7 @@ impl Ledger {
         close(&self.handle.shared, &self.handle.flusher)
     }
 
-    /// The ledger's identity.
+    /// The identity fixed when the ledger was created: spec, name and the random id `--expect-id` checks.
     pub fn identity(&self) -> &Identity {
         &self.handle.shared.identity
     }

@@ -42,7 +42,7 @@ impl AdmitLog {
         AdmitLog { times, head: 0, len: 1, oldest: now }
     }
 
-    /// The latest admission time.
+    /// The time of the key's most recent admission, which eviction measures idleness from.
     pub(super) fn newest(&self) -> u64 {
         let (head, len, cap) = (self.head as usize, self.len as usize, self.times.len().max(1));
         self.times.get((head + len + cap - 1) % cap).copied().unwrap_or(self.oldest)
@@ -98,7 +98,7 @@ impl AdmitLog {
         self.head = 0;
     }
 
-    /// Heap bytes held.
+    /// Bytes of the ring's allocation: 8 per slot, grown to at most `limit` slots.
     pub(super) fn heap_bytes(&self) -> usize {
         self.times.len() * size_of::<u64>()
     }

@@ -7,8 +7,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use hashbrown::HashTable;
 
-use super::export::Totals;
 use super::log::{AdmitLog, Verdict};
+use crate::metrics::Totals;
 
 /// The limit, in the units the shard works in.
 #[derive(Debug, Clone, Copy)]
@@ -53,9 +53,9 @@ impl KeyBudget {
 /// What a shard decided.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Step {
-    /// Admitted.
+    /// Admitted; the time is recorded in the key's log and counted as `allowed`.
     Admitted,
-    /// Refused by the window.
+    /// Refused: the key's log holds `limit` admissions inside the window; counted as `rejected`.
     Rejected {
         /// Nanoseconds until a request would be admitted.
         retry_after_nanos: u64,
@@ -256,7 +256,7 @@ impl<K> Shard<K> {
         self.queue.front().map(|r| r.at.saturating_add(window))
     }
 
-    /// Keys held.
+    /// Keys in this shard's table, idle ones not yet evicted included.
     pub(super) fn len(&self) -> usize {
         self.table.len()
     }

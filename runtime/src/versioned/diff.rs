@@ -46,7 +46,7 @@ pub enum DiffError {
     OutOfBounds {
         /// Offset, in the state being changed.
         offset: usize,
-        /// The state's length.
+        /// The state's length in bytes, which the edit's end passes (`usize::MAX` when the end overflows).
         len: usize,
     },
 }
@@ -61,7 +61,7 @@ pub struct Diff {
 
 /// What a diff runs on: a byte vector, or a store's chunked state.
 pub(crate) trait Bytes {
-    /// Bytes held.
+    /// Length in bytes; an edit may not reach past it.
     fn len(&self) -> usize;
     /// Whether the bytes at `at` are `expected`; `None` when they would reach past the end.
     fn holds(&self, at: usize, expected: &[u8]) -> Option<bool>;
@@ -85,12 +85,12 @@ impl Bytes for Vec<u8> {
     }
 }
 
-/// Which way a diff is run.
+/// Which side of each [`Edit`] is written over the other; both check the side they replace first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Direction {
-    /// Old to new.
+    /// Replace each edit's `old` by its `new` ([`Diff::apply`], an upgrade).
     Apply,
-    /// New to old.
+    /// Replace each edit's `new` by its `old` ([`Diff::revert`], one step of a rollback).
     Revert,
 }
 
@@ -139,7 +139,7 @@ impl Diff {
         Diff { edits }
     }
 
-    /// The edits.
+    /// The edits in offset order, none overlapping and none empty, as [`Diff::new`] checks.
     pub fn edits(&self) -> &[Edit] {
         &self.edits
     }

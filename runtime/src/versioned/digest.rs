@@ -47,7 +47,7 @@ pub const FANOUT: u32 = 16;
 /// No group holds more hashes than this.
 pub const MAX_FANOUT: usize = 64;
 
-/// A SHA-256 digest.
+/// A version's SHA-256 digest (see the module docs for what it covers); `Display` gives lowercase hex.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Digest(pub [u8; 32]);
 
@@ -152,7 +152,7 @@ impl Shape {
         (data.len() >= self.max_chunk).then_some(self.max_chunk)
     }
 
-    /// The chunks of a whole state.
+    /// The content-defined chunks of `state` from its start, as [`state_digest`] hashes them; never none.
     pub(super) fn chunks<'a>(&self, state: &'a [u8]) -> impl Iterator<Item = &'a [u8]> {
         let shape = *self;
         let mut rest = Some(state);

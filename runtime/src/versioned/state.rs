@@ -68,12 +68,12 @@ impl Chunked {
         built
     }
 
-    /// Bytes in the state.
+    /// Length of the whole state in bytes (the sum of the chunks' lengths).
     pub(super) fn len(&self) -> usize {
         self.len
     }
 
-    /// The digest of the state.
+    /// The version digest, from the kept tree: what [`state_digest`](super::digest::state_digest) computes from scratch.
     pub(super) fn digest(&self) -> Digest {
         root(self.len, &self.levels)
     }
@@ -342,7 +342,7 @@ impl<'a> State<'a> {
         State { chunked }
     }
 
-    /// Bytes in the state.
+    /// Length of the whole state in bytes, across all its chunks.
     pub fn len(&self) -> usize {
         self.chunked.len
     }

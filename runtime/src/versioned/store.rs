@@ -114,7 +114,7 @@ impl VersionedStore {
         State::new(&self.state)
     }
 
-    /// The current version.
+    /// The current version: 0 when made, one more per upgrade, back down on a rollback.
     pub fn version(&self) -> u64 {
         self.version
     }
@@ -124,7 +124,7 @@ impl VersionedStore {
         self.version - self.diffs.len() as u64
     }
 
-    /// The digest of the current state.
+    /// The current version's digest as recorded when it was made: what a rollback to it must reproduce.
     pub fn digest(&self) -> Digest {
         self.digests.back().copied().unwrap_or_else(|| self.state.digest())
     }
@@ -139,7 +139,7 @@ impl VersionedStore {
         self.diffs.get(usize::try_from(version.checked_sub(self.oldest_version())?.checked_sub(1)?).ok()?)
     }
 
-    /// The configuration.
+    /// The spec's settings it was made with: the names on its metrics and events, and `history`.
     pub fn config(&self) -> &StoreConfig {
         &self.config
     }

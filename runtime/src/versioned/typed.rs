@@ -43,7 +43,7 @@ impl<T: Serialize + DeserializeOwned> TypedStore<T> {
         TypedStore { store: self.store.with_evidence(sink), value: self.value }
     }
 
-    /// The current value.
+    /// The value of the current version, kept decoded next to its JSON bytes.
     pub fn get(&self) -> &T {
         &self.value
     }

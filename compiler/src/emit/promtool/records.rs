@@ -4,8 +4,9 @@
 
 use std::collections::BTreeMap;
 
-use super::{ExpSample, ExprTest, InputSeries, RATIO_INTERVAL, STEP, T_EVENT, TestGroup, run, secs, series};
-use crate::emit::prometheus::{RecordPlan, Signal};
+use super::{ExpSample, ExprTest, InputSeries, RATIO_INTERVAL, STEP, T_EVENT, TestGroup, run, secs};
+use crate::emit::plan::{RecordPlan, Signal};
+use crate::emit::promql::series;
 
 /// The test group of a recording rule, if its input can be synthesized.
 pub(super) fn record_group(r: &RecordPlan) -> Option<TestGroup> {
@@ -131,4 +132,17 @@ pub fn regex_example(re: &str) -> Option<String> {
     let mut s = String::new();
     walk(&hir, &mut s)?;
     Some(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn regex_examples_match_what_they_were_made_from() {
+        assert_eq!(regex_example("5..").as_deref(), Some("500"));
+        assert_eq!(regex_example("GET|POST").as_deref(), Some("GET"));
+        assert_eq!(regex_example("api/v[0-9]+").as_deref(), Some("api/v0"));
+        assert_eq!(regex_example(".*").as_deref(), Some(""));
+    }
 }

@@ -9,11 +9,11 @@ use std::io::{BufReader, Read};
 use std::path::Path;
 
 use crate::ledger::checkpoint::{CHECKPOINT_HEADER_LEN, CHECKPOINT_LEN, Checkpoint, decode_header};
+use crate::ledger::error::VerifyError;
+use crate::ledger::format::Header;
 use crate::ledger::format::{HASH_LEN, MAC_LEN};
-use crate::ledger::identity::Header;
 use crate::ledger::key::{LedgerKey, to_hex};
-use crate::ledger::verify::report::Runs;
-use crate::ledger::verify::{Anomaly, AnomalyClass, FileKind, SeqRange, VerifyError};
+use crate::ledger::report::{Anomaly, AnomalyClass, FileKind, Runs, SeqRange};
 
 /// Where the checkpoints come from.
 #[derive(Debug, Clone, Copy)]
@@ -22,9 +22,9 @@ pub(crate) enum CkptInput<'a> {
     Bytes(&'a [u8]),
     /// A checkpoint file, read up to `len` bytes (all of it when `None`).
     File {
-        /// The file.
+        /// The checkpoint file, opened as [`crate::fsread::open`] allows.
         path: &'a Path,
-        /// How much of it to read.
+        /// Bytes to read from its start, header included: a live writer's synced length, so that checkpoints written meanwhile are not read.
         len: Option<u64>,
     },
 }
@@ -65,7 +65,7 @@ pub(crate) struct Checked {
     pub header: Option<Header>,
     /// The distinct checkpoints whose MAC verifies, in file order.
     pub valid: Vec<Checkpoint>,
-    /// Whether any does.
+    /// Whether any checkpoint's MAC verifies: when none does and nothing else verifies either, the key is wrong.
     pub any_ok: bool,
     pub anomalies: Vec<Anomaly>,
 }

@@ -1,0 +1,340 @@
+//! The command line's shape: every command, subcommand and flag as clap types. Nothing here
+//! does work but loading the key the key flags name.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use pip_bundle::timeline;
+use pip_runtime::ledger::{KeySource, LedgerKey};
+
+use crate::DEFAULT_OUT;
+use crate::out::Out;
+
+/// pip's specification compiler: checks `.pips` specs and generates Prometheus rules,
+/// promtool tests, Grafana dashboards and bundle manifests from them.
+#[derive(Debug, Parser)]
+#[command(name = "pipc", version, about, max_term_width = 100)]
+pub struct Cli {
+    /// When to color diagnostics.
+    #[arg(long, value_enum, default_value_t = Color::Auto, global = true)]
+    pub color: Color,
+    /// The command.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// When to use color.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Color {
+    /// When stderr is a terminal and NO_COLOR is unset.
+    Auto,
+    /// Always.
+    Always,
+    /// Never.
+    Never,
+}
+
+/// How diagnostics are printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ErrorFormat {
+    /// Source snippets with the problem underlined.
+    Human,
+    /// One JSON object per line.
+    Json,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Parse and check specs; report every error and warning.
+    Check {
+        /// Spec files or directories (default: specs/).
+        paths: Vec<PathBuf>,
+        /// Diagnostic format.
+        #[arg(long, value_enum, default_value_t = ErrorFormat::Human)]
+        error_format: ErrorFormat,
+    },
+    /// Rewrite specs in the canonical layout, keeping every comment.
+    Fmt {
+        /// Spec files or directories (default: specs/).
+        paths: Vec<PathBuf>,
+        /// Do not write; exit 1 and name the files that are not formatted.
+        #[arg(long)]
+        check: bool,
+        /// Diagnostic format.
+        #[arg(long, value_enum, default_value_t = ErrorFormat::Human)]
+        error_format: ErrorFormat,
+    },
+    /// Check specs and generate every artifact into the output folder.
+    Build {
+        /// Spec files or directories (default: specs/).
+        paths: Vec<PathBuf>,
+        /// Output folder; pipc owns its ir/, prometheus/, grafana/ and bundles/ folders.
+        #[arg(long, default_value = DEFAULT_OUT)]
+        out: PathBuf,
+        /// Do not write; exit 1 and name each missing or stale file.
+        #[arg(long)]
+        check: bool,
+        /// Remove (with `--check`: report) files in the output folders that the specs built do
+        /// not produce. The default without PATHS; with PATHS, the specs built may share the
+        /// folder with others, whose files are kept.
+        #[arg(long)]
+        prune: bool,
+        /// Diagnostic format.
+        #[arg(long, value_enum, default_value_t = ErrorFormat::Human)]
+        error_format: ErrorFormat,
+    },
+    /// Verify a ledger: name every anomaly with its class and position (exit 1 if any).
+    VerifyLog {
+        /// The ledger file.
+        ledger: PathBuf,
+        /// The key.
+        #[command(flatten)]
+        key: KeyArgs,
+        /// The checkpoint file (default: LEDGER.ckpt when it exists).
+        #[arg(long, value_name = "FILE")]
+        checkpoints: Option<PathBuf>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = ReportFormat::Human)]
+        format: ReportFormat,
+        /// Threads that hash entries (default: all cores).
+        #[arg(long)]
+        threads: Option<usize>,
+        /// Refuse (exit 1) unless the ledger's id is this one (32 hex digits, as verify-log
+        /// prints it): another ledger written with the same key verifies too.
+        #[arg(long, value_name = "ID")]
+        expect_id: Option<String>,
+    },
+    /// Append to, read and summarise a ledger.
+    Log {
+        /// What to do.
+        #[command(subcommand)]
+        command: LogCommand,
+    },
+    /// Build an incident bundle: a ZIP of the window's ledger slice, the spec, its artifacts
+    /// and an HTML timeline, with a MACed manifest.
+    Bundle(Box<BundleArgs>),
+    /// Verify an incident bundle offline (exit 1 with the reason if it does not verify).
+    VerifyBundle {
+        /// The bundle.
+        bundle: PathBuf,
+        /// The key.
+        #[command(flatten)]
+        key: KeyArgs,
+    },
+    /// Write a new random ledger key (hex, mode 0600) to a file that must not exist.
+    Keygen {
+        /// The key file to create.
+        #[arg(short, long, value_name = "FILE")]
+        output: PathBuf,
+    },
+}
+
+/// `pipc log` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum LogCommand {
+    /// Append one entry from flags, or one per JSON line of stdin, streamed; prints each
+    /// entry's seq once it is synced. A bad line stops there: the lines before it are appended.
+    Append {
+        /// The ledger file (created when missing).
+        ledger: PathBuf,
+        /// The key.
+        #[command(flatten)]
+        key: KeyArgs,
+        /// The checkpoint file (default: LEDGER.ckpt).
+        #[arg(long, value_name = "FILE")]
+        checkpoints: Option<PathBuf>,
+        /// Spec files or directories: checkpoint as the spec's `ledger` block says (default:
+        /// every 1000 entries or 10 s, and when the command ends).
+        #[arg(long = "spec", value_name = "PATH")]
+        specs: Vec<PathBuf>,
+        /// The ledger's name in the spec (`audit` or `payments.audit`; needed when the specs
+        /// declare several).
+        #[arg(long = "ledger", value_name = "NAME", requires = "specs")]
+        name: Option<String>,
+        /// When the checkpoint file of an existing ledger is missing or empty, start a new
+        /// checkpoint history (recorded in the ledger as an entry) instead of refusing.
+        #[arg(long)]
+        new_checkpoint_history: bool,
+        /// The entry, when given as flags.
+        #[command(flatten)]
+        entry: EntryArgs,
+    },
+    /// Print the entries that match, as JSON lines.
+    Show {
+        /// The ledger file.
+        ledger: PathBuf,
+        /// Filters.
+        #[command(flatten)]
+        filter: FilterArgs,
+    },
+    /// Count entries per subsystem, actor and action.
+    Summary {
+        /// The ledger file.
+        ledger: PathBuf,
+        /// From this time on (RFC 3339, a date, or Unix milliseconds).
+        #[arg(long, value_name = "TIME")]
+        since: Option<String>,
+        /// Before this time.
+        #[arg(long, value_name = "TIME")]
+        until: Option<String>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = ReportFormat::Human)]
+        format: ReportFormat,
+    },
+    /// Name the subsystems that were silent longer than the spec expects (exit 1 if any).
+    Gaps {
+        /// The ledger file.
+        ledger: PathBuf,
+        /// Spec files or directories.
+        #[arg(long = "spec", value_name = "PATH", required = true)]
+        specs: Vec<PathBuf>,
+        /// The ledger's name in the spec (`audit` or `payments.audit`; needed when the specs
+        /// declare several).
+        #[arg(long = "ledger", value_name = "NAME")]
+        name: Option<String>,
+        /// Judge silences up to this time (default: now).
+        #[arg(long, value_name = "TIME")]
+        now: Option<String>,
+        /// Start of the period (default: the ledger's first entry).
+        #[arg(long, value_name = "TIME")]
+        since: Option<String>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = ReportFormat::Human)]
+        format: ReportFormat,
+    },
+    /// Print every entry with its hashes and MAC, as JSON lines.
+    Dump {
+        /// The ledger file.
+        ledger: PathBuf,
+    },
+}
+
+/// How a report is printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ReportFormat {
+    /// Lines for people.
+    Human,
+    /// JSON.
+    Json,
+}
+
+/// Where the ledger key comes from (exactly one).
+#[derive(Debug, Clone, clap::Args)]
+#[group(required = true, multiple = false)]
+pub struct KeyArgs {
+    /// File holding the key as hex (`pipc keygen` writes one).
+    #[arg(long, value_name = "FILE")]
+    pub key_file: Option<PathBuf>,
+    /// Environment variable holding the key as hex.
+    #[arg(long, value_name = "VAR")]
+    pub key_env: Option<String>,
+}
+
+impl KeyArgs {
+    /// Loads the key; a key file open to its group or others is warned about on stderr.
+    pub(crate) fn load(&self, out: &mut Out<'_>) -> Result<LedgerKey, String> {
+        let source = match (&self.key_file, &self.key_env) {
+            (Some(f), _) => KeySource::File(f.clone()),
+            (None, Some(v)) => KeySource::Env(v.clone()),
+            (None, None) => return Err("give the key with `--key-file` or `--key-env`".into()),
+        };
+        let (key, warning) = source.load_checked().map_err(|e| e.to_string())?;
+        if let Some(w) = warning {
+            out.err(format!("warning: {w}"));
+            let _ = writeln!(out.stderr, "  help: {}", w.help());
+        }
+        Ok(key)
+    }
+}
+
+/// The fields of one entry given as flags to `log append`.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct EntryArgs {
+    /// Subsystem (with `--actor`, `--action` and `--resource`: append one entry from flags
+    /// instead of JSON lines from stdin).
+    #[arg(long)]
+    pub subsystem: Option<String>,
+    /// Actor.
+    #[arg(long)]
+    pub actor: Option<String>,
+    /// Action.
+    #[arg(long)]
+    pub action: Option<String>,
+    /// Resource.
+    #[arg(long)]
+    pub resource: Option<String>,
+    /// Payload, as JSON text.
+    #[arg(long, value_name = "JSON")]
+    pub payload: Option<String>,
+    /// Result.
+    #[arg(long)]
+    pub result: Option<String>,
+}
+
+/// Filters of `log show`.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct FilterArgs {
+    /// Only this subsystem.
+    #[arg(long)]
+    pub subsystem: Option<String>,
+    /// Only this actor.
+    #[arg(long)]
+    pub actor: Option<String>,
+    /// Only this action.
+    #[arg(long)]
+    pub action: Option<String>,
+    /// Only this resource.
+    #[arg(long)]
+    pub resource: Option<String>,
+    /// From this time on (RFC 3339, a date, or Unix milliseconds).
+    #[arg(long, value_name = "TIME")]
+    pub since: Option<String>,
+    /// Before this time.
+    #[arg(long, value_name = "TIME")]
+    pub until: Option<String>,
+}
+
+/// The arguments of `pipc bundle`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct BundleArgs {
+    /// Spec files or directories (default: specs/).
+    #[arg(long = "spec", value_name = "PATH")]
+    pub specs: Vec<PathBuf>,
+    /// The bundle (`incident` or `payments.incident`; needed when the specs declare several).
+    #[arg(long)]
+    pub bundle: Option<String>,
+    /// The ledger file, or `NAME=FILE` for each ledger when the bundle includes several.
+    #[arg(long = "ledger", value_name = "[NAME=]FILE", required = true)]
+    pub ledgers: Vec<String>,
+    /// The checkpoint file (default: LEDGER.ckpt when it exists).
+    #[arg(long, value_name = "FILE")]
+    pub checkpoints: Option<PathBuf>,
+    /// The key.
+    #[command(flatten)]
+    pub key: KeyArgs,
+    /// Window length ending at `--to` (default: the spec's `window`).
+    #[arg(long, value_name = "DURATION", conflicts_with = "from")]
+    pub window: Option<String>,
+    /// Start of the window (RFC 3339, a date, or Unix milliseconds; inclusive).
+    #[arg(long, value_name = "TIME")]
+    pub from: Option<String>,
+    /// End of the window (exclusive; default: just after the ledger's last entry).
+    #[arg(long, value_name = "TIME")]
+    pub to: Option<String>,
+    /// Most events the timeline lists (every event is in the ledger slice regardless).
+    #[arg(long, value_name = "N", default_value_t = timeline::DEFAULT_MAX_ROWS)]
+    pub timeline_rows: usize,
+    /// Bundle the window even when the rest of the ledger does not verify (entries cut off
+    /// after a checkpoint, a changed entry, a forged checkpoint): the anomalies are recorded
+    /// in the manifest and the timeline, and `verify-bundle` reports them and exits 1. The
+    /// window's own entries must verify regardless.
+    #[arg(long)]
+    pub allow_anomalies: bool,
+    /// The ZIP to write (never one of the command's inputs; an existing file only with `--force`).
+    #[arg(short, long, value_name = "FILE")]
+    pub output: PathBuf,
+    /// Replace the output file when it exists.
+    #[arg(long)]
+    pub force: bool,
+}

@@ -1,0 +1,136 @@
+//! Every diagnostic code, written once with the one line that explains it. `docs/diagnostics.md`
+//! lists the same codes with an example each; a test keeps the two and the fixtures in step.
+
+use std::fmt;
+
+use serde::Serialize;
+
+/// Declares [`Code`]: each variant with its stable code string and its explanation (which is
+/// also the variant's doc comment).
+macro_rules! codes {
+    ($($variant:ident = $code:literal, $explanation:literal;)*) => {
+        /// A stable, machine-readable diagnostic code such as `pips::unresolved`.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum Code {
+            $(
+                #[doc = $explanation]
+                $variant,
+            )*
+        }
+
+        impl Code {
+            /// Every code, in the order `docs/diagnostics.md` lists them.
+            pub const ALL: &'static [Code] = &[$(Code::$variant),*];
+
+            /// The code as printed and in JSON, e.g. `pips::unresolved`.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Code::$variant => $code,)*
+                }
+            }
+
+            /// One line saying what the code means.
+            pub fn explanation(self) -> &'static str {
+                match self {
+                    $(Code::$variant => $explanation,)*
+                }
+            }
+        }
+    };
+}
+
+codes! {
+    // The text of a file.
+    Encoding = "pips::encoding", "a spec file is not valid UTF-8";
+    Syntax = "pips::syntax", "the text does not follow the grammar of the language";
+    TooDeep = "pips::too-deep", "brackets nest deeper than the compiler accepts";
+    Internal = "pips::internal", "the parser built a tree the compiler does not expect: a compiler bug, never the spec's fault";
+    StringEscape = "pips::string-escape", "a string holds an unknown or malformed escape";
+    // Files, specs and names.
+    SpecHeader = "pips::spec-header", "a file's `spec` line is missing, misplaced or repeated, or a spec is defined never or twice";
+    SpecDirectory = "pips::spec-directory", "the files of one spec are in different directories";
+    DuplicateDashboard = "pips::duplicate-dashboard", "two specs define dashboards of the same name (dashboards share one folder and uid space)";
+    UnknownConstruct = "pips::unknown-construct", "a top-level item is not a construct kind";
+    MissingBlock = "pips::missing-block", "a construct has no `{ ... }` block";
+    InvalidName = "pips::invalid-name", "a spec or construct name cannot be used in Prometheus metric and label names";
+    DuplicateName = "pips::duplicate-name", "two constructs of one spec have the same name";
+    Unresolved = "pips::unresolved", "a reference names no construct of the spec";
+    WrongKind = "pips::wrong-kind", "a reference names a construct of a kind that cannot be used there";
+    // Settings and statements.
+    UnknownSetting = "pips::unknown-setting", "a block sets something its kind does not have";
+    DuplicateSetting = "pips::duplicate-setting", "a setting, trigger, condition or part is given twice where it may appear once";
+    MissingSetting = "pips::missing-setting", "a block lacks something it needs: a required setting, a version, a trigger, a check or a condition";
+    MisplacedStatement = "pips::misplaced-statement", "a statement is in a block that does not take it";
+    TypeMismatch = "pips::type-mismatch", "a value has the wrong type for its setting";
+    UnknownValue = "pips::unknown-value", "a word is not one of the choices of its setting";
+    EmptyString = "pips::empty-string", "a string that must say something is empty or blank";
+    InvalidUrl = "pips::invalid-url", "a runbook is not an http(s) URL";
+    UnknownSeverity = "pips::unknown-severity", "a severity is not one of `P0`, `P1`, `P2` and `P3`";
+    SeverityOverride = "pips::severity-override", "a severity's policy is overridden twice";
+    InvalidLabel = "pips::invalid-label", "a label name of `labels { ... }` is not a valid Prometheus label name";
+    ReservedLabel = "pips::reserved-label", "a label of `labels { ... }` is one that pip sets itself";
+    // Numbers and quantities.
+    Number = "pips::number", "a number cannot be used: not finite, or too large to represent";
+    Unit = "pips::unit", "a duration or size has an unknown, mixed or misordered unit, a fraction of the smallest unit, or overflows";
+    NegativeDuration = "pips::negative-duration", "a duration is negative";
+    ZeroWindow = "pips::zero-window", "a duration that must be positive is zero";
+    ZeroCount = "pips::zero-count", "a count that must be at least 1 is zero";
+    ZeroSize = "pips::zero-size", "a size that must be positive is zero";
+    TooLarge = "pips::too-large", "a value is larger than the runtime or the generated tests allow";
+    // ledger
+    KeySource = "pips::key-source", "a ledger key does not come from `env(\"NAME\")` with a valid variable name or from `file(\"path\")`";
+    SyncPolicy = "pips::sync-policy", "`sync every append` is combined with other triggers";
+    // invariant
+    RustExpr = "pips::rust-expr", "a `requires` or `ensures` check is not a valid Rust expression";
+    AssignmentInCheck = "pips::assignment-in-check", "a check assigns (`=`) where it should compare (`==`)";
+    ResultInRequires = "pips::result-in-requires", "a `requires` check reads `result`, which exists only once the function has returned";
+    NoEvidence = "pips::no-evidence", "warning: an invariant names no `evidence` ledger, so its violations leave no evidence";
+    // rate_limit and threshold conditions
+    ZeroRate = "pips::zero-rate", "a rate limit admits zero requests per window";
+    ConditionLevel = "pips::condition-level", "a condition starts with a word its construct does not use (`alert` for rate limits, `warn` or `critical` for thresholds)";
+    ConditionMetric = "pips::condition-metric", "a condition names a measure its construct does not have (rate limits alert on `rejected_ratio`, thresholds name none)";
+    Comparator = "pips::comparator", "a condition's comparison does not bound the value, or alerts on the healthy side";
+    InvalidRatio = "pips::invalid-ratio", "a rejected-ratio threshold is outside (0, 1) or has more decimal places than the generated tests count exactly";
+    ThresholdOrder = "pips::threshold-order", "`warn` and `critical` bound opposite sides, or `warn` would not fire first";
+    // threshold
+    Promql = "pips::promql", "a threshold's PromQL expression is empty or does not parse";
+    PromqlType = "pips::promql-type", "a threshold's PromQL expression does not give an instant vector";
+    PromqlSourceless = "pips::promql-sourceless", "a threshold's PromQL expression makes series out of nothing (`vector()`, `time()`) instead of reading metrics";
+    UnknownUnit = "pips::unknown-unit", "warning: a threshold's unit is not a Grafana unit pip knows; it is passed on as is";
+    InvalidMetricName = "pips::invalid-metric-name", "a threshold's recording rule name is not a valid Prometheus metric name";
+    // bundle
+    UnknownPart = "pips::unknown-part", "a bundle's `include` names a part that does not exist";
+    // dashboard
+    EmptyRow = "pips::empty-row", "warning: a dashboard row shows nothing";
+    DuplicatePanel = "pips::duplicate-panel", "warning: a dashboard shows the same construct twice";
+}
+
+impl fmt::Display for Code {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for Code {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Code;
+
+    #[test]
+    fn every_code_is_distinct_well_formed_and_explained() {
+        let mut seen = std::collections::BTreeSet::new();
+        for code in Code::ALL {
+            let s = code.as_str();
+            assert!(seen.insert(s), "{s} is declared twice");
+            let name = s.strip_prefix("pips::").unwrap_or_default();
+            assert!(!name.is_empty() && name.chars().all(|c| c.is_ascii_lowercase() || c == '-'), "{s} is not `pips::` and kebab-case");
+            let e = code.explanation();
+            assert!(!e.is_empty() && !e.ends_with('.') && !e.starts_with(char::is_uppercase), "{s}: {e:?} breaks the message style");
+        }
+    }
+}

@@ -1,0 +1,74 @@
+//! The panels of a `ledger`: appends per second by subsystem, seconds since the last
+//! evidence of each subsystem, the head sequence and anomalies, and the ledger's events in
+//! Loki.
+
+use pip_conventions::{label, loki, metric, record};
+
+use super::panel::{GRID_WIDTH, PanelSpec, steps, where_};
+use crate::emit::promql::selector as sel;
+use crate::ir::{Ledger, Spec};
+
+/// The title of the default dashboard's row of ledgers.
+pub(super) const ROW: &str = "Evidence";
+
+/// Four panels: appends (half width), the silence and the head/anomaly stats (a quarter each,
+/// orange past the shortest `expect`, red past the longest), and a full-width Loki log panel.
+pub(super) fn panels(spec: &Spec, l: &Ledger) -> Vec<PanelSpec> {
+    let s = spec.name.as_str();
+    let base = [(label::SPEC, s), (label::LEDGER, l.name.as_str())];
+    let longest = l.expects.iter().map(|e| e.every.as_secs_f64()).fold(0.0, f64::max);
+    let shortest = l.expects.iter().map(|e| e.every.as_secs_f64()).fold(f64::INFINITY, f64::min);
+    let silence_steps = if l.expects.is_empty() { steps("green", &[]) } else { steps("green", &[("orange", shortest), ("red", longest)]) };
+    let desc = where_(spec, &l.source, l.doc.as_ref());
+    vec![
+        PanelSpec {
+            kind: "timeseries",
+            title: format!("{}: appends per second by subsystem", l.name),
+            description: desc.clone(),
+            targets: vec![(
+                format!("sum by ({}) (rate({}[5m]))", label::SUBSYSTEM, sel(metric::LEDGER_APPENDS.exposed, &base)),
+                "{{subsystem}}".into(),
+            )],
+            unit: "ops".into(),
+            thresholds: steps("green", &[]),
+            loki: false,
+            width: 12,
+        },
+        PanelSpec {
+            kind: "stat",
+            title: format!("{}: seconds since last evidence", l.name),
+            description: format!(
+                "{desc}\n\nExpected: {}.",
+                l.expects.iter().map(|e| format!("\"{}\" every {}", e.subsystem, e.every)).collect::<Vec<_>>().join(", ")
+            ),
+            targets: vec![(sel(record::LEDGER_SILENCE, &base), "{{subsystem}}".into())],
+            unit: "s".into(),
+            thresholds: silence_steps,
+            loki: false,
+            width: 6,
+        },
+        PanelSpec {
+            kind: "stat",
+            title: format!("{}: head sequence and anomalies", l.name),
+            description: format!("{desc}\n\nThe head sequence must never go down; any anomaly found by verification is shown by class."),
+            targets: vec![
+                (format!("max({})", sel(metric::LEDGER_HEAD_SEQ.exposed, &base)), "head seq".into()),
+                (format!("sum by ({}) ({})", label::CLASS, sel(record::LEDGER_ANOMALIES, &base)), "anomalies {{class}}".into()),
+            ],
+            unit: "none".into(),
+            thresholds: steps("green", &[]),
+            loki: false,
+            width: 6,
+        },
+        PanelSpec {
+            kind: "logs",
+            title: format!("{}: ledger events", l.name),
+            description: format!("{desc}\n\nThe events the service ships to Loki as JSON lines (stream {})", loki::selector(s, &l.name)),
+            targets: vec![(format!("{} | json", loki::selector(s, &l.name)), String::new())],
+            unit: "none".into(),
+            thresholds: steps("green", &[]),
+            loki: true,
+            width: GRID_WIDTH,
+        },
+    ]
+}

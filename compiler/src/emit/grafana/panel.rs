@@ -1,0 +1,125 @@
+//! A dashboard panel: what each construct kind says about it ([`PanelSpec`]) and its JSON
+//! once placed on the grid.
+
+use pip_conventions::grafana as g;
+use serde_json::{Value, json};
+
+use crate::ir::Spec;
+
+/// Grafana's grid is 24 columns wide.
+pub(super) const GRID_WIDTH: u32 = 24;
+/// Height of a panel in grid units.
+pub(super) const PANEL_HEIGHT: u32 = 8;
+
+/// A panel before it is placed on the grid.
+pub(super) struct PanelSpec {
+    /// Grafana's panel type: `timeseries`, `stat` or `logs`.
+    pub(super) kind: &'static str,
+    pub(super) title: String,
+    pub(super) description: String,
+    /// `(expr, legend)` per query, `refId` `A`, `B`, … in order; a Loki panel ignores the legend.
+    pub(super) targets: Vec<(String, String)>,
+    pub(super) unit: String,
+    pub(super) thresholds: Value,
+    /// Whether it reads Loki (otherwise Prometheus).
+    pub(super) loki: bool,
+    /// Width in grid columns, at most [`GRID_WIDTH`]; a panel that does not fit on the row
+    /// starts the next one.
+    pub(super) width: u32,
+}
+
+/// Threshold steps: `base` below the first step, then each colour from its value on.
+pub(super) fn steps(base: &str, steps: &[(&str, f64)]) -> Value {
+    let mut v = vec![json!({ "color": base, "value": null })];
+    v.extend(steps.iter().map(|(c, x)| json!({ "color": c, "value": x })));
+    json!({ "mode": "absolute", "steps": v })
+}
+
+/// A panel's description: the construct's `doc`, and where the spec defines it.
+pub(super) fn where_(spec: &Spec, source: &crate::span::SourceRef, doc: Option<&String>) -> String {
+    let mut d = doc.map(|d| format!("{d}\n\n")).unwrap_or_default();
+    d.push_str(&format!(
+        "Defined in {}:{} (spec {} {}, sha256 {}).",
+        source.file, source.line, spec.name, spec.version, spec.provenance.sha256
+    ));
+    d
+}
+
+fn prometheus_ref() -> Value {
+    json!({ "type": "prometheus", "uid": format!("${{{}}}", g::PROMETHEUS_VARIABLE) })
+}
+
+fn loki_ref() -> Value {
+    json!({ "type": "loki", "uid": format!("${{{}}}", g::LOKI_VARIABLE) })
+}
+
+/// The name Grafana's `__requires` gives a panel type.
+pub(super) fn panel_name(kind: &str) -> &'static str {
+    match kind {
+        "timeseries" => "Time series",
+        "stat" => "Stat",
+        "logs" => "Logs",
+        _ => "Panel",
+    }
+}
+
+/// The panel's JSON, with id `id`, at column `x` and row `y` of the grid.
+pub(super) fn panel_json(id: u32, p: &PanelSpec, x: u32, y: u32) -> Value {
+    let ds = if p.loki { loki_ref() } else { prometheus_ref() };
+    let targets: Vec<Value> = p
+        .targets
+        .iter()
+        .enumerate()
+        .map(|(i, (expr, legend))| {
+            let ref_id = char::from(b'A' + u8::try_from(i % 26).unwrap_or(0)).to_string();
+            if p.loki {
+                json!({ "datasource": ds, "editorMode": "code", "expr": expr, "queryType": "range", "refId": ref_id })
+            } else {
+                json!({ "datasource": ds, "editorMode": "code", "expr": expr, "legendFormat": legend, "range": true, "refId": ref_id })
+            }
+        })
+        .collect();
+    let options = match p.kind {
+        "timeseries" => json!({
+            "legend": { "calcs": [], "displayMode": "list", "placement": "bottom", "showLegend": true },
+            "tooltip": { "mode": "multi", "sort": "none" },
+        }),
+        "stat" => json!({
+            "colorMode": "value",
+            "graphMode": "none",
+            "justifyMode": "auto",
+            "orientation": "auto",
+            "percentChangeColorMode": "standard",
+            "reduceOptions": { "calcs": ["lastNotNull"], "fields": "", "values": false },
+            "showPercentChange": false,
+            "textMode": "auto",
+            "wideLayout": true,
+        }),
+        _ => json!({
+            "dedupStrategy": "none",
+            "enableLogDetails": true,
+            "prettifyLogMessage": false,
+            "showCommonLabels": false,
+            "showLabels": false,
+            "showLogContextToggle": false,
+            "showTime": true,
+            "sortOrder": "Descending",
+            "wrapLogMessage": true,
+        }),
+    };
+    let custom = if p.kind == "timeseries" { json!({ "thresholdsStyle": { "mode": "line" } }) } else { json!({}) };
+    json!({
+        "type": p.kind,
+        "id": id,
+        "title": p.title,
+        "description": p.description,
+        "datasource": ds,
+        "gridPos": { "h": PANEL_HEIGHT, "w": p.width, "x": x, "y": y },
+        "fieldConfig": {
+            "defaults": { "custom": custom, "thresholds": p.thresholds, "unit": p.unit },
+            "overrides": [],
+        },
+        "options": options,
+        "targets": targets,
+    })
+}

@@ -1,0 +1,76 @@
+//! The RFC 6962 Merkle tree over a ledger's entries: leaf and node hashing, the frontier that
+//! keeps the tree head up to date in O(log n) memory as entries are appended, and inclusion and
+//! consistency proofs with their verification (RFC 9162 §2.1.3–2.1.4), so that a checkpoint
+//! can name one root that a third party checks without the ledger's key.
+//!
+//! The hashing is exactly RFC 6962 §2.1, as Certificate Transparency and C2SP
+//! tlog-checkpoint use it: a leaf hashes as `SHA-256(0x00 || leaf bytes)`, an interior node
+//! as `SHA-256(0x01 || left || right)`, and the empty tree's root is `SHA-256("")`. The
+//! distinct prefixes keep a leaf from ever passing for an interior node (second preimages).
+//!
+//! The leaf bytes of a pip ledger entry are its canonical body bytes (the same bytes whose
+//! SHA-256 is the entry's chain hash), so leaf `i` of the tree is the entry with seq `i + 1`.
+//! The module itself only sees leaf hashes; which bytes feed [`leaf_hash`] is the caller's
+//! decision.
+//!
+//! Nothing here panics on any input: bad indexes, sizes, proof lengths and frontier bytes
+//! come back as [`ProofError`] or [`FrontierError`].
+
+mod frontier;
+mod proof;
+#[cfg(test)]
+mod tests;
+#[cfg(test)]
+mod vectors;
+
+use sha2::{Digest as _, Sha256};
+
+pub use frontier::{Frontier, FrontierError};
+pub use proof::{
+    ProofError, consistency_proof, consistency_proof_from, consistency_proof_len, inclusion_proof, inclusion_proof_from,
+    inclusion_proof_len, verify_consistency, verify_inclusion,
+};
+
+/// Length in bytes of every hash in the tree (SHA-256).
+pub const HASH_LEN: usize = 32;
+
+/// A leaf hash, an interior node hash or a root.
+pub type Hash = [u8; HASH_LEN];
+
+/// Domain-separation prefix of a leaf hash (RFC 6962 §2.1).
+const LEAF_PREFIX: u8 = 0x00;
+/// Domain-separation prefix of an interior node hash (RFC 6962 §2.1).
+const NODE_PREFIX: u8 = 0x01;
+
+/// The hash of one leaf: `SHA-256(0x00 || leaf)`.
+#[must_use]
+pub fn leaf_hash(leaf: &[u8]) -> Hash {
+    let mut hasher = Sha256::new();
+    hasher.update([LEAF_PREFIX]);
+    hasher.update(leaf);
+    hasher.finalize().into()
+}
+
+/// The hash of an interior node whose children hash to `left` and `right`:
+/// `SHA-256(0x01 || left || right)`.
+#[must_use]
+pub fn node_hash(left: &Hash, right: &Hash) -> Hash {
+    let mut hasher = Sha256::new();
+    hasher.update([NODE_PREFIX]);
+    hasher.update(left);
+    hasher.update(right);
+    hasher.finalize().into()
+}
+
+/// The root of the tree with no leaves: `SHA-256("")`.
+#[must_use]
+pub fn empty_root() -> Hash {
+    Sha256::digest([]).into()
+}
+
+/// The root of the tree whose leaves hash to `leaves`, in O(`leaves.len()`) time and
+/// O(log n) memory (the RFC 6962 `MTH`).
+#[must_use]
+pub fn root_of(leaves: &[Hash]) -> Hash {
+    Frontier::from_leaf_hashes(leaves.iter().copied()).root()
+}
