@@ -87,6 +87,11 @@
 //!   [`writer`] (with its flusher thread);
 //! - for tools: [`slice`](mod@slice) (the compact slice codec of bundles), [`import`]
 //!   (streaming JSON lines in).
+//! - signed checkpoints: [`merkle`] (RFC 6962 hashing and proofs), [`tree`] (the tree the writer
+//!   builds and proofs read, tiles in `<ledger>.tree`), and behind the `signing` feature `note`
+//!   (C2SP signed notes and checkpoints) and `signed` (the `<ledger>.signed` file, recovery on
+//!   open, verification with verifier keys alone, proofs); `open` and [`writer`] use them when a
+//!   ledger is opened with a signing key ([`Ledger::open_signed`](writer::Ledger)).
 //!
 //! # Where the time goes
 //! An entry costs five SHA-256 compressions (three for a body of ~140 bytes, two for the
@@ -121,9 +126,12 @@ pub mod query;
 pub mod records;
 pub mod report;
 pub mod scan;
+#[cfg(feature = "signing")]
+pub mod signed;
 pub mod slice;
 mod sweep;
 pub mod timefmt;
+pub mod tree;
 pub mod verify;
 pub mod writer;
 

@@ -92,6 +92,18 @@ impl LedgerConfig {
         self.checkpoint_path.clone().unwrap_or_else(|| checkpoint::default_path(&self.path))
     }
 
+    /// The signed checkpoint file of a ledger with a signing key: the ledger's path plus `.signed`.
+    pub fn signed_path(&self) -> PathBuf {
+        let mut s = self.path.as_os_str().to_os_string();
+        s.push(".signed");
+        PathBuf::from(s)
+    }
+
+    /// The Merkle tree cache of a ledger with a signing key: the ledger's path plus `.tree`.
+    pub fn tree_path(&self) -> PathBuf {
+        crate::ledger::tree::default_path(&self.path)
+    }
+
     /// Refuses settings the writer cannot honour (a group sync with no trigger, zero counts
     /// or intervals).
     pub(crate) fn validate(&self) -> Result<(), LedgerError> {

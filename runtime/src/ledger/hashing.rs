@@ -183,6 +183,99 @@ pub(crate) fn sha256_and_mac32(message: &[u8], key: &HmacKey, mac_of: &[u8; DIGE
     (digest_of(&state), digest_of(&outer))
 }
 
+/// The blocks of `prefix || message` (a one-byte domain prefix, as RFC 6962 leaves and nodes
+/// take): the first block is the prefix and the message's first 63 bytes, copied; after it the
+/// message is block-aligned again and hashed where it lies.
+struct Prefixed<'a> {
+    first: Block,
+    has_first: bool,
+    whole: &'a [Block],
+    tail: Tail,
+}
+
+impl<'a> Prefixed<'a> {
+    fn new(prefix: u8, message: &'a [u8]) -> Prefixed<'a> {
+        let total = message.len() + 1;
+        let mut first = [0u8; BLOCK_LEN];
+        if let Some(b) = first.first_mut() {
+            *b = prefix;
+        }
+        match message.split_at_checked(BLOCK_LEN - 1) {
+            Some((head, after)) => {
+                if let Some(dst) = first.get_mut(1..) {
+                    dst.copy_from_slice(head);
+                }
+                let (whole, rest) = after.as_chunks::<BLOCK_LEN>();
+                Prefixed { first, has_first: true, whole, tail: Tail::new(rest, total) }
+            }
+            None => {
+                if let Some(dst) = first.get_mut(1..total) {
+                    dst.copy_from_slice(message);
+                }
+                Prefixed { first, has_first: false, whole: &[], tail: Tail::new(first.get(..total).unwrap_or_default(), total) }
+            }
+        }
+    }
+
+    fn blocks(&self) -> impl Iterator<Item = &Block> {
+        self.has_first.then_some(&self.first).into_iter().chain(self.whole.iter()).chain(self.tail.blocks())
+    }
+}
+
+/// SHA-256 of `prefix || message`.
+pub(crate) fn sha256_prefixed(prefix: u8, message: &[u8]) -> [u8; DIGEST_LEN] {
+    let mut state = IV;
+    for b in Prefixed::new(prefix, message).blocks() {
+        compress(&mut state, b);
+    }
+    digest_of(&state)
+}
+
+/// SHA-256 of `prefix || a` and of `prefix || b`, their compressions interleaved.
+pub(crate) fn sha256_prefixed_pair(prefix: u8, a: &[u8], b: &[u8]) -> ([u8; DIGEST_LEN], [u8; DIGEST_LEN]) {
+    let (pa, pb) = (Prefixed::new(prefix, a), Prefixed::new(prefix, b));
+    let (mut blocks_a, mut blocks_b) = (pa.blocks(), pb.blocks());
+    let (mut sa, mut sb) = (IV, IV);
+    loop {
+        match (blocks_a.next(), blocks_b.next()) {
+            (Some(x), Some(y)) => {
+                compress(&mut sa, x);
+                compress(&mut sb, y);
+            }
+            (Some(x), None) => compress(&mut sa, x),
+            (None, Some(y)) => compress(&mut sb, y),
+            (None, None) => break,
+        }
+    }
+    (digest_of(&sa), digest_of(&sb))
+}
+
+/// SHA-256 of `prefix || left || right` for two 32-byte hashes (an RFC 6962 interior node):
+/// exactly two compressions.
+pub(crate) fn sha256_prefixed_two(prefix: u8, left: &[u8; DIGEST_LEN], right: &[u8; DIGEST_LEN]) -> [u8; DIGEST_LEN] {
+    let mut both = [0u8; 2 * DIGEST_LEN];
+    let (l, r) = both.split_at_mut(DIGEST_LEN);
+    l.copy_from_slice(left);
+    r.copy_from_slice(right);
+    sha256_prefixed(prefix, &both)
+}
+
+/// [`sha256_prefixed_two`] of two pairs of hashes, their compressions interleaved.
+pub(crate) fn sha256_prefixed_two_pair(
+    prefix: u8,
+    a: (&[u8; DIGEST_LEN], &[u8; DIGEST_LEN]),
+    b: (&[u8; DIGEST_LEN], &[u8; DIGEST_LEN]),
+) -> ([u8; DIGEST_LEN], [u8; DIGEST_LEN]) {
+    let join = |(l, r): (&[u8; DIGEST_LEN], &[u8; DIGEST_LEN])| {
+        let mut both = [0u8; 2 * DIGEST_LEN];
+        let (x, y) = both.split_at_mut(DIGEST_LEN);
+        x.copy_from_slice(l);
+        y.copy_from_slice(r);
+        both
+    };
+    sha256_prefixed_pair(prefix, &join(a), &join(b))
+}
+
 /// Whether two MACs are equal, in time that does not depend on where they differ (the
 /// comparison `hmac`'s `verify_slice` uses).
 pub(crate) fn ct_eq(a: &[u8; DIGEST_LEN], b: &[u8; DIGEST_LEN]) -> bool {
@@ -199,6 +292,20 @@ mod tests {
 
     fn bytes(n: usize, seed: u8) -> Vec<u8> {
         (0..n).map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed)).collect()
+    }
+
+    #[test]
+    fn prefixed_sha256_is_sha2s_of_the_prefixed_message_for_every_length() {
+        for n in 0..300 {
+            let (a, b) = (bytes(n, 1), bytes(300 - n, 2));
+            let expect = |m: &[u8]| -> [u8; 32] { Sha256::new().chain_update([0u8]).chain_update(m).finalize().into() };
+            assert_eq!(sha256_prefixed(0, &a), expect(&a), "length {n}");
+            assert_eq!(sha256_prefixed_pair(0, &a, &b), (expect(&a), expect(&b)), "lengths {n}, {}", 300 - n);
+        }
+        let (l, r) = ([3u8; 32], [4u8; 32]);
+        let expect: [u8; 32] = Sha256::new().chain_update([1u8]).chain_update(l).chain_update(r).finalize().into();
+        assert_eq!(sha256_prefixed_two(1, &l, &r), expect);
+        assert_eq!(sha256_prefixed_two_pair(1, (&l, &r), (&r, &l)), (expect, sha256_prefixed_two(1, &r, &l)));
     }
 
     #[test]

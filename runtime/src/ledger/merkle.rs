@@ -45,21 +45,26 @@ const NODE_PREFIX: u8 = 0x01;
 /// The hash of one leaf: `SHA-256(0x00 || leaf)`.
 #[must_use]
 pub fn leaf_hash(leaf: &[u8]) -> Hash {
-    let mut hasher = Sha256::new();
-    hasher.update([LEAF_PREFIX]);
-    hasher.update(leaf);
-    hasher.finalize().into()
+    crate::ledger::hashing::sha256_prefixed(LEAF_PREFIX, leaf)
+}
+
+/// The hashes of two leaves, computed together (their compressions interleave in the CPU).
+#[must_use]
+pub fn leaf_hash_pair(a: &[u8], b: &[u8]) -> (Hash, Hash) {
+    crate::ledger::hashing::sha256_prefixed_pair(LEAF_PREFIX, a, b)
 }
 
 /// The hash of an interior node whose children hash to `left` and `right`:
 /// `SHA-256(0x01 || left || right)`.
 #[must_use]
 pub fn node_hash(left: &Hash, right: &Hash) -> Hash {
-    let mut hasher = Sha256::new();
-    hasher.update([NODE_PREFIX]);
-    hasher.update(left);
-    hasher.update(right);
-    hasher.finalize().into()
+    crate::ledger::hashing::sha256_prefixed_two(NODE_PREFIX, left, right)
+}
+
+/// The hashes of two interior nodes, `(a, b)` and `(c, d)`, computed together.
+#[must_use]
+pub fn node_hash_pair(a: &Hash, b: &Hash, c: &Hash, d: &Hash) -> (Hash, Hash) {
+    crate::ledger::hashing::sha256_prefixed_two_pair(NODE_PREFIX, (a, b), (c, d))
 }
 
 /// The root of the tree with no leaves: `SHA-256("")`.

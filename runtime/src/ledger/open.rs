@@ -38,6 +38,9 @@ pub struct OpenReport {
     pub checkpoint_torn_bytes: u64,
     /// The ledger's identity (fixed when it was created).
     pub identity: Identity,
+    /// Bytes of an unfinished signed checkpoint note cut off the signed checkpoint file
+    /// (ledgers with a signing key).
+    pub signed_torn_bytes: u64,
     /// Whether the checkpoint file was missing or empty and a new checkpoint history was
     /// started (as [`LedgerConfig::new_checkpoint_history`] allows); the ledger records it
     /// as an entry.
@@ -69,6 +72,9 @@ pub(crate) struct Recovered {
     /// Why a new checkpoint history was started, if one was.
     pub restarted_checkpoints: Option<&'static str>,
     pub report: OpenReport,
+    /// The signing state (signed checkpoint file, tree) of a ledger with a signing key.
+    #[cfg(feature = "signing")]
+    pub signed: Option<crate::ledger::signed::recover::SignedStart>,
 }
 
 fn io<'a>(path: &'a Path, op: &'static str) -> impl FnOnce(std::io::Error) -> LedgerError + 'a {
@@ -81,7 +87,11 @@ fn damaged(path: &Path, offset: u64, what: impl Into<String>) -> LedgerError {
 
 /// Opens (or creates) the ledger and its checkpoint file, takes the ledger's lock, and
 /// recovers.
-pub(crate) fn open_files(config: &LedgerConfig, key: &LedgerKey) -> Result<Recovered, LedgerError> {
+pub(crate) fn open_files(
+    config: &LedgerConfig,
+    key: &LedgerKey,
+    #[cfg(feature = "signing")] signing: Option<&crate::ledger::signed::Signing>,
+) -> Result<Recovered, LedgerError> {
     let (path, ckpt_path) = (config.path.as_path(), config.checkpoint_path());
     let mut file = crate::fsread::open_rw(path, true).map_err(io(path, "open"))?;
     lock_exclusive(&file, path)?;
@@ -133,10 +143,18 @@ pub(crate) fn open_files(config: &LedgerConfig, key: &LedgerKey) -> Result<Recov
     let fresh = created.is_some() || len == HEADER_LEN as u64;
     let ckpt = open_checkpoints(&ckpt_path, key, &identity, fresh, config.new_checkpoint_history)?;
     let last_checkpoint = ckpt.last;
+    #[cfg(feature = "signing")]
+    let mut recovery = signing.map(|sg| crate::ledger::signed::recover::Recovery::start(config, &identity.digest(), sg)).transpose()?;
+    let mut fold = |_seq: u64, _offset: u64, _body: &[u8]| {
+        #[cfg(feature = "signing")]
+        if let Some(r) = recovery.as_mut() {
+            r.fold(_seq, _offset, _body);
+        }
+    };
     let mut rec = if created.is_some() {
         Scanned { next_seq: 1, head_hash: identity.digest(), last_ts: 0, end: HEADER_LEN as u64, subsystems: HashMap::new(), torn: None }
     } else {
-        scan_for_append(&mut file, path, key, &identity, last_checkpoint.as_ref())?
+        scan_for_append(&mut file, path, key, &identity, last_checkpoint.as_ref(), &mut fold)?
     };
     // Entries the checkpoint file vouches for are missing: refused before anything is
     // changed (a torn tail is not cut off, so the file stays as it was found).
@@ -153,6 +171,8 @@ pub(crate) fn open_files(config: &LedgerConfig, key: &LedgerKey) -> Result<Recov
         torn_tail = Some(RecoveredTail { offset, len: bytes.len() as u64, saved_to });
     }
     file.seek(SeekFrom::Start(rec.end)).map_err(io(path, "seek in"))?;
+    #[cfg(feature = "signing")]
+    let signed = recovery.map(|r| r.finish(config, rec.next_seq - 1)).transpose()?;
     let mut subsystems: Vec<(String, u64)> =
         rec.subsystems.into_iter().map(|(k, v)| (String::from_utf8_lossy(&k).into_owned(), v)).collect();
     subsystems.sort();
@@ -174,7 +194,13 @@ pub(crate) fn open_files(config: &LedgerConfig, key: &LedgerKey) -> Result<Recov
             checkpoint_torn_bytes: ckpt.torn_bytes,
             identity,
             new_checkpoint_history: ckpt.restarted.is_some(),
+            #[cfg(feature = "signing")]
+            signed_torn_bytes: signed.as_ref().map_or(0, |s| s.torn_bytes),
+            #[cfg(not(feature = "signing"))]
+            signed_torn_bytes: 0,
         },
+        #[cfg(feature = "signing")]
+        signed,
     })
 }
 
@@ -350,6 +376,7 @@ fn scan_for_append(
     key: &LedgerKey,
     identity: &Identity,
     checkpoint: Option<&Checkpoint>,
+    fold: &mut dyn FnMut(u64, u64, &[u8]),
 ) -> Result<Scanned, LedgerError> {
     let file_len = file.metadata().map_err(io(path, "read the size of"))?.len();
     // The header was checked by `check_header` before the checkpoint file was opened.
@@ -397,6 +424,7 @@ fn scan_for_append(
         {
             return Err(damaged(path, offset, format!("entry seq {seq} is not the entry its checkpoint commits to")));
         }
+        fold(seq, offset, record.get(..body_len).unwrap_or_default());
         match s.subsystems.get_mut(&subsystem) {
             Some(t) => *t = ts,
             None => {

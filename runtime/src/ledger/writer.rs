@@ -129,6 +129,9 @@ pub(crate) struct Shared {
     pub clock: Arc<dyn Clock>,
     pub config: LedgerConfig,
     pub metrics: LedgerMetrics,
+    /// The key and origin its checkpoints are signed with, when it has a signing key.
+    #[cfg(feature = "signing")]
+    pub signing: Option<crate::ledger::signed::Signing>,
 }
 
 impl Shared {
@@ -174,8 +177,46 @@ impl Ledger {
         clock: Arc<dyn Clock>,
         metrics: Option<&Metrics>,
     ) -> Result<(Ledger, OpenReport), LedgerError> {
+        Self::open_with(
+            config,
+            key,
+            clock,
+            metrics,
+            #[cfg(feature = "signing")]
+            None,
+        )
+    }
+
+    /// [`Ledger::open`] for a ledger with a signing key: besides its MACed checkpoints it
+    /// writes signed checkpoints (C2SP tlog-checkpoint notes over the Merkle tree of its
+    /// entries) to `<ledger>.signed`, and keeps the tree's tiles in `<ledger>.tree`; see
+    /// [`crate::ledger::signed`]. A ledger that had none gets its first signed checkpoint,
+    /// covering every entry, as soon as it is open.
+    #[cfg(feature = "signing")]
+    pub fn open_signed(
+        config: LedgerConfig,
+        key: LedgerKey,
+        signing: crate::ledger::signed::Signing,
+        clock: Arc<dyn Clock>,
+        metrics: Option<&Metrics>,
+    ) -> Result<(Ledger, OpenReport), LedgerError> {
+        Self::open_with(config, key, clock, metrics, Some(signing))
+    }
+
+    fn open_with(
+        config: LedgerConfig,
+        key: LedgerKey,
+        clock: Arc<dyn Clock>,
+        metrics: Option<&Metrics>,
+        #[cfg(feature = "signing")] signing: Option<crate::ledger::signed::Signing>,
+    ) -> Result<(Ledger, OpenReport), LedgerError> {
         config.validate()?;
-        let rec = open_files(&config, &key)?;
+        let rec = open_files(
+            &config,
+            &key,
+            #[cfg(feature = "signing")]
+            signing.as_ref(),
+        )?;
         let fallback = Metrics::default();
         let lm = LedgerMetrics::new(metrics.unwrap_or(&fallback), &config.spec, &config.name);
         let head = rec.next_seq - 1;
@@ -229,8 +270,13 @@ impl Ledger {
             clock,
             config,
             metrics: lm,
+            #[cfg(feature = "signing")]
+            signing,
         });
         let start = flusher::Start {
+            ledger_len: rec.ledger_len,
+            #[cfg(feature = "signing")]
+            signed: rec.signed,
             ledger: rec.ledger,
             checkpoints: rec.checkpoints,
             last_checkpoint_seq: last_cp,
@@ -414,6 +460,12 @@ impl Ledger {
     /// The configuration it was opened with.
     pub fn config(&self) -> &LedgerConfig {
         &self.handle.shared.config
+    }
+
+    /// The verifier key of its signed checkpoints (safe to publish), when it has a signing key.
+    #[cfg(feature = "signing")]
+    pub fn verifier(&self) -> Option<crate::ledger::note::NoteVerifier> {
+        self.handle.shared.signing.as_ref().map(crate::ledger::signed::Signing::verifier)
     }
 }
 

@@ -14,6 +14,10 @@ use crate::ledger::writer::{Shared, State};
 
 /// What the flusher starts from.
 pub(crate) struct Start {
+    /// The ledger file's length (where the next record goes).
+    pub ledger_len: u64,
+    #[cfg(feature = "signing")]
+    pub signed: Option<crate::ledger::signed::recover::SignedStart>,
     pub ledger: File,
     pub checkpoints: File,
     pub last_checkpoint_seq: u64,
@@ -27,6 +31,9 @@ fn nanos(d: Duration) -> u64 {
 
 struct Flusher<'a> {
     s: &'a Shared,
+    ledger_len: u64,
+    #[cfg(feature = "signing")]
+    signed: Option<crate::ledger::signed::recover::SignedStart>,
     ledger: File,
     checkpoints: File,
     durable: u64,
@@ -40,6 +47,9 @@ struct Flusher<'a> {
 pub(crate) fn run(s: &Shared, start: Start) {
     let mut f = Flusher {
         s,
+        ledger_len: start.ledger_len,
+        #[cfg(feature = "signing")]
+        signed: start.signed,
         ledger: start.ledger,
         checkpoints: start.checkpoints,
         durable: s.durable_seq.load(Ordering::Acquire),
@@ -48,14 +58,21 @@ pub(crate) fn run(s: &Shared, start: Start) {
         last_cp_seq: start.last_checkpoint_seq,
         last_cp_at: s.clock.monotonic_nanos(),
     };
-    // Entries recovered on open that no checkpoint covers yet get one now.
-    if f.durable > f.last_cp_seq {
+    // Entries recovered on open that no checkpoint covers yet get one now; so does a ledger
+    // whose entries no signed checkpoint covers yet (one that just got a signing key).
+    if f.durable > f.last_cp_seq || f.unsigned() {
         let cp = Checkpoint::new(&s.key, &s.digest, f.durable, s.clock.unix_millis().max(f.durable_ts), f.durable_hash);
-        if let Err(e) = f.write_checkpoints(&[cp]) {
+        if let Err(e) = f.sign(&[], &[cp]) {
             return fail(s, &e);
         }
-        let mut st = s.lock();
-        publish_checkpoints(s, &mut st, 1, f.last_cp_seq);
+        // A MACed checkpoint at a seq the last one has already would read as a replayed one.
+        if f.durable > f.last_cp_seq {
+            if let Err(e) = f.write_checkpoints(&[cp]) {
+                return fail(s, &e);
+            }
+            let mut st = s.lock();
+            publish_checkpoints(s, &mut st, 1, f.last_cp_seq);
+        }
     }
     let mut spare: Vec<u8> = Vec::with_capacity(1 << 16);
     let mut counts = Batch::new();
@@ -93,6 +110,7 @@ pub(crate) fn run(s: &Shared, start: Start) {
         if flush && let Err(e) = f.ledger.write_all(&spare).and_then(|()| f.ledger.sync_data()) {
             return fail(s, &format!("cannot write `{}`: {e}", s.config.path.display()));
         }
+        let batch: &[u8] = if flush { &spare } else { &[] };
         let (new_durable, new_hash, new_ts) =
             if flush { (batch_last, batch_hash, batch_ts) } else { (f.durable, f.durable_hash, f.durable_ts) };
         let now_ms = s.clock.unix_millis();
@@ -102,6 +120,11 @@ pub(crate) fn run(s: &Shared, start: Start) {
         if new_durable > covered && (closing || f.timed_checkpoint_due_at(new_durable, s.clock.monotonic_nanos())) {
             cps.push(Checkpoint::new(&s.key, &s.digest, new_durable, now_ms.max(new_ts), new_hash));
         }
+        // Signed checkpoints first: a MACed checkpoint is never ahead of the signed ones.
+        if let Err(e) = f.sign(batch, &cps) {
+            return fail(s, &e);
+        }
+        f.ledger_len += batch.len() as u64;
         if !cps.is_empty()
             && let Err(e) = f.write_checkpoints(&cps)
         {
@@ -159,6 +182,85 @@ fn fail(s: &Shared, what: &str) {
 }
 
 impl Flusher<'_> {
+    /// Whether the ledger signs and its durable entries are not all covered by a signed checkpoint.
+    fn unsigned(&self) -> bool {
+        #[cfg(feature = "signing")]
+        if let Some(sg) = &self.signed {
+            return sg.last_signed < self.durable;
+        }
+        false
+    }
+
+    /// Folds the records of `batch` (written at the ledger's current length) into the Merkle
+    /// tree and signs a checkpoint note at each of `cps`' seqs; writes the new tiles and
+    /// syncs the signed notes. Does nothing for a ledger without a signing key.
+    #[cfg(feature = "signing")]
+    fn sign(&mut self, batch: &[u8], cps: &[Checkpoint]) -> Result<(), String> {
+        use crate::ledger::format::MAC_LEN;
+        let (Some(sg), Some(signing)) = (self.signed.as_mut(), self.s.signing.as_ref()) else { return Ok(()) };
+        let mut notes = String::new();
+        let mut tiles = Vec::new();
+        let signed_before = sg.last_signed;
+        let mut sizes = cps.iter().map(|c| c.seq).filter(|&n| n > signed_before).peekable();
+        let mut sign_at = |sg: &mut crate::ledger::signed::recover::SignedStart, notes: &mut String| -> Result<(), String> {
+            while let Some(&n) = sizes.peek() {
+                if n > sg.builder.size() {
+                    break;
+                }
+                if n == sg.builder.size() {
+                    notes.push_str(&signing.sign_record(n, sg.builder.root()).map_err(|e| format!("cannot sign a checkpoint: {e}"))?);
+                    sg.last_signed = n;
+                }
+                sizes.next();
+            }
+            Ok(())
+        };
+        sign_at(sg, &mut notes)?;
+        // The batch's records: where each body lies, and the record's offset in the ledger.
+        let mut bodies: Vec<(usize, usize)> = Vec::new();
+        let mut at = 0usize;
+        while let Some(len) = batch.get(at..at + 4).and_then(|b| b.try_into().ok()).map(u32::from_le_bytes) {
+            let body_len = len as usize;
+            if batch.get(at + 4..at + 4 + body_len).is_none() {
+                break;
+            }
+            bodies.push((at, body_len));
+            at += 4 + body_len + MAC_LEN;
+        }
+        let body = |&(at, len): &(usize, usize)| batch.get(at + 4..at + 4 + len).unwrap_or_default();
+        // Leaves two at a time (their hashes' compressions interleave), folded in order.
+        let (pairs, odd) = bodies.as_chunks::<2>();
+        let leaves = pairs
+            .iter()
+            .flat_map(|[x, y]| {
+                let (lx, ly) = crate::ledger::merkle::leaf_hash_pair(body(x), body(y));
+                [(lx, x.0), (ly, y.0)]
+            })
+            .chain(odd.iter().map(|r| (crate::ledger::merkle::leaf_hash(body(r)), r.0)));
+        for (leaf, at) in leaves {
+            sg.builder.append_leaf(leaf, self.ledger_len + at as u64, &mut tiles);
+            sign_at(sg, &mut notes)?;
+        }
+        // The tree file is a cache, rebuilt on open when it is behind: written, not synced.
+        if !tiles.is_empty() {
+            sg.tree.write_all(&tiles).map_err(|e| format!("cannot write `{}`: {e}", self.s.config.tree_path().display()))?;
+        }
+        if !notes.is_empty() {
+            let path = self.s.config.signed_path();
+            sg.signed
+                .write_all(notes.as_bytes())
+                .and_then(|()| sg.signed.sync_data())
+                .map_err(|e| format!("cannot write `{}`: {e}", path.display()))?;
+        }
+        Ok(())
+    }
+
+    #[cfg(not(feature = "signing"))]
+    #[expect(clippy::unnecessary_wraps, clippy::unused_self, reason = "the signing build's signature")]
+    fn sign(&mut self, _batch: &[u8], _cps: &[Checkpoint]) -> Result<(), String> {
+        Ok(())
+    }
+
     fn flush_due(&self, st: &State, now: u64) -> bool {
         if st.buf_entries == 0 {
             return false;
