@@ -2,7 +2,7 @@
 //! `pip_runtime::declared::SpecDecl`, so that a service exports their series at start-up and
 //! opens its ledgers with the spec's figures.
 
-use pip_frontend::ir::Sync;
+use pip_frontend::ir::{DEFAULT_WITNESS_SILENCE, KeySource, Sync};
 use proc_macro2::TokenStream;
 use quote::quote;
 use syn::LitStr;
@@ -46,6 +46,22 @@ pub fn expand(input: TokenStream) -> syn::Result<TokenStream> {
         };
         let expected = l.expects.iter().map(|e| &e.subsystem);
         let clock_tolerance = l.clock_tolerance.millis;
+        let some_str =
+            |v: Option<&str>| v.map_or_else(|| quote!(::core::option::Option::None), |v| quote!(::core::option::Option::Some(#v)));
+        let signing = l.signing.as_ref();
+        let (key_env, key_file) = match signing.map(|s| &s.key) {
+            Some(KeySource::Env(v)) => (Some(v.as_str()), None),
+            Some(KeySource::File(p)) => (None, Some(p.as_str())),
+            None => (None, None),
+        };
+        let (signing_key_env, signing_key_file) = (some_str(key_env), some_str(key_file));
+        let origin = some_str(signing.map(|s| s.origin.as_str()));
+        let witnesses = signing.map_or(&[][..], |s| &s.witnesses[..]).iter().map(|w| {
+            let (url, key) = (&w.url, &w.key);
+            quote! { ::pip_runtime::declared::WitnessDecl { url: #url, key: #key } }
+        });
+        let witness_quorum = signing.map_or(0, |s| s.quorum);
+        let witness_silence = signing.map_or(DEFAULT_WITNESS_SILENCE, |s| s.silence).millis;
         quote! {
             ::pip_runtime::declared::LedgerDecl {
                 name: #ledger_name,
@@ -56,6 +72,12 @@ pub fn expand(input: TokenStream) -> syn::Result<TokenStream> {
                 sync_every_millis: #sync_every,
                 expected_subsystems: &[#(#expected),*],
                 clock_tolerance_millis: #clock_tolerance,
+                signing_key_env: #signing_key_env,
+                signing_key_file: #signing_key_file,
+                origin: #origin,
+                witnesses: &[#(#witnesses),*],
+                witness_quorum: #witness_quorum,
+                witness_silence_millis: #witness_silence,
             }
         }
     });

@@ -79,6 +79,33 @@ pub struct LedgerDecl<'a> {
     pub expected_subsystems: &'a [&'a str],
     /// The spec's `clock_tolerance` in milliseconds (default 5m): a wall-clock jump beyond it is recorded.
     pub clock_tolerance_millis: u64,
+    /// `signing_key = env("NAME")`: the environment variable that holds the key signing the
+    /// ledger's checkpoints. At most one of this and [`LedgerDecl::signing_key_file`] is set;
+    /// neither when the ledger does not sign its checkpoints.
+    pub signing_key_env: Option<&'a str>,
+    /// `signing_key = file("path")`: the file that holds the signing key.
+    pub signing_key_file: Option<&'a str>,
+    /// The checkpoint origin when the ledger signs (the spec's `origin`, default
+    /// `pip/<spec>/<ledger>`); `None` when it does not.
+    pub origin: Option<&'a str>,
+    /// The witnesses that cosign its checkpoints (`witness ... key ...`), in the spec's order;
+    /// empty when it names none.
+    pub witnesses: &'a [WitnessDecl<'a>],
+    /// Cosignatures a checkpoint needs (`witness_quorum`, default all witnesses; 0 without witnesses).
+    pub witness_quorum: u32,
+    /// The spec's `witness_silence` in milliseconds (default 1h, also when the ledger names no
+    /// witness): a witness that has not cosigned for longer is alerted on.
+    pub witness_silence_millis: u64,
+}
+
+/// A witness of a ledger (`witness "https://..." key "..."`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WitnessDecl<'a> {
+    /// The witness's base URL, absolute `http://` or `https://`.
+    pub url: &'a str,
+    /// Its C2SP verifier key `<name>+<hex key id>+<base64>` (Ed25519 `cosignature/v1`, type
+    /// `0x04`), as the compiler checked it: shape, type and key id.
+    pub key: &'a str,
 }
 
 impl SpecDecl {
@@ -126,7 +153,9 @@ impl SpecDecl {
 impl LedgerDecl<'_> {
     /// The configuration of this ledger of spec `spec`, in the file `path`: its checkpoint
     /// policy, durability, expected subsystems and clock tolerance; everything the spec does
-    /// not say keeps [`LedgerConfig::new`]'s default.
+    /// not say keeps [`LedgerConfig::new`]'s default. The signing settings (signing key,
+    /// origin, witnesses) are not part of a [`LedgerConfig`]; they are read from the
+    /// declaration's fields.
     pub fn config(&self, spec: &str, path: impl Into<PathBuf>) -> LedgerConfig {
         let mut config = LedgerConfig::new(spec, self.name, path);
         config.checkpoint =
@@ -144,7 +173,7 @@ impl LedgerDecl<'_> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
     use super::*;
 
     /// A declaration borrowed from data read at run time configures the ledger exactly as a
@@ -160,10 +189,23 @@ mod tests {
             sync_every_millis: Some(250),
             expected_subsystems: &["billing", "auth"],
             clock_tolerance_millis: 60_000,
+            signing_key_env: Some("PIP_AUDIT_SIGNING_KEY"),
+            signing_key_file: None,
+            origin: Some("payments.example.com/audit"),
+            witnesses: &[WitnessDecl {
+                url: "https://w1.example.com/",
+                key: "w1.example.com+a7d18111+BNdamAGCsQq31Uv+08lkBzoO4XLz2qYjJa8CGmj3B1Ea",
+            }],
+            witness_quorum: 1,
+            witness_silence_millis: 3_600_000,
         };
         let (name, subsystems) = (String::from("audit"), vec![String::from("billing"), String::from("auth")]);
         let borrowed: Vec<&str> = subsystems.iter().map(String::as_str).collect();
-        let read = LedgerDecl { name: &name, expected_subsystems: &borrowed, ..AUDIT };
+        let (origin, url, key) =
+            (String::from("payments.example.com/audit"), String::from("https://w1.example.com/"), String::from(AUDIT.witnesses[0].key));
+        let witnesses = [WitnessDecl { url: &url, key: &key }];
+        let read = LedgerDecl { name: &name, expected_subsystems: &borrowed, origin: Some(&origin), witnesses: &witnesses, ..AUDIT };
+        assert_eq!(read, AUDIT, "a borrowed declaration equals the constant one it was read from");
         let config = read.config("payments", "/data/audit.ledger");
         assert_eq!(config, AUDIT.config("payments", "/data/audit.ledger"));
         let mut expected = LedgerConfig::new("payments", "audit", "/data/audit.ledger");

@@ -85,12 +85,20 @@ pub enum Command {
         error_format: ErrorFormat,
     },
     /// Verify a ledger: name every anomaly with its class and position (exit 1 if any).
+    ///
+    /// With the HMAC key (`--key-file`/`--key-env`) every entry is checked. With the verifier
+    /// key alone (`--verifier-key`, public) the signed checkpoints are checked: the entries
+    /// they cover are proven, those after the last one are not. With both, both run.
+    #[command(group(clap::ArgGroup::new("any_key").required(true).multiple(true).args(["key_file", "key_env", "verifier_key"])))]
     VerifyLog {
         /// The ledger file.
         ledger: PathBuf,
-        /// The key.
+        /// The HMAC key (optional with `--verifier-key`).
         #[command(flatten)]
-        key: KeyArgs,
+        key: OptionalKeyArgs,
+        /// The signed checkpoints.
+        #[command(flatten)]
+        signed: SignedCheckArgs,
         /// The checkpoint file (default: LEDGER.ckpt when it exists).
         #[arg(long, value_name = "FILE")]
         checkpoints: Option<PathBuf>,
@@ -122,12 +130,71 @@ pub enum Command {
         #[command(flatten)]
         key: KeyArgs,
     },
-    /// Write a new random ledger key (hex, mode 0600) to a file that must not exist.
+    /// Write a new random ledger key (hex, mode 0600) to a file that must not exist; with
+    /// `--signing`, an Ed25519 checkpoint signing key instead, and print its verifier key.
     Keygen {
         /// The key file to create.
         #[arg(short, long, value_name = "FILE")]
         output: PathBuf,
+        /// Write a checkpoint signing key (Go `sumdb/note` private key text) and print the
+        /// verifier key line (`name+id+key`, public: give it to auditors) on stdout.
+        #[arg(long)]
+        signing: bool,
+        /// The signing key's name (default: the origin of the ledger `--spec`/`--ledger` name).
+        #[arg(long, value_name = "NAME", requires = "signing")]
+        name: Option<String>,
+        /// Spec files or directories: name the key after the ledger's checkpoint origin.
+        #[arg(long = "spec", value_name = "PATH", requires = "signing")]
+        specs: Vec<PathBuf>,
+        /// The ledger's name in the spec (needed when the specs declare several).
+        #[arg(long = "ledger", value_name = "NAME", requires = "specs")]
+        ledger: Option<String>,
     },
+    /// Check a proof made by `pipc log prove` or `pipc log consistency` with the verifier key
+    /// alone (exit 1 if it does not verify).
+    ///
+    /// With `--trusted-checkpoint`, the proof must also be of the trusted checkpoint's log
+    /// and reach at least its size: an inclusion proof's checkpoint must have the same origin
+    /// and a tree size no smaller than the trusted one's (pair it with a consistency proof from
+    /// the trusted size to show the two trees agree); a consistency proof must end at or beyond
+    /// the trusted size and, where one of its checkpoints has the trusted size, have the
+    /// trusted root.
+    VerifyProof {
+        /// The proof (JSON).
+        proof: PathBuf,
+        /// A file of verifier key lines, or a verifier key itself (repeatable).
+        #[arg(long, value_name = "VKEY", required = true)]
+        verifier_key: Vec<String>,
+        /// A signed checkpoint note kept from an earlier verification.
+        #[arg(long, value_name = "FILE")]
+        trusted_checkpoint: Option<PathBuf>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = ReportFormat::Human)]
+        format: ReportFormat,
+    },
+}
+
+/// The signed-checkpoint flags of `verify-log`.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct SignedCheckArgs {
+    /// A file of verifier key lines (`name+id+key`, as `pipc keygen --signing` prints), or a
+    /// verifier key itself (repeatable): check the ledger against its signed checkpoints.
+    #[arg(long, value_name = "VKEY")]
+    pub verifier_key: Vec<String>,
+    /// The signed checkpoint file (default: LEDGER.signed).
+    #[arg(long = "signed", value_name = "FILE", requires = "verifier_key")]
+    pub signed_file: Option<PathBuf>,
+    /// The ledger's checkpoint origin (default: the first verified checkpoint's).
+    #[arg(long, value_name = "ORIGIN", requires = "verifier_key")]
+    pub origin: Option<String>,
+    /// A signed checkpoint note kept from an earlier run: fail when the ledger is shorter than
+    /// it or does not agree with it (an older copy restored, or a fork).
+    #[arg(long, value_name = "FILE", requires = "verifier_key")]
+    pub trusted_checkpoint: Option<PathBuf>,
+    /// Write the latest verified signed checkpoint here (when the signed check is clean), to
+    /// pass as `--trusted-checkpoint` next time.
+    #[arg(long, value_name = "FILE", requires = "verifier_key")]
+    pub save_checkpoint: Option<PathBuf>,
 }
 
 /// `pipc log` subcommands.
@@ -156,6 +223,14 @@ pub enum LogCommand {
         /// checkpoint history (recorded in the ledger as an entry) instead of refusing.
         #[arg(long)]
         new_checkpoint_history: bool,
+        /// Sign checkpoints with this Ed25519 key file (`pipc keygen --signing` writes one),
+        /// into LEDGER.signed, so that the verifier key alone checks them.
+        #[arg(long, value_name = "FILE")]
+        signing_key: Option<PathBuf>,
+        /// The signed checkpoints' origin (default: the spec's `origin`, else
+        /// `pip/<spec>/<ledger>` with `--spec`, else the signing key's name).
+        #[arg(long, value_name = "ORIGIN", requires = "signing_key")]
+        origin: Option<String>,
         /// The entry, when given as flags.
         #[command(flatten)]
         entry: EntryArgs,
@@ -208,6 +283,36 @@ pub enum LogCommand {
         /// The ledger file.
         ledger: PathBuf,
     },
+    /// Write the proof (JSON) that entry SEQ is in the tree a signed checkpoint commits to;
+    /// `pipc verify-proof` checks it with the verifier key alone.
+    Prove {
+        /// The ledger file (with its LEDGER.signed and LEDGER.tree).
+        ledger: PathBuf,
+        /// The entry's seq.
+        #[arg(long, value_name = "N")]
+        seq: u64,
+        /// The tree size of the signed checkpoint to prove against (default: the latest).
+        #[arg(long, value_name = "S")]
+        size: Option<u64>,
+        /// Write the proof here (default: stdout).
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+    /// Write the proof (JSON) that the signed checkpoint of size OLD is a prefix of a later
+    /// one: nothing before OLD was changed, dropped or added since.
+    Consistency {
+        /// The ledger file (with its LEDGER.signed and LEDGER.tree).
+        ledger: PathBuf,
+        /// The older signed checkpoint's tree size.
+        #[arg(long, value_name = "S")]
+        old: u64,
+        /// The newer signed checkpoint's tree size (default: the latest).
+        #[arg(long, value_name = "S2")]
+        new: Option<u64>,
+        /// Write the proof here (default: stdout).
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
 }
 
 /// How a report is printed.
@@ -245,6 +350,26 @@ impl KeyArgs {
             let _ = writeln!(out.stderr, "  help: {}", w.help());
         }
         Ok(key)
+    }
+}
+
+/// The ledger key of `verify-log`, optional there when a verifier key is given (at most one).
+#[derive(Debug, Clone, Default, clap::Args)]
+#[group(required = false, multiple = false)]
+pub struct OptionalKeyArgs {
+    /// File holding the key as hex (`pipc keygen` writes one).
+    #[arg(long, value_name = "FILE")]
+    pub key_file: Option<PathBuf>,
+    /// Environment variable holding the key as hex.
+    #[arg(long, value_name = "VAR")]
+    pub key_env: Option<String>,
+}
+
+impl OptionalKeyArgs {
+    /// The key flags, when one was given.
+    pub(crate) fn given(&self) -> Option<KeyArgs> {
+        (self.key_file.is_some() || self.key_env.is_some())
+            .then(|| KeyArgs { key_file: self.key_file.clone(), key_env: self.key_env.clone() })
     }
 }
 

@@ -4,17 +4,18 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use pip_compiler::load::{self, Unpicked};
 use pip_runtime::clock::{Clock, SystemClock};
 use pip_runtime::hex::to_hex;
 use pip_runtime::ledger::checkpoint::default_path;
 use pip_runtime::ledger::key::generate_key_file;
 use pip_runtime::ledger::query::{Filter, LedgerReader, entry_json, evidence_gaps, summarize};
 use pip_runtime::ledger::timefmt::{format_millis, parse_millis};
-use pip_runtime::ledger::{Report, verify_files};
+use pip_runtime::ledger::{LedgerKey, Report, verify_files};
 
 use crate::out::Out;
-use crate::{EXIT_FAIL, EXIT_OK, EXIT_USAGE, FilterArgs, KeyArgs, ReportFormat};
+use crate::signed_commands::{SignedCheck, SignedOutcome};
+use crate::spec_ledger::spec_ledger;
+use crate::{EXIT_FAIL, EXIT_OK, EXIT_USAGE, FilterArgs, OptionalKeyArgs, ReportFormat, SignedCheckArgs};
 
 fn time(text: Option<&String>) -> Result<Option<u64>, String> {
     text.map(|t| parse_millis(t).map_err(|e| e.to_string())).transpose()
@@ -36,13 +37,16 @@ fn checkpoints_for(ledger: &Path, given: Option<&PathBuf>) -> Option<PathBuf> {
     given.cloned().or_else(|| Some(default_path(ledger)).filter(|p| p.exists()))
 }
 
-/// `pipc verify-log`: the whole-file verification report, as text (untrusted parts escaped)
-/// or one JSON document; exit 1 on any anomaly or an `--expect-id` mismatch, 2 when the
-/// files or the key cannot be read.
+/// `pipc verify-log`: the whole-file verification report with the HMAC key, and/or the
+/// check against the signed checkpoints with the verifier key; as text (untrusted parts
+/// escaped) or one JSON document. Exit 1 on any anomaly or problem or an `--expect-id`
+/// mismatch, 2 when the files or the keys cannot be read.
+#[expect(clippy::too_many_arguments, reason = "one per flag of the command")]
 pub(crate) fn verify_log(
     out: &mut Out<'_>,
     ledger: &Path,
-    key: &KeyArgs,
+    key: &OptionalKeyArgs,
+    signed: &SignedCheckArgs,
     checkpoints: Option<&PathBuf>,
     format: ReportFormat,
     threads: Option<usize>,
@@ -55,55 +59,114 @@ pub(crate) fn verify_log(
             return EXIT_USAGE;
         }
     };
-    let key = match key.load(out) {
-        Ok(k) => k,
+    let key = match key.given() {
+        Some(k) => match k.load(out) {
+            Ok(k) => Some(k),
+            Err(e) => {
+                out.err(e);
+                return EXIT_USAGE;
+            }
+        },
+        None if expect_id.is_some() => {
+            out.err("`--expect-id` needs the ledger key (`--key-file` or `--key-env`): only it authenticates the ledger's id");
+            return EXIT_USAGE;
+        }
+        None => None,
+    };
+    let signed_check = match SignedCheck::load(signed) {
+        Ok(c) => c,
         Err(e) => {
             out.err(e);
             return EXIT_USAGE;
         }
     };
     let ckpt = checkpoints_for(ledger, checkpoints);
-    let threads = threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from));
-    let report = match verify_files(ledger, ckpt.as_deref(), &key, threads) {
-        Ok(r) => r,
+    let hmac = match key.map(|key| hmac_check(ledger, ckpt.as_deref(), &key, threads, expect_id)).transpose() {
+        Ok(x) => x,
         Err(e) => {
             out.err(e);
             return EXIT_USAGE;
         }
     };
+    let signed_outcome = match signed_check.map(|c| c.run(ledger)).transpose() {
+        Ok(x) => x,
+        Err(e) => {
+            out.err(e);
+            return EXIT_USAGE;
+        }
+    };
+    let hmac_clean = hmac.as_ref().is_none_or(|(r, m)| r.is_clean() && m.is_none());
+    let signed_clean = signed_outcome.as_ref().is_none_or(SignedOutcome::is_clean);
+    match format {
+        ReportFormat::Human => {
+            if let Some((report, mismatch)) = &hmac {
+                print_human(out, ledger, ckpt.as_deref(), report, mismatch.as_ref());
+            }
+            if let Some(s) = &signed_outcome {
+                s.print_human(out, ledger, hmac.is_some());
+            }
+        }
+        ReportFormat::Json => {
+            let mut doc = match &hmac {
+                Some((report, mismatch)) => report_json(ledger, ckpt.as_deref(), report, mismatch.as_ref()),
+                None => serde_json::json!({ "ledger": ledger.display().to_string() }),
+            };
+            if let (Some(s), Some(obj)) = (&signed_outcome, doc.as_object_mut()) {
+                obj.insert("clean".into(), serde_json::Value::Bool(hmac_clean && signed_clean));
+                obj.insert("signed".into(), s.to_json());
+            }
+            let _ = writeln!(out.stdout, "{doc}");
+        }
+    }
+    if !(hmac_clean && signed_clean) {
+        EXIT_FAIL
+    } else if signed_outcome.as_ref().is_some_and(SignedOutcome::save_failed) {
+        EXIT_USAGE
+    } else {
+        EXIT_OK
+    }
+}
+
+/// The HMAC verification and the `--expect-id` comparison.
+fn hmac_check(
+    ledger: &Path,
+    ckpt: Option<&Path>,
+    key: &LedgerKey,
+    threads: Option<usize>,
+    expect_id: Option<String>,
+) -> Result<(Report, Option<IdentityMismatch>), String> {
+    let threads = threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from));
+    let report = verify_files(ledger, ckpt, key, threads).map_err(|e| e.to_string())?;
     // `--expect-id`: another ledger written with the same key verifies as well as this one;
     // only its identity tells them apart.
     let mismatch = expect_id.and_then(|want| {
         let have = report.identity.as_ref().map(|i| i.id_hex());
         (have.as_deref() != Some(want.as_str())).then_some(IdentityMismatch { expected: want, found: have })
     });
-    match format {
-        ReportFormat::Human => print_human(out, ledger, ckpt.as_deref(), &report, mismatch.as_ref()),
-        ReportFormat::Json => {
-            let in_flight =
-                report.in_flight.map(|f| serde_json::json!({ "ledger_bytes": f.ledger_bytes, "checkpoint_bytes": f.checkpoint_bytes }));
-            let doc = serde_json::json!({
-                "ledger": ledger.display().to_string(),
-                "checkpoints_file": ckpt.as_ref().map(|p| p.display().to_string()),
-                "clean": report.is_clean() && mismatch.is_none(),
-                "identity": report.identity.as_ref().map(|i| serde_json::json!({ "spec": i.spec, "ledger": i.ledger, "id": i.id_hex() })),
-                "identity_mismatch": mismatch.as_ref().map(|m| serde_json::json!({ "expected": m.expected, "found": m.found })),
-                "entries": report.entries,
-                "authentic": report.authentic,
-                "head": report.head.map(|h| serde_json::json!({ "seq": h.seq, "hash": to_hex(&h.hash), "time": format_millis(h.ts_millis) })),
-                "checkpoints": report.checkpoints,
-                "checkpointed_through": report.checkpointed_through,
-                "writer_live": report.writer_live,
-                "in_flight": in_flight,
-                "anomaly_count": report.anomaly_count(),
-                "anomalies": report.anomalies.iter().map(|a| a.to_json()).collect::<Vec<_>>(),
-                "events_total": report.events_total,
-                "events": report.events.iter().map(|e| e.to_json()).collect::<Vec<_>>(),
-            });
-            let _ = writeln!(out.stdout, "{doc}");
-        }
-    }
-    if report.is_clean() && mismatch.is_none() { EXIT_OK } else { EXIT_FAIL }
+    Ok((report, mismatch))
+}
+
+/// The HMAC verification report as one JSON document.
+fn report_json(ledger: &Path, ckpt: Option<&Path>, report: &Report, mismatch: Option<&IdentityMismatch>) -> serde_json::Value {
+    let in_flight = report.in_flight.map(|f| serde_json::json!({ "ledger_bytes": f.ledger_bytes, "checkpoint_bytes": f.checkpoint_bytes }));
+    serde_json::json!({
+        "ledger": ledger.display().to_string(),
+        "checkpoints_file": ckpt.map(|p| p.display().to_string()),
+        "clean": report.is_clean() && mismatch.is_none(),
+        "identity": report.identity.as_ref().map(|i| serde_json::json!({ "spec": i.spec, "ledger": i.ledger, "id": i.id_hex() })),
+        "identity_mismatch": mismatch.map(|m| serde_json::json!({ "expected": m.expected, "found": m.found })),
+        "entries": report.entries,
+        "authentic": report.authentic,
+        "head": report.head.map(|h| serde_json::json!({ "seq": h.seq, "hash": to_hex(&h.hash), "time": format_millis(h.ts_millis) })),
+        "checkpoints": report.checkpoints,
+        "checkpointed_through": report.checkpointed_through,
+        "writer_live": report.writer_live,
+        "in_flight": in_flight,
+        "anomaly_count": report.anomaly_count(),
+        "anomalies": report.anomalies.iter().map(|a| a.to_json()).collect::<Vec<_>>(),
+        "events_total": report.events_total,
+        "events": report.events.iter().map(|e| e.to_json()).collect::<Vec<_>>(),
+    })
 }
 
 /// The ledger is not the one `--expect-id` names.
@@ -370,17 +433,6 @@ fn human_duration(ms: u64) -> String {
         1..=119 => format!("{s}s"),
         120..=7199 => format!("{}m{:02}s", s / 60, s % 60),
         _ => format!("{}h{:02}m", s / 3600, (s % 3600) / 60),
-    }
-}
-
-/// The named ledger (or the only ledger) of the specs, with its spec's id.
-pub(crate) fn spec_ledger(specs: &[PathBuf], name: Option<&str>) -> Result<(String, pip_compiler::ir::Ledger), String> {
-    let c = load::load(specs).map_err(|e| e.to_string())?;
-    match load::pick(c.specs(), name, |s| &s.ledgers, |l| &l.name) {
-        Ok((s, l)) => Ok((s.name.clone(), l.clone())),
-        Err(Unpicked::NoneDeclared) => Err("the spec declares no ledger".to_string()),
-        Err(Unpicked::NotFound { name, all }) => Err(format!("no ledger `{name}` in the spec; it has {all}")),
-        Err(Unpicked::Several { all }) => Err(format!("the spec has several ledgers ({all}); name one with `--ledger`")),
     }
 }
 

@@ -9,8 +9,13 @@ mod commands;
 mod ledger_commands;
 mod log_append;
 mod out;
+mod signed_commands;
+mod spec_ledger;
 
-pub use args::{BundleArgs, Cli, Color, Command, EntryArgs, ErrorFormat, FilterArgs, KeyArgs, LogCommand, ReportFormat};
+pub use args::{
+    BundleArgs, Cli, Color, Command, EntryArgs, ErrorFormat, FilterArgs, KeyArgs, LogCommand, OptionalKeyArgs, ReportFormat,
+    SignedCheckArgs,
+};
 
 use std::ffi::OsString;
 use std::io::Write;
@@ -74,17 +79,19 @@ pub fn run(args: impl IntoIterator<Item = impl Into<OsString> + Clone>, stdout: 
             let others = if prune || paths.is_empty() { pip_compiler::build::Others::Prune } else { pip_compiler::build::Others::Keep };
             commands::build(&mut out, &paths, &dir, check, others, error_format)
         }
-        Command::VerifyLog { ledger, key, checkpoints, format, threads, expect_id } => {
-            ledger_commands::verify_log(&mut out, &ledger, &key, checkpoints.as_ref(), format, threads, expect_id.as_deref())
+        Command::VerifyLog { ledger, key, signed, checkpoints, format, threads, expect_id } => {
+            ledger_commands::verify_log(&mut out, &ledger, &key, &signed, checkpoints.as_ref(), format, threads, expect_id.as_deref())
         }
         Command::Log { command } => match command {
-            LogCommand::Append { ledger, key, checkpoints, specs, name, new_checkpoint_history, entry } => {
+            LogCommand::Append { ledger, key, checkpoints, specs, name, new_checkpoint_history, signing_key, origin, entry } => {
                 let target = log_append::AppendTarget {
                     ledger: &ledger,
                     checkpoints: checkpoints.as_ref(),
                     specs: &specs,
                     name: name.as_deref(),
                     new_checkpoint_history,
+                    signing_key: signing_key.as_deref(),
+                    origin: origin.as_deref(),
                 };
                 log_append::append(&mut out, Box::new(std::io::BufReader::with_capacity(1 << 16, std::io::stdin())), &target, &key, &entry)
             }
@@ -96,8 +103,18 @@ pub fn run(args: impl IntoIterator<Item = impl Into<OsString> + Clone>, stdout: 
                 ledger_commands::gaps(&mut out, &ledger, &specs, name.as_deref(), now.as_ref(), since.as_ref(), format)
             }
             LogCommand::Dump { ledger } => ledger_commands::show(&mut out, &ledger, &FilterArgs::default()),
+            LogCommand::Prove { ledger, seq, size, output } => signed_commands::prove(&mut out, &ledger, seq, size, output.as_deref()),
+            LogCommand::Consistency { ledger, old, new, output } => {
+                signed_commands::consistency(&mut out, &ledger, old, new, output.as_deref())
+            }
         },
-        Command::Keygen { output } => ledger_commands::keygen(&mut out, &output),
+        Command::Keygen { output, signing: false, .. } => ledger_commands::keygen(&mut out, &output),
+        Command::Keygen { output, signing: true, name, specs, ledger } => {
+            signed_commands::keygen(&mut out, &output, name.as_deref(), &specs, ledger.as_deref())
+        }
+        Command::VerifyProof { proof, verifier_key, trusted_checkpoint, format } => {
+            signed_commands::verify_proof(&mut out, &proof, &verifier_key, trusted_checkpoint.as_deref(), format)
+        }
         Command::Bundle(args) => bundle_commands::bundle(&mut out, &args),
         Command::VerifyBundle { bundle, key } => bundle_commands::verify_bundle(&mut out, &bundle, &key),
     }

@@ -6,17 +6,17 @@ use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use pip_compiler::ir::Sync;
+use pip_compiler::ir::{DEFAULT_WITNESS_SILENCE, KeySource, Sync};
 use pip_runtime::clock::{Clock, SystemClock};
-use pip_runtime::declared::LedgerDecl;
+use pip_runtime::declared::{LedgerDecl, WitnessDecl};
 use pip_runtime::evidence::Event;
 use pip_runtime::hex::to_hex;
 use pip_runtime::ledger::import::{Imported, Source, import};
 use pip_runtime::ledger::timefmt::format_millis;
 use pip_runtime::ledger::{Durability, Ledger, LedgerConfig};
 
-use crate::ledger_commands::spec_ledger;
 use crate::out::Out;
+use crate::spec_ledger::spec_ledger;
 use crate::{EXIT_OK, EXIT_USAGE};
 use crate::{EntryArgs, KeyArgs};
 
@@ -53,6 +53,10 @@ pub(crate) struct AppendTarget<'a> {
     pub name: Option<&'a str>,
     /// Start a new checkpoint history when the checkpoint file is missing or empty.
     pub new_checkpoint_history: bool,
+    /// The Ed25519 key file that signs the checkpoints (`--signing-key`).
+    pub signing_key: Option<&'a Path>,
+    /// The signed checkpoints' origin (`--origin`).
+    pub origin: Option<&'a str>,
 }
 
 impl AppendTarget<'_> {
@@ -65,6 +69,8 @@ impl AppendTarget<'_> {
         } else {
             let (spec, l) = spec_ledger(self.specs, self.name)?;
             let subsystems: Vec<&str> = l.expects.iter().map(|e| e.subsystem.as_str()).collect();
+            let witnesses: Vec<WitnessDecl<'_>> =
+                l.signing.iter().flat_map(|s| &s.witnesses).map(|w| WitnessDecl { url: &w.url, key: &w.key }).collect();
             let (sync_every_append, sync_entries, sync_every_millis) = match &l.sync {
                 Sync::EveryAppend => (true, None, None),
                 Sync::Group { entries, interval } => (false, *entries, interval.as_ref().map(|d| d.millis)),
@@ -78,6 +84,18 @@ impl AppendTarget<'_> {
                 sync_every_millis,
                 expected_subsystems: &subsystems,
                 clock_tolerance_millis: l.clock_tolerance.millis,
+                signing_key_env: match l.signing.as_ref().map(|s| &s.key) {
+                    Some(KeySource::Env(v)) => Some(v),
+                    _ => None,
+                },
+                signing_key_file: match l.signing.as_ref().map(|s| &s.key) {
+                    Some(KeySource::File(p)) => Some(p),
+                    _ => None,
+                },
+                origin: l.signing.as_ref().map(|s| s.origin.as_str()),
+                witnesses: &witnesses,
+                witness_quorum: l.signing.as_ref().map_or(0, |s| s.quorum),
+                witness_silence_millis: l.signing.as_ref().map_or(DEFAULT_WITNESS_SILENCE, |s| s.silence).millis,
             };
             decl.config(&spec, self.ledger)
         };
@@ -116,8 +134,19 @@ pub(crate) fn append(out: &mut Out<'_>, stdin: Box<dyn BufRead + Send>, target: 
             return EXIT_USAGE;
         }
     };
+    let signing = match crate::signed_commands::append_signing(out, target.signing_key, target.origin, target.specs, target.name) {
+        Ok(s) => s,
+        Err(e) => {
+            out.err(format!("{e}; nothing appended"));
+            return EXIT_USAGE;
+        }
+    };
     let clock: Arc<dyn Clock> = Arc::new(SystemClock::new());
-    let (handle, report) = match Ledger::open(cfg, key, clock, None) {
+    let opened = match signing {
+        Some(signing) => Ledger::open_signed(cfg, key, signing, clock, None),
+        None => Ledger::open(cfg, key, clock, None),
+    };
+    let (handle, report) = match opened {
         Ok(x) => x,
         Err(e) => {
             out.err(e);

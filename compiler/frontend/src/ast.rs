@@ -93,6 +93,14 @@ pub enum StatementKind {
         /// `severity <P0..P3>` of the gap alert, if written.
         severity: Option<Value>,
     },
+    /// `witness "https://w1.example/" key "w1.example+0a1b2c3d+BAAA..."` (a ledger's witness).
+    Witness {
+        /// The value after `witness`: the witness's URL, checked to be an http(s) string.
+        url: Value,
+        /// The value after `key`: the witness's public verifier key, checked to be a string
+        /// `name+hexid+base64`.
+        key: Value,
+    },
     /// `warn when > 0.01 for 10m severity P2`, `alert when rejected_ratio > 0.05 for 5m`.
     Condition(Condition),
     /// `include ledger audit, specs, ...`.

@@ -191,7 +191,7 @@ fn check_spec(cx: &mut Cx<'_>, name: &str, members: &[Member<'_>]) -> Option<ir:
     let items: Vec<&Item> = members.iter().flat_map(|m| m.items.iter()).collect();
     // The constructs are checked even when the header has errors, so that one run reports
     // every error (their default runbook only matters when the spec is valid).
-    let body = constructs::check_items(cx, &items, runbook.as_deref().unwrap_or_default(), evidence_values.unwrap_or_default());
+    let body = constructs::check_items(cx, name, &items, runbook.as_deref().unwrap_or_default(), evidence_values.unwrap_or_default());
     let (owner, runbook, version, body, _) = (owner?, runbook?, version?, body?, evidence_values?);
     let provenance = provenance(cx, members);
     let constructs::Body { ledgers, invariants, rate_limits, thresholds, versioned, bundles, dashboards } = body;

@@ -336,6 +336,9 @@ impl<'a> Formatter<'a> {
                     self.out.push_str(&value(sv));
                 }
             }
+            StatementKind::Witness { url, key } => {
+                self.out.push_str(&format!("witness {} key {}", value(url), value(key)));
+            }
             StatementKind::Condition(c) => {
                 self.out.push_str(&c.level.name);
                 self.out.push_str(" when ");

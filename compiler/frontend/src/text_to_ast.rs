@@ -286,6 +286,8 @@ fn describe_rule(rule: Rule) -> &'static str {
         Rule::kw_append => "`append`",
         Rule::kw_expect => "`expect`",
         Rule::kw_subsystem => "`subsystem`",
+        Rule::kw_witness => "`witness`",
+        Rule::kw_key => "`key`",
         Rule::kw_when => "`when`",
         Rule::kw_for => "`for`",
         Rule::kw_severity => "`severity`",
@@ -457,6 +459,12 @@ impl Builder {
                 };
                 StatementKind::Expect { subsystem, every, severity }
             }
+            Rule::witness_stmt => {
+                let mut it = self.children(inner);
+                let url = self.value(self.next(&mut it, span)?)?;
+                let key = self.value(self.next(&mut it, span)?)?;
+                StatementKind::Witness { url, key }
+            }
             Rule::condition_stmt => StatementKind::Condition(self.condition(inner, span)?),
             Rule::include_stmt => {
                 let items = self
@@ -601,6 +609,8 @@ fn is_keyword(rule: Rule) -> bool {
             | Rule::kw_append
             | Rule::kw_expect
             | Rule::kw_subsystem
+            | Rule::kw_witness
+            | Rule::kw_key
             | Rule::kw_when
             | Rule::kw_for
             | Rule::kw_severity

@@ -73,6 +73,8 @@ impl Names {
 
 /// What every construct check needs.
 pub(crate) struct Ctx<'n> {
+    /// The spec's name (a ledger's default checkpoint origin is `pip/<spec>/<ledger>`).
+    pub spec: &'n str,
     /// Every construct of the spec, for resolving references.
     pub names: &'n Names,
     /// The spec's `runbook` URL, the base of a construct's default runbook.
@@ -94,7 +96,13 @@ impl Ctx<'_> {
 }
 
 /// Checks the items of a spec (all its files, header lines excluded).
-pub(crate) fn check_items(cx: &mut Cx<'_>, items: &[&Item], runbook: &str, evidence_values: crate::ir::EvidenceValues) -> Option<Body> {
+pub(crate) fn check_items(
+    cx: &mut Cx<'_>,
+    spec: &str,
+    items: &[&Item],
+    runbook: &str,
+    evidence_values: crate::ir::EvidenceValues,
+) -> Option<Body> {
     let before = cx.error_count();
     let mut names = Names(BTreeMap::new());
     let mut checked: Vec<(&Item, ConstructKind, &Block)> = Vec::new();
@@ -143,7 +151,7 @@ pub(crate) fn check_items(cx: &mut Cx<'_>, items: &[&Item], runbook: &str, evide
             checked.push((item, kind, block));
         }
     }
-    let ctx = Ctx { names: &names, runbook, evidence_values };
+    let ctx = Ctx { spec, names: &names, runbook, evidence_values };
     // Constructs are checked independently once the name table exists; large specs are
     // split across the machine's cores (the embedded Rust and PromQL parsers dominate).
     let threads = if checked.len() >= PARALLEL_MIN_CONSTRUCTS { crate::parallelism() } else { 1 };

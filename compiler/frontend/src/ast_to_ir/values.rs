@@ -457,6 +457,7 @@ pub(crate) fn describe_statement(s: &Statement) -> String {
         StatementKind::Ensures(_) => "`ensures`".into(),
         StatementKind::Every { keyword, .. } => format!("`{} every`", keyword.name),
         StatementKind::Expect { .. } => "`expect subsystem`".into(),
+        StatementKind::Witness { .. } => "`witness`".into(),
         StatementKind::Condition(c) => format!("`{} when`", c.level.name),
         StatementKind::Include(_) => "`include`".into(),
         StatementKind::Row { .. } => "`row`".into(),
@@ -501,7 +502,12 @@ impl<'a> Settings<'a> {
     }
 
     pub fn get(&self, key: &str) -> Option<&'a Value> {
-        self.assigns.iter().find(|a| a.key.name == key).map(|a| &a.value)
+        self.assign(key).map(|a| &a.value)
+    }
+
+    /// The whole assignment of a setting, for errors that point at its name.
+    pub fn assign(&self, key: &str) -> Option<&'a Assign> {
+        self.assigns.iter().find(|a| a.key.name == key).copied()
     }
 
     /// The value of a required setting, or an error on the construct's name.

@@ -58,13 +58,13 @@ codes! {
     WrongKind = "pips::wrong-kind", "a reference names a construct of a kind that cannot be used there";
     // Settings and statements.
     UnknownSetting = "pips::unknown-setting", "a block sets something its kind does not have";
-    DuplicateSetting = "pips::duplicate-setting", "a setting, trigger, condition or part is given twice where it may appear once";
+    DuplicateSetting = "pips::duplicate-setting", "a setting, trigger, condition, part or witness is given twice where it may appear once";
     MissingSetting = "pips::missing-setting", "a block lacks something it needs: a required setting, a version, a trigger, a check or a condition";
     MisplacedStatement = "pips::misplaced-statement", "a statement is in a block that does not take it";
     TypeMismatch = "pips::type-mismatch", "a value has the wrong type for its setting";
     UnknownValue = "pips::unknown-value", "a word is not one of the choices of its setting";
     EmptyString = "pips::empty-string", "a string that must say something is empty or blank";
-    InvalidUrl = "pips::invalid-url", "a runbook is not an http(s) URL";
+    InvalidUrl = "pips::invalid-url", "a runbook or witness URL is not an absolute http(s) URL";
     UnknownSeverity = "pips::unknown-severity", "a severity is not one of `P0`, `P1`, `P2` and `P3`";
     SeverityOverride = "pips::severity-override", "a severity's policy is overridden twice";
     InvalidLabel = "pips::invalid-label", "a label name of `labels { ... }` is not a valid Prometheus label name";
@@ -78,8 +78,11 @@ codes! {
     ZeroSize = "pips::zero-size", "a size that must be positive is zero";
     TooLarge = "pips::too-large", "a value is larger than the runtime or the generated tests allow";
     // ledger
-    KeySource = "pips::key-source", "a ledger key does not come from `env(\"NAME\")` with a valid variable name or from `file(\"path\")`";
+    KeySource = "pips::key-source", "a ledger's `key` or `signing_key` does not come from `env(\"NAME\")` with a valid variable name or from `file(\"path\")`";
     SyncPolicy = "pips::sync-policy", "`sync every append` is combined with other triggers";
+    InvalidOrigin = "pips::invalid-origin", "a ledger's checkpoint `origin` is longer than 255 bytes, or holds a space, a `+`, a control character or a URL scheme";
+    VerifierKey = "pips::verifier-key", "a witness key is not a C2SP Ed25519 cosignature verifier key `name+hexid+base64` with a matching key id";
+    WitnessQuorum = "pips::witness-quorum", "a ledger's `witness_quorum` asks for more cosignatures than it names witnesses";
     // invariant
     RustExpr = "pips::rust-expr", "a `requires` or `ensures` check is not a valid Rust expression";
     AssignmentInCheck = "pips::assignment-in-check", "a check assigns (`=`) where it should compare (`==`)";

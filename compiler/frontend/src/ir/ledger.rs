@@ -66,6 +66,57 @@ pub struct Ledger {
     /// `clock_tolerance = 5m` (the default): how far a writer's clock may jump before the ledger
     /// records the jump; longer than zero.
     pub clock_tolerance: Duration,
+    /// `signing_key = ...` and the settings that need it: signed (and possibly witnessed)
+    /// checkpoints. `None` when the ledger has no `signing_key`; then it is left out of the IR
+    /// JSON, so the IR of a spec without one is what it was before signing existed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signing: Option<Signing>,
+}
+
+/// The default `witness_silence`: one hour.
+pub const DEFAULT_WITNESS_SILENCE: Duration = Duration::from_secs(3600);
+
+/// The longest checkpoint origin, in bytes: a tlog-cosignature `cosigned_message` holds the
+/// origin in a one-byte-length field.
+pub const MAX_ORIGIN_BYTES: usize = 255;
+
+/// A ledger's signed checkpoints (c2sp.org/tlog-checkpoint as c2sp.org/signed-note), so that a
+/// third party can check the ledger's tree heads with a public key alone, and the witnesses
+/// that cosign them (c2sp.org/tlog-cosignature), so that the log cannot show two histories.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Signing {
+    /// `signing_key = env("...")` or `file("...")`: where the runtime reads the Ed25519 key
+    /// that signs the checkpoints; the key itself is never in a spec.
+    pub key: KeySource,
+    /// `origin = "..."`: the first line of every checkpoint, by which witnesses and verifiers
+    /// tell this log from every other. Default `pip/<spec>/<ledger>`. Never empty, at most
+    /// [`MAX_ORIGIN_BYTES`], without whitespace, `+`, control characters or `://`.
+    pub origin: String,
+    /// The `witness ... key ...` lines, in order; no two with the same URL or key name.
+    pub witnesses: Vec<Witness>,
+    /// `witness_quorum = <n>`: how many witnesses must cosign a checkpoint, from 1 to the
+    /// number of witnesses; default all of them (0 when there are none).
+    pub quorum: u32,
+    /// `witness_silence = 1h` (the default, [`DEFAULT_WITNESS_SILENCE`]): how long a witness
+    /// may go without cosigning before the ledger alerts; longer than zero.
+    pub silence: Duration,
+}
+
+/// `witness "https://w1.example/" key "w1.example+0a1b2c3d+BAAA..."`: a witness that cosigns
+/// the ledger's checkpoints.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Witness {
+    /// The witness's base URL, absolute `http://` or `https://`, without whitespace.
+    pub url: String,
+    /// Its verifier key as written, `<name>+<8 lowercase hex digits>+<base64>`: the base64 is of
+    /// 33 bytes, the type `0x04` (Ed25519 `cosignature/v1`) then the public key, and the hex is
+    /// the key id those give. Public: it only checks cosignatures.
+    pub key: String,
+    /// The key's name, the part of [`Witness::key`] before the first `+`: the name on the
+    /// witness's cosignature lines.
+    pub name: String,
+    /// Where the `witness` line is written.
+    pub source: SourceRef,
 }
 
 /// `expect subsystem "billing" every 15m severity P1`.

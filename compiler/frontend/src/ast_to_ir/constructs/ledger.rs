@@ -1,5 +1,8 @@
-//! `ledger`: the key source, checkpoint and sync policies, and the subsystems expected to
-//! write evidence.
+//! `ledger`: the key source, checkpoint and sync policies, the subsystems expected to
+//! write evidence, and signed, witnessed checkpoints (`signing`).
+
+mod signing;
+mod verifier_key;
 
 use super::Ctx;
 use super::shared::{misplaced, split};
@@ -22,9 +25,25 @@ pub const DEFAULT_CLOCK_TOLERANCE: Duration = Duration::from_secs(300);
 pub(crate) fn check(cx: &mut Cx<'_>, ctx: &Ctx<'_>, name: &str, span: Span, block: &Block) -> Option<ir::Ledger> {
     let before = cx.error_count();
     let (assigns, others) = split(block);
-    let s = Settings::collect(cx, "ledger", span, &["doc", "key", "severity", "runbook", "clock_tolerance"], assigns);
+    let mut settings = Vec::with_capacity(assigns.len());
+    for a in assigns {
+        if a.key.name != "witness" {
+            settings.push(a);
+            continue;
+        }
+        // `witness` is a statement; as an unknown setting it would get "did you mean
+        // `witness_quorum`?", which is not what its author meant.
+        cx.push(
+            Diagnostic::error(Code::UnknownSetting, a.key.span, "`witness` is not a setting of `ledger`")
+                .label("a statement, written without `=`")
+                .help("write `witness \"https://witness.example.com/\" key \"<name>+<key id>+<key>\"`"),
+        );
+    }
+    let allowed: Vec<&str> = ["doc", "key", "severity", "runbook", "clock_tolerance"].into_iter().chain(signing::SETTINGS).collect();
+    let s = Settings::collect(cx, "ledger", span, &allowed, settings);
     let doc = s.get("doc").and_then(|v| values::string_value(cx, v));
-    let key = s.require(cx, "ledger", name, "key", "env(\"PIP_AUDIT_KEY\")").and_then(|v| key_source(cx, v));
+    let key =
+        s.require(cx, "ledger", name, "key", "env(\"PIP_AUDIT_KEY\")").and_then(|v| key_source(cx, v, "a ledger key", "PIP_AUDIT_KEY"));
     let severity = s.get("severity").map_or(Some(Severity::P0), |v| values::severity(cx, v));
     let runbook = ctx.runbook(cx, &s, name);
     let clock_tolerance =
@@ -33,6 +52,7 @@ pub(crate) fn check(cx: &mut Cx<'_>, ctx: &Ctx<'_>, name: &str, span: Span, bloc
     let mut sync = None;
     let mut expects: Vec<ir::Expect> = Vec::new();
     let mut expect_spans: Vec<(String, Span)> = Vec::new();
+    let mut witnesses: Vec<signing::WitnessLine<'_>> = Vec::new();
     for st in others {
         match &st.kind {
             StatementKind::Every { keyword, triggers } if keyword.name == "checkpoint" => {
@@ -71,14 +91,16 @@ pub(crate) fn check(cx: &mut Cx<'_>, ctx: &Ctx<'_>, name: &str, span: Span, bloc
                     expects.push(ir::Expect { subsystem, every, severity, source: cx.src(st.span) });
                 }
             }
+            StatementKind::Witness { url, key } => witnesses.push(signing::WitnessLine { url, key, span: st.span }),
             _ => misplaced(
                 cx,
                 "ledger",
                 st,
-                "`key`, `doc`, `severity`, `runbook`, `checkpoint every ...`, `sync every ...` and `expect subsystem ...`",
+                "settings such as `key = ...`, `checkpoint every ...`, `sync every ...`, `expect subsystem ...` and `witness ... key ...`",
             ),
         }
     }
+    let signing = signing::check(cx, &s, &witnesses, &signing::Owner { spec: ctx.spec, ledger: name, span });
     let checkpoint = checkpoint
         .unwrap_or(Some(ir::Checkpoint { every_entries: Some(DEFAULT_CHECKPOINT_ENTRIES), every: Some(DEFAULT_CHECKPOINT_EVERY) }));
     let sync = sync.unwrap_or(Some(ir::Sync::EveryAppend));
@@ -96,13 +118,16 @@ pub(crate) fn check(cx: &mut Cx<'_>, ctx: &Ctx<'_>, name: &str, span: Span, bloc
         expects,
         runbook,
         clock_tolerance: clock_tolerance?,
+        signing: signing?,
     })
 }
 
-fn key_source(cx: &mut Cx<'_>, v: &crate::ast::Value) -> Option<KeySource> {
+/// A key's source, `env("NAME")` or `file("path")`; `what` names the key in messages ("a
+/// ledger key") and `example` is an environment variable name to suggest.
+fn key_source(cx: &mut Cx<'_>, v: &crate::ast::Value, what: &str, example: &str) -> Option<KeySource> {
     let bad = |cx: &mut Cx<'_>, span: Span| {
         cx.push(
-            Diagnostic::error(Code::KeySource, span, "a ledger key comes from `env(\"NAME\")` or `file(\"path\")`")
+            Diagnostic::error(Code::KeySource, span, format!("{what} comes from `env(\"NAME\")` or `file(\"path\")`"))
                 .label("not a key source")
                 .help("keys are never written in a spec: name the environment variable or file that holds it"),
         );
@@ -119,7 +144,7 @@ fn key_source(cx: &mut Cx<'_>, v: &crate::ast::Value) -> Option<KeySource> {
                 cx.push(
                     Diagnostic::error(Code::KeySource, arg.span, format!("`{value}` is not an environment variable name"))
                         .label("invalid name")
-                        .help("use letters, digits and `_`, e.g. PIP_AUDIT_KEY"),
+                        .help(format!("use letters, digits and `_`, e.g. {example}")),
                 );
                 return None;
             }
