@@ -154,8 +154,8 @@ impl LedgerDecl<'_> {
     /// The configuration of this ledger of spec `spec`, in the file `path`: its checkpoint
     /// policy, durability, expected subsystems and clock tolerance; everything the spec does
     /// not say keeps [`LedgerConfig::new`]'s default. The signing settings (signing key,
-    /// origin, witnesses) are not part of a [`LedgerConfig`]; they are read from the
-    /// declaration's fields.
+    /// origin, witnesses) are not part of a [`LedgerConfig`]: `LedgerDecl::signing` (runtime
+    /// feature `signing`) loads the key and origin for `Ledger::open_signed`.
     pub fn config(&self, spec: &str, path: impl Into<PathBuf>) -> LedgerConfig {
         let mut config = LedgerConfig::new(spec, self.name, path);
         config.checkpoint =
@@ -168,6 +168,36 @@ impl LedgerDecl<'_> {
         config.expected_subsystems = self.expected_subsystems.iter().map(|s| (*s).to_string()).collect();
         config.clock_tolerance = Duration::from_millis(self.clock_tolerance_millis);
         config
+    }
+}
+
+#[cfg(feature = "signing")]
+impl LedgerDecl<'_> {
+    /// Where the spec says the ledger's signing key is (`signing_key = env(..)` or `file(..)`);
+    /// `None` when the ledger signs nothing.
+    pub fn signing_key(&self) -> Option<crate::ledger::KeySource> {
+        match (self.signing_key_env, self.signing_key_file) {
+            (Some(var), _) => Some(crate::ledger::KeySource::Env(var.to_string())),
+            (None, Some(path)) => Some(crate::ledger::KeySource::File(PathBuf::from(path))),
+            (None, None) => None,
+        }
+    }
+
+    /// The ledger's signing key loaded from where the spec says, with its origin, ready for
+    /// [`Ledger::open_signed`](crate::ledger::Ledger::open_signed), and a warning when its file
+    /// is open to others; `None` when the ledger signs nothing. `spec` is the spec's id (for
+    /// the default origin).
+    pub fn signing(
+        &self,
+        spec: &str,
+    ) -> Option<Result<(crate::ledger::signed::Signing, Option<crate::ledger::key::KeyWarning>), crate::ledger::signed::SigningKeyError>>
+    {
+        use crate::ledger::signed::{Signing, SigningKeyError, default_origin, load_signer};
+        let source = self.signing_key()?;
+        Some(load_signer(&source).and_then(|(signer, warning)| {
+            let origin = self.origin.map_or_else(|| default_origin(spec, self.name), str::to_string);
+            Signing::new(signer, origin.clone()).map(|s| (s, warning)).map_err(|source| SigningKeyError::Origin { origin, source })
+        }))
     }
 }
 

@@ -402,3 +402,60 @@ fn a_prover_reads_the_latest_notes_and_finds_older_ones_in_the_whole_file() {
     proof::verify_consistency(&c, &keys.verifiers).unwrap();
     assert!(matches!(p.inclusion(5001, None), Err(proof::ProveError::NoCheckpoint(m)) if m.contains("has 5000 entries")));
 }
+
+#[test]
+fn a_declared_ledger_loads_its_signing_key_from_where_the_spec_says_and_signs_with_it() {
+    use pip_runtime::declared::LedgerDecl;
+    use pip_runtime::ledger::signed::SigningKeyError;
+    let dir = tempfile::tempdir().unwrap();
+    let keys = Keys::new();
+    let key_file = dir.path().join("audit.signing");
+    std::fs::write(&key_file, format!("{}\n", keys.signer_text)).unwrap();
+    let path = key_file.to_str().unwrap().to_string();
+    let decl = LedgerDecl {
+        name: "audit",
+        checkpoint_entries: Some(1000),
+        checkpoint_every_millis: None,
+        sync_every_append: true,
+        sync_entries: None,
+        sync_every_millis: None,
+        expected_subsystems: &[],
+        clock_tolerance_millis: 300_000,
+        signing_key_env: None,
+        signing_key_file: Some(&path),
+        origin: None,
+        witnesses: &[],
+        witness_quorum: 0,
+        witness_silence_millis: 3_600_000,
+    };
+    // A key file open to others loads, with a warning.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&key_file, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let (_, warning) = decl.signing("payments").unwrap().unwrap();
+        assert!(warning.is_some());
+        std::fs::set_permissions(&key_file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    let (signing, warning) = decl.signing("payments").unwrap().unwrap();
+    assert!(warning.is_none());
+    assert_eq!(signing.origin(), "pip/payments/audit");
+    let cfg = decl.config("payments", dir.path().join("audit.ledger"));
+    let (ledger, _) = Ledger::open_signed(cfg.clone(), keys.key.clone(), signing, Arc::new(SystemClock::new()), None).unwrap();
+    ledger.append(&event(1)).unwrap();
+    ledger.close().unwrap();
+    let v = verify_signed(&cfg.path, &cfg.signed_path(), &keys.verifiers, Some("pip/payments/audit"), None).unwrap();
+    assert!(v.is_clean() && v.covered == 1, "{:?}", v.problems);
+    // No signing key declared: nothing to load. A missing variable and a file that is not a
+    // key are named errors, and the key text never appears in them.
+    assert!(LedgerDecl { signing_key_file: None, ..decl }.signing("payments").is_none());
+    let missing = LedgerDecl { signing_key_file: None, signing_key_env: Some("PIP_TEST_NO_SUCH_SIGNING_KEY_VAR"), ..decl };
+    assert!(matches!(missing.signing("payments"), Some(Err(SigningKeyError::MissingEnv(v))) if v == "PIP_TEST_NO_SUCH_SIGNING_KEY_VAR"));
+    std::fs::write(&key_file, "not a key\n").unwrap();
+    let err = decl.signing("payments").unwrap().unwrap_err();
+    assert!(matches!(err, SigningKeyError::Parse { .. }), "{err}");
+    // The HMAC key in the signing key's place is refused too, without showing it.
+    std::fs::write(&key_file, format!("{}\n", "ab".repeat(32))).unwrap();
+    let err = decl.signing("payments").unwrap().unwrap_err().to_string();
+    assert!(!err.contains(&"ab".repeat(32)), "{err}");
+}

@@ -158,7 +158,7 @@ impl KeyWarning {
 }
 
 /// The warning a key file's permission bits call for (none on systems without them).
-fn exposure(path: &Path, meta: &std::fs::Metadata) -> Option<KeyWarning> {
+pub(crate) fn exposure(path: &Path, meta: &std::fs::Metadata) -> Option<KeyWarning> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;

@@ -25,7 +25,73 @@ pub mod verify;
 
 use std::path::{Path, PathBuf};
 
+use crate::ledger::key::{KeySource, KeyWarning};
 use crate::ledger::note::{self, NoteError, NoteSigner, NoteVerifier, SignedNote};
+
+/// Most bytes of a signing key file (its text is one short line).
+const MAX_SIGNING_KEY_FILE: u64 = 4096;
+
+/// Why a signing key could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum SigningKeyError {
+    /// The environment variable is not set.
+    #[error("the signing key variable `${0}` is not set")]
+    MissingEnv(String),
+    /// The environment variable is not valid Unicode.
+    #[error("the signing key variable `${0}` is not valid Unicode")]
+    EnvNotUnicode(String),
+    /// The key file could not be read.
+    #[error("cannot read the signing key file `{path}`: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The text is not a note signing key.
+    #[error("{what} does not hold a note signing key (`PRIVATE+KEY+...`, as `pipc keygen --signing` writes one): {source}")]
+    Parse {
+        /// Where the text came from.
+        what: String,
+        /// Why it does not parse.
+        source: NoteError,
+    },
+    /// The key cannot sign checkpoints of this origin.
+    #[error("cannot sign checkpoints of origin `{origin}`: {source}")]
+    Origin {
+        /// The origin.
+        origin: String,
+        /// Why.
+        source: NoteError,
+    },
+}
+
+/// Loads a note signing key (Go's `PRIVATE+KEY+name+hexid+base64` text, as `pipc keygen
+/// --signing` writes it) from an environment variable or a file, with a warning when the file
+/// is open to its group or others. The key's text is wiped from memory after parsing.
+pub fn load_signer(source: &KeySource) -> Result<(NoteSigner, Option<KeyWarning>), SigningKeyError> {
+    match source {
+        KeySource::Env(var) => {
+            let text = zeroize::Zeroizing::new(std::env::var(var).map_err(|e| match e {
+                std::env::VarError::NotPresent => SigningKeyError::MissingEnv(var.clone()),
+                std::env::VarError::NotUnicode(_) => SigningKeyError::EnvNotUnicode(var.clone()),
+            })?);
+            let signer =
+                NoteSigner::parse_private(text.trim()).map_err(|source| SigningKeyError::Parse { what: format!("`${var}`"), source })?;
+            Ok((signer, None))
+        }
+        KeySource::File(path) => {
+            let read = |source| SigningKeyError::Read { path: path.clone(), source };
+            let (bytes, meta) = crate::fsread::read_with_metadata(path, MAX_SIGNING_KEY_FILE, "a signing key file").map_err(read)?;
+            let bytes = zeroize::Zeroizing::new(bytes);
+            let text =
+                std::str::from_utf8(&bytes).map_err(|_| read(std::io::Error::new(std::io::ErrorKind::InvalidData, "it is not text")))?;
+            let signer = NoteSigner::parse_private(text.trim())
+                .map_err(|source| SigningKeyError::Parse { what: format!("`{}`", path.display()), source })?;
+            Ok((signer, crate::ledger::key::exposure(path, &meta)))
+        }
+    }
+}
 
 /// Appended to the ledger's path to name its signed checkpoint file.
 pub const SIGNED_SUFFIX: &str = ".signed";
