@@ -459,3 +459,25 @@ fn a_declared_ledger_loads_its_signing_key_from_where_the_spec_says_and_signs_wi
     let err = decl.signing("payments").unwrap().unwrap_err().to_string();
     assert!(!err.contains(&"ab".repeat(32)), "{err}");
 }
+
+#[test]
+fn a_torn_note_is_cut_off_on_open_and_the_ledger_goes_on_clean() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path());
+    let keys = Keys::new();
+    append(&cfg, &keys, 0, 1200);
+    let whole = std::fs::read(cfg.signed_path()).unwrap();
+    let last = SignedFile::read(&cfg.signed_path()).unwrap().notes.last().unwrap().message.clone();
+    // A crash in the middle of writing the next note.
+    let mut torn = whole.clone();
+    torn.extend_from_slice(&last.as_bytes()[..last.len() / 2]);
+    std::fs::write(cfg.signed_path(), &torn).unwrap();
+    assert!(verify(&cfg, &keys, None).problems.iter().any(|p| matches!(p, SignedProblem::TornNote { .. })));
+    let (ledger, report) = Ledger::open_signed(cfg.clone(), keys.key.clone(), keys.signing(), Arc::new(SystemClock::new()), None).unwrap();
+    assert_eq!(report.signed_torn_bytes, (last.len() / 2) as u64);
+    ledger.append(&event(5000)).unwrap();
+    ledger.close().unwrap();
+    let v = verify(&cfg, &keys, None);
+    assert!(v.is_clean(), "{:?}", v.problems);
+    assert_eq!(v.covered, 1201);
+}

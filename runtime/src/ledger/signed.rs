@@ -28,6 +28,10 @@ use std::path::{Path, PathBuf};
 use crate::ledger::key::{KeySource, KeyWarning};
 use crate::ledger::note::{self, NoteError, NoteSigner, NoteVerifier, SignedNote};
 
+/// Most bytes of a signed checkpoint file read whole (about five million notes: a ledger of
+/// billions of entries at the default checkpoint interval); a larger one is refused, not read.
+pub const MAX_SIGNED_FILE: u64 = 1 << 30;
+
 /// Most bytes of a signing key file (its text is one short line).
 const MAX_SIGNING_KEY_FILE: u64 = 4096;
 
@@ -239,7 +243,7 @@ impl SignedFile {
 
     /// Reads and splits a signed checkpoint file; a missing file has no notes.
     pub fn read(path: &Path) -> std::io::Result<SignedFile> {
-        match crate::fsread::read(path, u64::MAX, "a signed checkpoint file") {
+        match crate::fsread::read(path, MAX_SIGNED_FILE, "a signed checkpoint file") {
             Ok(bytes) => Ok(Self::parse(&bytes)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(SignedFile { notes: Vec::new(), torn_bytes: 0 }),
             Err(e) => Err(e),

@@ -63,7 +63,12 @@ impl Recovery {
         let tree_path = config.tree_path();
         let mut signed = crate::fsread::open_rw(&signed_path, true).map_err(io(&signed_path, "open"))?;
         let len = signed.metadata().map_err(io(&signed_path, "read the size of"))?.len();
-        let file = SignedFile::read(&signed_path).map_err(io(&signed_path, "read"))?;
+        // The last note is what opening needs: read the file's end, and the whole file only
+        // when its end holds no whole note.
+        let (mut file, whole) = SignedFile::read_tail(&signed_path, 64 << 10).map_err(io(&signed_path, "read"))?;
+        if file.notes.is_empty() && !whole {
+            file = SignedFile::read(&signed_path).map_err(io(&signed_path, "read"))?;
+        }
         if file.torn_bytes > 0 {
             signed.set_len(file.whole_len(len)).map_err(io(&signed_path, "truncate"))?;
             signed.sync_all().map_err(io(&signed_path, "sync"))?;
