@@ -133,6 +133,8 @@ mod sweep;
 pub mod timefmt;
 pub mod tree;
 pub mod verify;
+#[cfg(feature = "signing")]
+pub mod witness;
 pub mod writer;
 
 pub use checkpoint::{Checkpoint, CheckpointFile};
