@@ -481,3 +481,30 @@ fn a_torn_note_is_cut_off_on_open_and_the_ledger_goes_on_clean() {
     assert!(v.is_clean(), "{:?}", v.problems);
     assert_eq!(v.covered, 1201);
 }
+
+#[test]
+fn a_ledger_cut_below_its_tiles_reopens_when_its_checkpoints_are_cut_with_it_and_refuses_when_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(dir.path());
+    cfg.checkpoint = CheckpointPolicy { every_entries: Some(100), every: None };
+    let keys = Keys::new();
+    append(&cfg, &keys, 0, 700);
+    // Cut entries 501.. off the ledger (its tiles cover 512).
+    let bytes = std::fs::read(&cfg.path).unwrap();
+    std::fs::write(&cfg.path, &bytes[..record_start(&bytes, 501)]).unwrap();
+    // With the signed checkpoints kept, opening refuses: they cover entries that are gone.
+    let err = Ledger::open_signed(cfg.clone(), keys.key.clone(), keys.signing(), Arc::new(SystemClock::new()), None).unwrap_err();
+    assert!(err.to_string().contains("cut off"), "{err}");
+    // Cut the MACed and signed checkpoints past 500 too (what an intruder would do): it opens,
+    // rebuilds its tree, and signs on consistently.
+    let notes = SignedFile::read(&cfg.signed_path()).unwrap().notes;
+    let cut = notes.iter().find(|n| n.checkpoint.as_ref().unwrap().size > 500).unwrap().offset;
+    std::fs::OpenOptions::new().write(true).open(cfg.signed_path()).unwrap().set_len(cut).unwrap();
+    let ckpt = std::fs::read(cfg.checkpoint_path()).unwrap();
+    let keep = pip_runtime::ledger::checkpoint::CHECKPOINT_HEADER_LEN + 5 * pip_runtime::ledger::checkpoint::CHECKPOINT_LEN;
+    std::fs::write(cfg.checkpoint_path(), &ckpt[..keep]).unwrap();
+    append(&cfg, &keys, 9000, 10);
+    let v = verify(&cfg, &keys, None);
+    assert!(v.is_clean(), "{:?}", v.problems);
+    assert_eq!(v.covered, 510);
+}

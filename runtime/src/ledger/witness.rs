@@ -66,8 +66,13 @@ impl AddCheckpoint {
         let mut lines = head.split('\n');
         let old_line = lines.next().unwrap_or_default();
         let old_text = old_line.strip_prefix("old ").ok_or("the first line is not `old <size>`")?;
-        let canonical = !old_text.is_empty() && old_text.bytes().all(|b| b.is_ascii_digit()) && (old_text == "0" || !old_text.starts_with('0'));
-        let old: u64 = if canonical { old_text.parse().map_err(|_| "the old size is too large")? } else { return Err("the old size is not a decimal number without leading zeros".into()) };
+        let canonical =
+            !old_text.is_empty() && old_text.bytes().all(|b| b.is_ascii_digit()) && (old_text == "0" || !old_text.starts_with('0'));
+        let old: u64 = if canonical {
+            old_text.parse().map_err(|_| "the old size is too large")?
+        } else {
+            return Err("the old size is not a decimal number without leading zeros".into());
+        };
         let proof_lines: Vec<&str> = lines.collect();
         if proof_lines.len() > MAX_PROOF_LINES {
             return Err(format!("more than {MAX_PROOF_LINES} consistency proof lines"));
@@ -239,7 +244,9 @@ fn read_state(path: &Path) -> Result<BTreeMap<String, (u64, Hash)>, WitnessError
             return Err(state_error(path, i + 1, "expected `<origin> <size> <root>`"));
         };
         let size: u64 = size.parse().map_err(|_| state_error(path, i + 1, "the size is not a number"))?;
-        let root = unb64(root).and_then(|b| Hash::try_from(b).ok()).ok_or_else(|| state_error(path, i + 1, "the root is not the base64 of 32 bytes"))?;
+        let root = unb64(root)
+            .and_then(|b| Hash::try_from(b).ok())
+            .ok_or_else(|| state_error(path, i + 1, "the root is not the base64 of 32 bytes"))?;
         if state.insert(origin.to_string(), (size, root)).is_some() {
             return Err(state_error(path, i + 1, "the log appears twice"));
         }

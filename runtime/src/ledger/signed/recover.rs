@@ -89,22 +89,18 @@ impl Recovery {
                 Err(e) => return Err(damaged(&signed_path, n.offset, format!("the last signed checkpoint does not parse: {e}"))),
             },
         };
+        // The tree file is a cache: if it cannot be used (its blocks run past the ledger's
+        // entries, or it disagrees with the last signed root), the tree starts from nothing
+        // and is rebuilt from the entries.
         let mut reader = TreeReader::open(&config.path, HEADER_LEN as u64, digest, &tree_path).map_err(tree_error)?;
-        let (mut builder, _) = reader.builder().map_err(tree_error)?;
-        let mut keep = reader.whole_len();
-        // A signed size the tiles cover already is checked against them now; a mismatch
-        // means the cache is wrong (or the entries): start the tree from nothing.
-        let mut matched = false;
-        if let Some((size, root, _)) = last
-            && size <= builder.size()
-        {
-            if reader.root(size).map_err(tree_error)? == root {
-                matched = true;
-            } else {
-                builder = TreeBuilder::new();
-                keep = 0;
+        let resumed = reader.builder().ok().and_then(|(builder, _)| {
+            let keep = reader.whole_len();
+            match last {
+                Some((size, root, _)) if size <= builder.size() => (reader.root(size).ok() == Some(root)).then_some((builder, keep, true)),
+                _ => Some((builder, keep, false)),
             }
-        }
+        });
+        let (builder, keep, matched) = resumed.unwrap_or((TreeBuilder::new(), 0, false));
         // Keep the whole blocks' records (a file of another ledger, or a wrong one, starts over).
         let mut tree = crate::fsread::open_rw(&tree_path, true).map_err(io(&tree_path, "open"))?;
         if keep <= tree::RECORD_LEN as u64 {
