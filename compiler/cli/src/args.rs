@@ -140,6 +140,10 @@ pub enum Command {
         /// verifier key line (`name+id+key`, public: give it to auditors) on stdout.
         #[arg(long)]
         signing: bool,
+        /// With `--signing`: a witness's `cosignature/v1` key (for `pipc witness serve`)
+        /// instead of a checkpoint signing key; name it with `--name`.
+        #[arg(long, requires = "signing", requires = "name", conflicts_with = "specs")]
+        cosigner: bool,
         /// The signing key's name (default: the origin of the ledger `--spec`/`--ledger` name).
         #[arg(long, value_name = "NAME", requires = "signing")]
         name: Option<String>,
@@ -149,6 +153,12 @@ pub enum Command {
         /// The ledger's name in the spec (needed when the specs declare several).
         #[arg(long = "ledger", value_name = "NAME", requires = "specs")]
         ledger: Option<String>,
+    },
+    /// Run a witness of C2SP signed checkpoints (c2sp.org/tlog-witness).
+    Witness {
+        /// What to do.
+        #[command(subcommand)]
+        command: WitnessCommand,
     },
     /// Check a proof made by `pipc log prove` or `pipc log consistency` with the verifier key
     /// alone (exit 1 if it does not verify).
@@ -171,6 +181,30 @@ pub enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value_t = ReportFormat::Human)]
         format: ReportFormat,
+    },
+}
+
+/// `pipc witness` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum WitnessCommand {
+    /// Serve the tlog-witness protocol over HTTP: `POST /add-checkpoint` cosigns a log's
+    /// signed checkpoint when it is consistent with the latest one cosigned, which is kept in
+    /// the state file. Stops on SIGINT or SIGTERM.
+    Serve {
+        /// The witness's cosigning key (`pipc keygen --signing --cosigner` writes one).
+        #[arg(long, value_name = "FILE")]
+        key: PathBuf,
+        /// A log to witness: its checkpoint origin and a file of its verifier key lines, or a
+        /// verifier key itself (repeatable; repeat an origin to give it several keys).
+        #[arg(long = "log", value_name = "ORIGIN=VKEY", required = true)]
+        logs: Vec<String>,
+        /// The file that keeps the latest cosigned size and root of each log (created when
+        /// missing).
+        #[arg(long, value_name = "FILE")]
+        state: PathBuf,
+        /// The address to listen on.
+        #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:7380")]
+        listen: String,
     },
 }
 

@@ -11,10 +11,11 @@ mod log_append;
 mod out;
 mod signed_commands;
 mod spec_ledger;
+mod witness_commands;
 
 pub use args::{
     BundleArgs, Cli, Color, Command, EntryArgs, ErrorFormat, FilterArgs, KeyArgs, LogCommand, OptionalKeyArgs, ReportFormat,
-    SignedCheckArgs,
+    SignedCheckArgs, WitnessCommand,
 };
 
 use std::ffi::OsString;
@@ -109,8 +110,14 @@ pub fn run(args: impl IntoIterator<Item = impl Into<OsString> + Clone>, stdout: 
             }
         },
         Command::Keygen { output, signing: false, .. } => ledger_commands::keygen(&mut out, &output),
-        Command::Keygen { output, signing: true, name, specs, ledger } => {
+        Command::Keygen { output, signing: true, cosigner: false, name, specs, ledger } => {
             signed_commands::keygen(&mut out, &output, name.as_deref(), &specs, ledger.as_deref())
+        }
+        Command::Keygen { output, signing: true, cosigner: true, name, .. } => {
+            signed_commands::keygen_cosigner(&mut out, &output, name.as_deref())
+        }
+        Command::Witness { command: WitnessCommand::Serve { key, logs, state, listen } } => {
+            witness_commands::serve(&mut out, &key, &logs, &state, &listen)
         }
         Command::VerifyProof { proof, verifier_key, trusted_checkpoint, format } => {
             signed_commands::verify_proof(&mut out, &proof, &verifier_key, trusted_checkpoint.as_deref(), format)

@@ -69,6 +69,24 @@ pub(crate) fn keygen(out: &mut Out<'_>, output: &Path, name: Option<&str>, specs
             return EXIT_USAGE;
         }
     };
+    if let Err(code) = write_new_key(out, output, &signer) {
+        return code;
+    }
+    let verifier = signer.verifier();
+    let _ = writeln!(out.stdout, "{}", verifier.to_text());
+    let _ = writeln!(
+        out.stderr,
+        "wrote a new checkpoint signing key `{}` (key id {:08x}) to `{}`; keep it secret. The verifier key above is public: give it to whoever checks the ledger",
+        signer.name(),
+        signer.key_id(),
+        output.display()
+    );
+    EXIT_OK
+}
+
+/// Writes a new key's private text to `output`: owner-only, never over an existing file, and
+/// removed again when the write fails. `Err` is the exit code, the reason printed.
+fn write_new_key(out: &mut Out<'_>, output: &Path, signer: &NoteSigner) -> Result<(), u8> {
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
@@ -80,11 +98,11 @@ pub(crate) fn keygen(out: &mut Out<'_>, output: &Path, name: Option<&str>, specs
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
             out.err(format!("key file `{}` exists already; pipc never overwrites a key", output.display()));
-            return EXIT_USAGE;
+            return Err(EXIT_USAGE);
         }
         Err(e) => {
             out.err(format!("cannot write `{}`: {e}", output.display()));
-            return EXIT_USAGE;
+            return Err(EXIT_USAGE);
         }
     };
     let mut text = signer.to_private_text();
@@ -93,13 +111,32 @@ pub(crate) fn keygen(out: &mut Out<'_>, output: &Path, name: Option<&str>, specs
         drop(file);
         let _ = std::fs::remove_file(output);
         out.err(format!("cannot write `{}`: {e}", output.display()));
-        return EXIT_USAGE;
+        return Err(EXIT_USAGE);
     }
-    let verifier = signer.verifier();
-    let _ = writeln!(out.stdout, "{}", verifier.to_text());
+    Ok(())
+}
+
+/// `pipc keygen --signing --cosigner`: writes a new `cosignature/v1` key for a witness (`pipc
+/// witness serve`) to `output`, as [`keygen`] does, and prints its verifier key on stdout.
+pub(crate) fn keygen_cosigner(out: &mut Out<'_>, output: &Path, name: Option<&str>) -> u8 {
+    let Some(name) = name else {
+        out.err("name the witness key with `--name` (e.g. the witness's host name)");
+        return EXIT_USAGE;
+    };
+    let signer = match NoteSigner::generate(name, SignatureType::CosignatureV1) {
+        Ok(s) => s,
+        Err(e) => {
+            out.err(format!("`{}` cannot name a witness key: {e}", pip_runtime::untrusted::shown(name.as_bytes())));
+            return EXIT_USAGE;
+        }
+    };
+    if let Err(code) = write_new_key(out, output, &signer) {
+        return code;
+    }
+    let _ = writeln!(out.stdout, "{}", signer.verifier().to_text());
     let _ = writeln!(
         out.stderr,
-        "wrote a new checkpoint signing key `{}` (key id {:08x}) to `{}`; keep it secret. The verifier key above is public: give it to whoever checks the ledger",
+        "wrote a new witness cosigning key `{}` (key id {:08x}) to `{}`; keep it secret. The verifier key above is public: give it to the logs the witness cosigns for",
         signer.name(),
         signer.key_id(),
         output.display()
