@@ -116,6 +116,7 @@ fn start_service(dir: &Path, port: u16, key_hex: &str) -> Service {
         .arg(dir.join("data"))
         .args(["--verify-every-ms", "200"])
         .env("PIP_AUDIT_KEY", key_hex)
+        .env("PIP_AUDIT_SIGNING_KEY", signing_key().0.as_str())
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(&log).unwrap())
         .spawn()
@@ -256,6 +257,17 @@ fn assert_silent(prom: &Prometheus, name: &str, labels: &[(&str, &str)]) {
 // ---------------------------------------------------------------------------------------
 // The service's data
 
+/// The checkpoint signing key every service of this test process gets (the spec says
+/// `signing_key = env("PIP_AUDIT_SIGNING_KEY")`): its private text and its verifier key.
+fn signing_key() -> &'static (String, String) {
+    static KEY: OnceLock<(String, String)> = OnceLock::new();
+    KEY.get_or_init(|| {
+        use pip_runtime::ledger::note::{NoteSigner, SignatureType};
+        let signer = NoteSigner::generate("pip/payments/audit", SignatureType::Ed25519).unwrap();
+        (signer.to_private_text().to_string(), signer.verifier().to_text())
+    })
+}
+
 fn random_key_hex() -> String {
     let mut bytes = [0u8; 32];
     std::fs::File::open("/dev/urandom").unwrap().read_exact(&mut bytes).unwrap();
@@ -320,6 +332,13 @@ fn truncate_ledger(data: &Path, n: usize) -> u64 {
         .unwrap()
         .set_len((CHECKPOINT_HEADER_LEN + kept * CHECKPOINT_LEN) as u64)
         .unwrap();
+    // The signed checkpoints covering the cut entries go too (otherwise the service refuses to
+    // open a ledger shorter than what it signed; the head metric is what this scenario shows).
+    let signed_path = payments_service::evidence::ledger_config(data).signed_path();
+    let notes = pip_runtime::ledger::signed::SignedFile::read(&signed_path).unwrap().notes;
+    if let Some(first_cut) = notes.iter().find(|n| n.checkpoint.as_ref().is_ok_and(|c| c.size > head)) {
+        std::fs::OpenOptions::new().write(true).open(&signed_path).unwrap().set_len(first_cut.offset).unwrap();
+    }
     head
 }
 
@@ -687,6 +706,12 @@ fn the_incident_bundle_of_the_test_window_verifies_and_a_changed_one_does_not() 
     // Every entry the service wrote is in the window; the two seeded ones are not.
     let entries = record_offsets(&std::fs::read(&ledger).unwrap()).len() - 2;
     assert!(out.contains("verified: spec `payments`") && out.contains(&format!(" {entries} ledger entries ")), "{out}");
+    // The service signed its checkpoints as the spec says: the verifier key alone covers every
+    // entry, the two written before the ledger had a signing key included.
+    let all = entries + 2;
+    let (code, out) = pipc(&["verify-log", ledger.to_str().unwrap(), "--verifier-key", &signing_key().1]);
+    assert_eq!(code, 0, "pipc verify-log --verifier-key:\n{out}");
+    assert!(out.contains(&format!("the signatures cover entries 1..={all} of {all}")), "{out}");
 
     let mut bytes = std::fs::read(&bundle).unwrap();
     let middle = bytes.len() / 2;

@@ -23,6 +23,9 @@ pub const LEDGER: &str = "audit";
 pub const LEDGER_FILE: &str = "audit.ledger";
 /// Where the spec says the key is: `key = env("PIP_AUDIT_KEY")`.
 pub const KEY_ENV: &str = "PIP_AUDIT_KEY";
+/// Where the spec says the checkpoint signing key is: `signing_key = env("PIP_AUDIT_SIGNING_KEY")`
+/// (the `PRIVATE+KEY+...` text `pipc keygen --signing` writes).
+pub const SIGNING_KEY_ENV: &str = "PIP_AUDIT_SIGNING_KEY";
 
 /// What `specs/payments.pips` declares, read at compile time: the invariants' and the rate
 /// limit's series, and the ledger's figures (`checkpoint every 1000 entries or 10s`,
@@ -42,9 +45,25 @@ pub fn ledger_config(data_dir: &Path) -> LedgerConfig {
 /// `payments`, after exporting every series the spec declares at zero (the ledger exports
 /// its anomaly classes at zero itself), so that the first violation, refusal or anomaly is an
 /// *increase* Prometheus can see.
+///
+/// When the spec gives the ledger a `signing_key`, it is loaded from there and the ledger
+/// signs its checkpoints (`<ledger>.signed`); a key file open to others is warned about on
+/// stderr.
 pub fn open(data_dir: &Path, key: LedgerKey) -> Result<(Ledger, OpenReport), LedgerError> {
     SPEC_DECL.declare().map_err(|e| LedgerError::Config(e.to_string()))?;
-    let (ledger, report) = Ledger::open(ledger_config(data_dir), key, Arc::new(SystemClock::new()), Some(runtime().metrics()))?;
+    let config = ledger_config(data_dir);
+    let clock = Arc::new(SystemClock::new());
+    let signing = SPEC_DECL.ledgers.iter().find(|l| l.name == LEDGER).and_then(|l| l.signing(SPEC));
+    let (ledger, report) = match signing {
+        None => Ledger::open(config, key, clock, Some(runtime().metrics()))?,
+        Some(Err(e)) => return Err(LedgerError::Config(e.to_string())),
+        Some(Ok((signing, warning))) => {
+            if let Some(w) = warning {
+                eprintln!("payments-service: warning: {w}");
+            }
+            Ledger::open_signed(config, key, signing, clock, Some(runtime().metrics()))?
+        }
+    };
     runtime().register_ledger(SPEC, LEDGER, Arc::new(ledger.clone()));
     Ok((ledger, report))
 }
@@ -146,6 +165,10 @@ mod tests {
         let ledger = &spec["ledgers"][0];
         assert_eq!(ledger["name"], LEDGER);
         assert_eq!(ledger["key"]["env"], KEY_ENV);
+        assert_eq!(ledger["signing"]["key"]["env"], SIGNING_KEY_ENV);
+        let decl = SPEC_DECL.ledgers.iter().find(|l| l.name == LEDGER).unwrap();
+        assert_eq!(decl.signing_key_env, Some(SIGNING_KEY_ENV));
+        assert_eq!(decl.origin, ledger["signing"]["origin"].as_str());
         let config = ledger_config(Path::new("/data"));
         assert_eq!(config.path, Path::new("/data/audit.ledger"));
         let expects: Vec<&str> = ledger["expects"].as_array().unwrap().iter().map(|e| e["subsystem"].as_str().unwrap()).collect();

@@ -58,7 +58,8 @@ pub enum ServiceError {
 }
 
 /// Runs the service until `shutdown` completes, then closes the ledger (which writes its
-/// final checkpoint). The ledger key is read from `$PIP_AUDIT_KEY`, as the spec says.
+/// final checkpoint). The ledger key is read from `$PIP_AUDIT_KEY` and the checkpoint signing
+/// key from `$PIP_AUDIT_SIGNING_KEY`, as the spec says.
 pub async fn serve(settings: Settings, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), ServiceError> {
     let io = |op: String| move |source| ServiceError::Io { op, source };
     std::fs::create_dir_all(&settings.data_dir).map_err(io(format!("create `{}`", settings.data_dir.display())))?;

@@ -8,7 +8,8 @@ use std::time::Duration;
 use clap::Parser;
 
 /// A payments service enforcing specs/payments.pips. The audit ledger's key is read from
-/// $PIP_AUDIT_KEY (hex).
+/// $PIP_AUDIT_KEY (hex), its checkpoint signing key from $PIP_AUDIT_SIGNING_KEY (the text
+/// `pipc keygen --signing` writes).
 #[derive(Debug, Parser)]
 #[command(version)]
 struct Args {
