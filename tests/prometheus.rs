@@ -197,7 +197,7 @@ fn the_committed_test_files_name_their_rules_file() {
     }
 }
 
-/// The evidence and integrity alerts — and only they — also fire when their
+/// The evidence, integrity and witness-silence alerts — and only they — also fire when their
 /// input is gone, through an absence arm whose equality matchers carry every label the alert
 /// routes on; and each has a generated "series vanish" test group in which it fires.
 #[test]
@@ -210,7 +210,8 @@ fn evidence_and_integrity_alerts_fire_when_their_series_vanish() {
         let tests: serde_norway::Value = serde_norway::from_slice(&artifacts[1].contents).unwrap();
         for r in plan.groups.iter().flat_map(|g| g.rules.iter()) {
             let RulePlan::Alert(a) = r else { continue };
-            let evidence = [alert::EVIDENCE_GAP, alert::LEDGER_VERIFICATION_FAILED, alert::LEDGER_TRUNCATED].contains(&a.alert.as_str());
+            let evidence = [alert::EVIDENCE_GAP, alert::LEDGER_VERIFICATION_FAILED, alert::LEDGER_TRUNCATED, alert::LEDGER_WITNESS_SILENT]
+                .contains(&a.alert.as_str());
             assert_eq!(a.absence.is_some(), evidence, "{}: {}", spec.name, a.alert);
             let Some(absence) = &a.absence else { continue };
             seen += 1;

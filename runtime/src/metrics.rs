@@ -99,6 +99,30 @@ pub struct VerificationErrorLabels {
     pub reason: String,
 }
 
+/// Labels of per-witness ledger metrics.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+pub struct WitnessLabels {
+    /// The spec id, as [`LedgerConfig::spec`](crate::ledger::LedgerConfig::spec).
+    pub spec: String,
+    /// The `ledger` construct's name, as [`LedgerConfig::name`](crate::ledger::LedgerConfig::name).
+    pub ledger: String,
+    /// The witness: the name of its cosignature verifier key.
+    pub witness: String,
+}
+
+/// Labels of failed pushes to a witness.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+pub struct WitnessErrorLabels {
+    /// The spec id, as [`LedgerConfig::spec`](crate::ledger::LedgerConfig::spec).
+    pub spec: String,
+    /// The `ledger` construct's name, as [`LedgerConfig::name`](crate::ledger::LedgerConfig::name).
+    pub ledger: String,
+    /// The witness: the name of its cosignature verifier key.
+    pub witness: String,
+    /// Why the push failed (one of [`pip_conventions::witness_error::ALL`]).
+    pub reason: String,
+}
+
 /// Labels of versioned-store metrics.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
 pub struct StoreLabels {
@@ -133,6 +157,12 @@ pub struct Metrics {
     pub ledger_anomalies: Family<AnomalyLabels, Counter>,
     /// [`metric::LEDGER_VERIFICATION_ERRORS`].
     pub ledger_verification_errors: Family<VerificationErrorLabels, Counter>,
+    /// [`metric::LEDGER_WITNESS_COSIGNED`].
+    pub ledger_witness_cosigned: Family<WitnessLabels, FloatGauge>,
+    /// [`metric::LEDGER_WITNESS_COSIGNED_SIZE`].
+    pub ledger_witness_cosigned_size: Family<WitnessLabels, Gauge>,
+    /// [`metric::LEDGER_WITNESS_PUSH_ERRORS`].
+    pub ledger_witness_push_errors: Family<WitnessErrorLabels, Counter>,
     /// [`metric::VERSIONED_VERSION`].
     pub versioned_version: Family<StoreLabels, Gauge>,
     /// [`metric::VERSIONED_UPGRADES`].
@@ -158,6 +188,13 @@ impl Metrics {
         r.register(metric::LEDGER_CHECKPOINT_SEQ.base, metric::LEDGER_CHECKPOINT_SEQ.help, m.ledger_checkpoint_seq.clone());
         r.register(metric::LEDGER_ANOMALIES.base, metric::LEDGER_ANOMALIES.help, m.ledger_anomalies.clone());
         r.register(metric::LEDGER_VERIFICATION_ERRORS.base, metric::LEDGER_VERIFICATION_ERRORS.help, m.ledger_verification_errors.clone());
+        r.register(metric::LEDGER_WITNESS_COSIGNED.base, metric::LEDGER_WITNESS_COSIGNED.help, m.ledger_witness_cosigned.clone());
+        r.register(
+            metric::LEDGER_WITNESS_COSIGNED_SIZE.base,
+            metric::LEDGER_WITNESS_COSIGNED_SIZE.help,
+            m.ledger_witness_cosigned_size.clone(),
+        );
+        r.register(metric::LEDGER_WITNESS_PUSH_ERRORS.base, metric::LEDGER_WITNESS_PUSH_ERRORS.help, m.ledger_witness_push_errors.clone());
         r.register(metric::VERSIONED_VERSION.base, metric::VERSIONED_VERSION.help, m.versioned_version.clone());
         r.register(metric::VERSIONED_UPGRADES.base, metric::VERSIONED_UPGRADES.help, m.versioned_upgrades.clone());
         r.register(metric::VERSIONED_ROLLBACKS.base, metric::VERSIONED_ROLLBACKS.help, m.versioned_rollbacks.clone());

@@ -36,8 +36,33 @@ pub mod label {
     pub const OUTCOME: &str = "outcome";
     /// The class of a ledger anomaly (`modified`, `deleted`, ...).
     pub const CLASS: &str = "class";
-    /// Why a ledger verification could not run (`io`, `format`, ...): see [`super::reason`].
+    /// Why a ledger verification could not run (`io`, `format`, ...): see [`super::reason`];
+    /// why a push to a witness failed: see [`super::witness_error`].
     pub const REASON: &str = "reason";
+    /// A witness of a ledger's signed checkpoints: the name of its cosignature verifier key.
+    pub const WITNESS: &str = "witness";
+}
+
+/// Values of [`label::REASON`] on [`metric::LEDGER_WITNESS_PUSH_ERRORS`]: why a push of a
+/// signed checkpoint to a witness (c2sp.org/tlog-witness `add-checkpoint`) failed.
+pub mod witness_error {
+    /// No connection (refused, reset, DNS).
+    pub const UNREACHABLE: &str = "unreachable";
+    /// No answer within the push timeout.
+    pub const TIMEOUT: &str = "timeout";
+    /// 409: the witness holds another size than the ledger assumed (answered again with a proof from it).
+    pub const CONFLICT: &str = "conflict";
+    /// 422: the consistency proof does not verify against the witness's latest checkpoint
+    /// (an older copy of the ledger restored, or a fork).
+    pub const INCONSISTENT: &str = "inconsistent";
+    /// 403, 404 or another 4xx: the witness does not know the log or its key, or refused the request.
+    pub const REFUSED: &str = "refused";
+    /// A 5xx answer.
+    pub const SERVER: &str = "server";
+    /// A 200 answer without a valid cosignature by the witness's key over the checkpoint sent.
+    pub const BAD_COSIGNATURE: &str = "bad_cosignature";
+    /// All reasons.
+    pub const ALL: [&str; 7] = [UNREACHABLE, TIMEOUT, CONFLICT, INCONSISTENT, REFUSED, SERVER, BAD_COSIGNATURE];
 }
 
 /// Values of [`label::CHECK`].
@@ -230,6 +255,32 @@ pub mod metric {
         labels: &[label::SPEC, label::LEDGER, label::REASON],
         help: "Ledger verifications that failed with an error instead of a report",
     };
+    /// Unix time of the last valid cosignature a witness returned for the ledger's signed
+    /// checkpoints (set to the ledger's open time until the first, so that a witness that never
+    /// answers is silent since then).
+    pub const LEDGER_WITNESS_COSIGNED: Metric = Metric {
+        base: "pip_ledger_witness_cosigned_timestamp_seconds",
+        exposed: "pip_ledger_witness_cosigned_timestamp_seconds",
+        kind: MetricKind::Gauge,
+        labels: &[label::SPEC, label::LEDGER, label::WITNESS],
+        help: "Unix time of the witness's last valid cosignature of a ledger checkpoint",
+    };
+    /// Tree size of the last checkpoint a witness cosigned.
+    pub const LEDGER_WITNESS_COSIGNED_SIZE: Metric = Metric {
+        base: "pip_ledger_witness_cosigned_size",
+        exposed: "pip_ledger_witness_cosigned_size",
+        kind: MetricKind::Gauge,
+        labels: &[label::SPEC, label::LEDGER, label::WITNESS],
+        help: "Tree size of the last ledger checkpoint the witness cosigned",
+    };
+    /// Failed pushes of a signed checkpoint to a witness, by reason ([`super::witness_error`]).
+    pub const LEDGER_WITNESS_PUSH_ERRORS: Metric = Metric {
+        base: "pip_ledger_witness_push_errors",
+        exposed: "pip_ledger_witness_push_errors_total",
+        kind: MetricKind::Counter,
+        labels: &[label::SPEC, label::LEDGER, label::WITNESS, label::REASON],
+        help: "Pushes of a signed ledger checkpoint to a witness that failed",
+    };
     /// Current version of a versioned store.
     pub const VERSIONED_VERSION: Metric = Metric {
         base: "pip_versioned_version",
@@ -264,7 +315,7 @@ pub mod metric {
     };
 
     /// Every runtime metric; a runtime test checks that each is exported with this type, labels and help.
-    pub const ALL: [Metric; 15] = [
+    pub const ALL: [Metric; 18] = [
         INVARIANT_CHECKS,
         INVARIANT_VIOLATIONS,
         RATE_LIMIT_DECISIONS,
@@ -276,6 +327,9 @@ pub mod metric {
         LEDGER_CHECKPOINT_SEQ,
         LEDGER_ANOMALIES,
         LEDGER_VERIFICATION_ERRORS,
+        LEDGER_WITNESS_COSIGNED,
+        LEDGER_WITNESS_COSIGNED_SIZE,
+        LEDGER_WITNESS_PUSH_ERRORS,
         VERSIONED_VERSION,
         VERSIONED_UPGRADES,
         VERSIONED_ROLLBACKS,
@@ -318,6 +372,8 @@ pub mod alert {
     pub const LEDGER_VERIFICATION_FAILED: &str = "PipLedgerVerificationFailed";
     /// The ledger's head sequence went down: entries were removed.
     pub const LEDGER_TRUNCATED: &str = "PipLedgerTruncated";
+    /// A witness has not cosigned a checkpoint of the ledger for longer than the spec's `witness_silence`.
+    pub const LEDGER_WITNESS_SILENT: &str = "PipLedgerWitnessSilent";
     /// A rollback did not reproduce the recorded version.
     pub const ROLLBACK_MISMATCH: &str = "PipRollbackMismatch";
 }

@@ -21,6 +21,7 @@
 
 use std::collections::BTreeMap;
 
+use pip_conventions::label;
 use serde::Serialize;
 
 use super::plan::{AlertPlan, Plan, RulePlan, TEST_INTERVAL};
@@ -186,7 +187,8 @@ fn group_for(sibs: &Siblings<'_>, alert: &AlertPlan, mut s: Scenario) -> TestGro
 
 /// How an alert's test groups are named: their names start with this and a space.
 pub fn describe(alert: &AlertPlan) -> String {
-    let extra: Vec<String> = ["level", "subsystem"].iter().filter_map(|k| alert.labels.get(*k).map(|v| format!("{k}={v}"))).collect();
+    let extra: Vec<String> =
+        [label::LEVEL, label::SUBSYSTEM, label::WITNESS].iter().filter_map(|k| alert.labels.get(*k).map(|v| format!("{k}={v}"))).collect();
     if extra.is_empty() {
         format!("{} {}", alert.alert, alert.construct)
     } else {

@@ -31,6 +31,12 @@ fn exported_names_and_labels_are_the_conventions() {
     m.ledger_last_append.get_or_create(&sub).set(1.5);
     m.ledger_anomalies.get_or_create(&AnomalyLabels { spec: s("a"), ledger: s("audit"), class: s("modified") }).inc();
     m.ledger_verification_errors.get_or_create(&VerificationErrorLabels { spec: s("a"), ledger: s("audit"), reason: s("format") }).inc();
+    let witness = WitnessLabels { spec: s("a"), ledger: s("audit"), witness: s("w1.example") };
+    m.ledger_witness_cosigned.get_or_create(&witness).set(1.5);
+    m.ledger_witness_cosigned_size.get_or_create(&witness).set(3);
+    m.ledger_witness_push_errors
+        .get_or_create(&WitnessErrorLabels { spec: s("a"), ledger: s("audit"), witness: s("w1.example"), reason: s("timeout") })
+        .inc();
     let store = StoreLabels { spec: s("a"), store: s("cfg") };
     m.versioned_version.get_or_create(&store).set(1);
     m.versioned_upgrades.get_or_create(&store).inc();

@@ -1,5 +1,6 @@
 //! The rules of `ledger` blocks: the evidence-gap alert of each expected subsystem and the
-//! two integrity alerts (verification failed, truncated), with their recording rules.
+//! two integrity alerts (verification failed, truncated), with their recording rules, and
+//! the silence alert of each witness of a ledger with signed checkpoints.
 //!
 //! Each of these alerts also fires when its input is gone: a service that is down or no
 //! longer scraped leaves no series behind (Prometheus marks them stale at the first failed
@@ -20,7 +21,7 @@ use pip_conventions::{alert, label, metric, reason, record};
 
 use super::{ABSENCE_FLOOR, Absence, AlertPlan, Ctx, RecordPlan, RulePlan, Signal, TEST_INTERVAL, WINDOW};
 use crate::emit::promql::{map, selector};
-use crate::ir::{Comparator, ConstructKind, Expect, Ledger};
+use crate::ir::{Comparator, ConstructKind, Expect, Ledger, Severity, Signing, Witness};
 use crate::units::Duration;
 
 /// The last part of the rule group's name, `pip:<spec>:ledgers` ([`pip_conventions::rule_group`]).
@@ -98,8 +99,67 @@ pub(super) fn rules(cx: &Ctx<'_>) -> Vec<RulePlan> {
         }
         rules.push(RulePlan::Alert(verification_alert(cx, l)));
         rules.push(RulePlan::Alert(truncation_alert(cx, l)));
+        if let Some(signing) = &l.signing {
+            for w in &signing.witnesses {
+                rules.push(RulePlan::Alert(witness_silence_alert(cx, l, signing, w)));
+            }
+        }
     }
     rules
+}
+
+/// The severity of a witness silence: a witness that stopped cosigning weakens the evidence
+/// (checkpoints since then are signed by the ledger's key alone) but loses none of it, so the
+/// alert opens a ticket rather than paging.
+const WITNESS_SILENCE_SEVERITY: Severity = Severity::P2;
+
+/// `PipLedgerWitnessSilent` of one witness: it has not cosigned a checkpoint of the ledger for
+/// longer than `witness_silence`, or Prometheus has seen no sample of its last cosignature
+/// time for as long (the service is down or not scraped). The runtime sets the time to the
+/// ledger's open time until the first cosignature, so a witness that never answers fires too.
+/// Shaped like the evidence-gap alert (remembered for the window, then the absence arm).
+fn witness_silence_alert(cx: &Ctx<'_>, l: &Ledger, signing: &Signing, w: &Witness) -> AlertPlan {
+    let s = cx.spec.name.as_str();
+    let base = [(label::SPEC, s), (label::LEDGER, l.name.as_str()), (label::WITNESS, w.name.as_str())];
+    let out = map(&base);
+    let input = selector(metric::LEDGER_WITNESS_COSIGNED.exposed, &base);
+    let window = if signing.silence > ABSENCE_FLOOR { signing.silence } else { ABSENCE_FLOOR };
+    let by = format!("max by ({}, {}, {})", label::SPEC, label::LEDGER, label::WITNESS);
+    let mut labels = cx.labels(ConstructKind::Ledger, &l.name, WITNESS_SILENCE_SEVERITY);
+    labels.insert(label::WITNESS.into(), w.name.clone());
+    AlertPlan {
+        alert: alert::LEDGER_WITNESS_SILENT.into(),
+        lhs: format!("time() - {by} (max_over_time({input}[{window}]))"),
+        op: Comparator::Gt,
+        threshold: signing.silence.as_secs_f64(),
+        step: TEST_INTERVAL.as_secs_f64(),
+        for_: Duration::default(),
+        labels,
+        annotations: cx.annotations(
+            format!("{s}: witness {} has not cosigned ledger {} for over {}", w.name, l.name, signing.silence),
+            format!(
+                "Witness {} ({}) has returned no valid cosignature of a checkpoint of ledger `{}` for longer than the {} the spec allows, or Prometheus has seen no sample of its last cosignature time for {window} (the service is down or not scraped). Checkpoints since then are signed by the ledger's key alone: a restored older copy or a fork would not be caught by this witness. The reasons of failed pushes are in {} (`reason`); `pipc verify-log --verifier-key ... --spec ...` shows what each witness cosigned.",
+                w.name,
+                w.url,
+                l.name,
+                signing.silence,
+                metric::LEDGER_WITNESS_PUSH_ERRORS.exposed
+            ),
+            &l.runbook,
+            &w.source,
+            WITNESS_SILENCE_SEVERITY,
+        ),
+        signal: Signal::Silence { metric: metric::LEDGER_WITNESS_COSIGNED.exposed.into(), labels: out.clone() },
+        output_labels: out.clone(),
+        absence: Some(Absence {
+            metric: metric::LEDGER_WITNESS_COSIGNED.exposed.into(),
+            labels: out,
+            window,
+            forgetful_lhs: Some(format!("time() - {by} ({input})")),
+        }),
+        kind: ConstructKind::Ledger,
+        construct: l.name.clone(),
+    }
 }
 
 fn gap_alert(cx: &Ctx<'_>, l: &Ledger, e: &Expect) -> AlertPlan {

@@ -1,8 +1,9 @@
 //! The scenarios of a `ledger`'s alerts, one shape per alert:
 //!
-//! - **evidence gap** (a silence): the subsystem's last append time stops moving and the
-//!   silence passes the expectation (fires), it keeps writing (silent), or it is silent for
-//!   exactly the expected time (boundary). The last write is placed so that the silence
+//! - **evidence gap** and **witness silent** (a silence): the subsystem's last append time
+//!   (the witness's last cosignature time) stops moving and the silence passes the
+//!   expectation (fires), it keeps moving (silent), or it is silent for exactly the expected
+//!   time (boundary). The last write is placed so that the silence
 //!   reaches the expectation after [`LEAD`] seconds whatever the expectation: a day-long one
 //!   is tested in minutes.
 //! - **verification failed** (anomaly and error counters summed): each counter in turn steps
@@ -12,6 +13,8 @@
 //!   not move (boundary).
 
 use std::collections::BTreeMap;
+
+use pip_conventions::label;
 
 use super::{Scenario, evals_around, unexpected};
 use crate::emit::plan::{AlertPlan, Signal};
@@ -29,6 +32,8 @@ pub(super) fn scenarios(alert: &AlertPlan, for_s: u64, name: &str) -> Result<Vec
 }
 
 fn silence(alert: &AlertPlan, metric: &str, labels: &BTreeMap<String, String>, for_s: u64, name: &str) -> Vec<Scenario> {
+    let (who, active) =
+        if labels.contains_key(label::WITNESS) { ("witness", "cosigns checkpoints") } else { ("subsystem", "writes evidence") };
     // The subsystem last wrote `threshold - LEAD` seconds before time 0, so the silence
     // reaches the threshold at LEAD seconds whatever the threshold.
     let threshold = alert.threshold;
@@ -38,7 +43,7 @@ fn silence(alert: &AlertPlan, metric: &str, labels: &BTreeMap<String, String>, f
     let n = end / STEP + 1;
     vec![
         Scenario {
-            title: format!("{name} fires once the subsystem is silent for longer than expected"),
+            title: format!("{name} fires once the {who} is silent for longer than expected"),
             interval: STEP,
             inputs: vec![InputSeries { series: series(metric, labels), values: run(last, 0.0, n) }],
             value: Box::new(move |t| Some(t as f64 - last)),
@@ -46,7 +51,7 @@ fn silence(alert: &AlertPlan, metric: &str, labels: &BTreeMap<String, String>, f
             evals: evals_around(first_past, for_s),
         },
         Scenario {
-            title: format!("{name} stays silent while the subsystem writes evidence"),
+            title: format!("{name} stays silent while the {who} {active}"),
             interval: STEP,
             inputs: vec![InputSeries { series: series(metric, labels), values: run(0.0, STEP as f64, n) }],
             value: Box::new(|_| Some(0.0)),
