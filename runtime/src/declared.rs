@@ -183,10 +183,12 @@ impl LedgerDecl<'_> {
         }
     }
 
-    /// The ledger's signing key loaded from where the spec says, with its origin, ready for
+    /// The ledger's signing key loaded from where the spec says, with its origin and its
+    /// witnesses ([`LedgerDecl::witnessing`]), ready for
     /// [`Ledger::open_signed`](crate::ledger::Ledger::open_signed), and a warning when its file
     /// is open to others; `None` when the ledger signs nothing. `spec` is the spec's id (for
-    /// the default origin).
+    /// the default origin). Opening fails when the spec names witnesses and pip-runtime was
+    /// built without feature `witness`, which pushes checkpoints to them.
     pub fn signing(
         &self,
         spec: &str,
@@ -196,8 +198,17 @@ impl LedgerDecl<'_> {
         let source = self.signing_key()?;
         Some(load_signer(&source).and_then(|(signer, warning)| {
             let origin = self.origin.map_or_else(|| default_origin(spec, self.name), str::to_string);
-            Signing::new(signer, origin.clone()).map(|s| (s, warning)).map_err(|source| SigningKeyError::Origin { origin, source })
+            let signing = Signing::new(signer, origin.clone()).map_err(|source| SigningKeyError::Origin { origin, source })?;
+            Ok((signing.with_witnessing(self.witnessing()?), warning))
         }))
+    }
+
+    /// The witnesses the spec names with their quorum and silence, and the default request
+    /// timeout and backoff; no witness when it names none.
+    pub fn witnessing(&self) -> Result<crate::ledger::witness::Witnessing, crate::ledger::witness::WitnessConfigError> {
+        use crate::ledger::witness::{WitnessTarget, Witnessing};
+        let targets = self.witnesses.iter().map(|w| WitnessTarget::new(w.url, w.key)).collect::<Result<Vec<_>, _>>()?;
+        Ok(Witnessing::new(targets)?.with_quorum(self.witness_quorum).with_silence(Duration::from_millis(self.witness_silence_millis)))
     }
 }
 
@@ -246,5 +257,60 @@ mod tests {
         assert_eq!(config, expected);
         let every_append = LedgerDecl { sync_every_append: true, ..AUDIT }.config("payments", "/x");
         assert_eq!(every_append.durability, Durability::EveryAppend);
+    }
+
+    /// The witnesses a spec names come with its signing key; a build that cannot push to them
+    /// refuses to open the ledger, and says which feature it needs.
+    #[cfg(feature = "signing")]
+    #[test]
+    fn a_declared_ledger_with_witnesses_pushes_to_them_or_refuses_to_open() {
+        use crate::clock::ManualClock;
+        use crate::ledger::note::{NoteSigner, SignatureType};
+        use crate::ledger::{Ledger, LedgerKey};
+        let dir = tempfile::tempdir().unwrap();
+        let signer = NoteSigner::generate("pip/payments/audit", SignatureType::Ed25519).unwrap();
+        let key_file = dir.path().join("audit.signing");
+        std::fs::write(&key_file, signer.to_private_text().as_bytes()).unwrap();
+        let key_path = key_file.to_str().unwrap().to_string();
+        let w = NoteSigner::generate("w1.example", SignatureType::CosignatureV1).unwrap().verifier().to_text();
+        // Port 9 on the loopback: nothing listens, so a push fails at once.
+        let witnesses = [WitnessDecl { url: "http://127.0.0.1:9/", key: &w }];
+        let decl = LedgerDecl {
+            name: "audit",
+            checkpoint_entries: Some(10),
+            checkpoint_every_millis: None,
+            sync_every_append: true,
+            sync_entries: None,
+            sync_every_millis: None,
+            expected_subsystems: &[],
+            clock_tolerance_millis: 60_000,
+            signing_key_env: None,
+            signing_key_file: Some(&key_path),
+            origin: None,
+            witnesses: &witnesses,
+            witness_quorum: 1,
+            witness_silence_millis: 60_000,
+        };
+        let (signing, _) = decl.signing("payments").unwrap().unwrap();
+        let w = signing.witnessing();
+        assert_eq!(w.witnesses().len(), 1);
+        assert_eq!(w.witnesses()[0].name(), "w1.example");
+        assert_eq!(w.witnesses()[0].add_checkpoint_url(), "http://127.0.0.1:9/add-checkpoint");
+        assert_eq!((w.quorum(), w.silence()), (1, Duration::from_secs(60)));
+        let bad_key = [WitnessDecl { url: "http://127.0.0.1:9/", key: "w1.example+00000000+AAAA" }];
+        assert!(matches!(
+            LedgerDecl { witnesses: &bad_key, ..decl }.signing("payments"),
+            Some(Err(crate::ledger::signed::SigningKeyError::Witness(_)))
+        ));
+        let config = decl.config("payments", dir.path().join("audit.ledger"));
+        let opened =
+            Ledger::open_signed(config, LedgerKey::generate().unwrap(), signing, std::sync::Arc::new(ManualClock::new(1_000)), None);
+        #[cfg(feature = "witness")]
+        opened.unwrap().0.close().unwrap();
+        #[cfg(not(feature = "witness"))]
+        {
+            let e = opened.unwrap_err().to_string();
+            assert!(e.contains("feature `witness`") && e.contains("http://127.0.0.1:9/"), "{e}");
+        }
     }
 }

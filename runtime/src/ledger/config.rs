@@ -99,6 +99,15 @@ impl LedgerConfig {
         PathBuf::from(s)
     }
 
+    /// The cosigned checkpoint file of a ledger with witnesses: the ledger's path plus
+    /// `.witnessed` (signed checkpoint notes with the witnesses' cosignature lines, in the
+    /// `.signed` file's format: notes separated by a blank line).
+    pub fn witnessed_path(&self) -> PathBuf {
+        let mut s = self.path.as_os_str().to_os_string();
+        s.push(".witnessed");
+        PathBuf::from(s)
+    }
+
     /// The Merkle tree cache of a ledger with a signing key: the ledger's path plus `.tree`.
     pub fn tree_path(&self) -> PathBuf {
         crate::ledger::tree::default_path(&self.path)

@@ -20,6 +20,8 @@ use pip_conventions::reason;
 use crate::ledger::error::{LedgerError, VerifyError};
 use crate::ledger::report::AnomalyClass;
 use crate::metrics::{AnomalyLabels, FloatGauge, LedgerLabels, Metrics, SubsystemLabels, VerificationErrorLabels};
+#[cfg(feature = "witness")]
+use crate::metrics::{WitnessErrorLabels, WitnessLabels};
 
 /// One subsystem's series.
 pub(crate) struct SubsystemMetrics {
@@ -42,6 +44,12 @@ pub(crate) struct LedgerMetrics {
     last_append: Family<SubsystemLabels, FloatGauge>,
     anomalies: Family<AnomalyLabels, Counter>,
     errors: Family<VerificationErrorLabels, Counter>,
+    #[cfg(feature = "witness")]
+    witness_cosigned: Family<WitnessLabels, FloatGauge>,
+    #[cfg(feature = "witness")]
+    witness_size: Family<WitnessLabels, Gauge>,
+    #[cfg(feature = "witness")]
+    witness_errors: Family<WitnessErrorLabels, Counter>,
     spec: String,
     name: String,
 }
@@ -73,6 +81,12 @@ impl LedgerMetrics {
             last_append: metrics.ledger_last_append.clone(),
             anomalies: metrics.ledger_anomalies.clone(),
             errors: metrics.ledger_verification_errors.clone(),
+            #[cfg(feature = "witness")]
+            witness_cosigned: metrics.ledger_witness_cosigned.clone(),
+            #[cfg(feature = "witness")]
+            witness_size: metrics.ledger_witness_cosigned_size.clone(),
+            #[cfg(feature = "witness")]
+            witness_errors: metrics.ledger_witness_push_errors.clone(),
             spec: spec.to_string(),
             name: name.to_string(),
         }
@@ -204,6 +218,122 @@ impl Subsystems {
                 slot.metrics.appends.inc_by(n);
                 slot.metrics.set_last(ts);
             }
+        }
+    }
+}
+
+/// Why a push of a signed checkpoint to a witness failed: the `reason` label of
+/// `pip_ledger_witness_push_errors_total` ([`pip_conventions::witness_error`]).
+#[cfg(feature = "signing")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PushError {
+    /// The witness could not be reached (connection refused or reset, name not resolved, a
+    /// response that is not HTTP). Retried with backoff.
+    Unreachable,
+    /// The witness did not answer within the request timeout. Retried with backoff.
+    Timeout,
+    /// The witness answered 409: it holds another tree than the pusher assumed. Each 409 is
+    /// counted (a witness that forgot what it cosigned is worth knowing about); when its body
+    /// gives a size this checkpoint extends, the pusher asks again at once with a proof from
+    /// it. A witness whose tree is larger than the checkpoint (or of its size with another
+    /// root) is counted here too and tried again at the next checkpoint.
+    Conflict,
+    /// The witness refused the consistency proof (422), or the proof from the size it holds
+    /// cannot be made from the ledger's tree. Tried again at the next checkpoint.
+    Inconsistent,
+    /// The witness refused the request: 403 (the checkpoint's signature is not one of the keys
+    /// it knows for the log), 404 (it does not witness the log) or another 4xx. Tried again at
+    /// the next checkpoint.
+    Refused,
+    /// The witness answered 5xx or a status the protocol does not name. Retried with backoff.
+    Server,
+    /// The witness answered 200 but with no valid cosignature of this checkpoint by its key
+    /// (another key, or a cosignature over something else); nothing is stored. Tried again at
+    /// the next checkpoint.
+    BadCosignature,
+}
+
+#[cfg(feature = "signing")]
+impl PushError {
+    /// Every reason, as exported at zero for each witness when the ledger opens.
+    pub const ALL: [PushError; 7] = [
+        PushError::Unreachable,
+        PushError::Timeout,
+        PushError::Conflict,
+        PushError::Inconsistent,
+        PushError::Refused,
+        PushError::Server,
+        PushError::BadCosignature,
+    ];
+
+    /// The `reason` label value.
+    pub fn as_str(self) -> &'static str {
+        use pip_conventions::witness_error as w;
+        match self {
+            PushError::Unreachable => w::UNREACHABLE,
+            PushError::Timeout => w::TIMEOUT,
+            PushError::Conflict => w::CONFLICT,
+            PushError::Inconsistent => w::INCONSISTENT,
+            PushError::Refused => w::REFUSED,
+            PushError::Server => w::SERVER,
+            PushError::BadCosignature => w::BAD_COSIGNATURE,
+        }
+    }
+
+    /// Whether the same checkpoint is tried again (after a backoff): the network or the
+    /// witness's server failed, not the witness's judgement.
+    pub fn is_transient(self) -> bool {
+        matches!(self, PushError::Unreachable | PushError::Timeout | PushError::Server)
+    }
+}
+
+#[cfg(feature = "witness")]
+impl LedgerMetrics {
+    /// One witness's series (the `witness` label is its key's name), with the cosigned time set
+    /// to `opened_millis` (so that a witness that never answers is silent since the ledger
+    /// opened), the cosigned size to `size`, and every error reason exported at zero.
+    pub(crate) fn witness(&self, witness: &str, opened_millis: u64, size: u64) -> WitnessMeters {
+        let labels = WitnessLabels { spec: self.spec.clone(), ledger: self.name.clone(), witness: witness.to_string() };
+        let errors = PushError::ALL.map(|r| {
+            let labels = WitnessErrorLabels {
+                spec: self.spec.clone(),
+                ledger: self.name.clone(),
+                witness: witness.to_string(),
+                reason: r.as_str().to_string(),
+            };
+            (r, self.witness_errors.get_or_create(&labels).clone())
+        });
+        let m = WitnessMeters {
+            timestamp: self.witness_cosigned.get_or_create(&labels).clone(),
+            size: self.witness_size.get_or_create(&labels).clone(),
+            errors,
+        };
+        m.timestamp.set(opened_millis as f64 / 1000.0);
+        m.size.set(i64::try_from(size).unwrap_or(i64::MAX));
+        m
+    }
+}
+
+/// One witness's series, as its pusher updates them.
+#[cfg(feature = "witness")]
+pub(crate) struct WitnessMeters {
+    timestamp: FloatGauge,
+    size: Gauge,
+    errors: [(PushError, Counter); 7],
+}
+
+#[cfg(feature = "witness")]
+impl WitnessMeters {
+    /// A valid cosignature of the checkpoint of `size` entries arrived (and was stored) at `now_millis`.
+    pub(crate) fn cosigned(&self, size: u64, now_millis: u64) {
+        self.size.set(i64::try_from(size).unwrap_or(i64::MAX));
+        self.timestamp.set(now_millis as f64 / 1000.0);
+    }
+
+    /// A push failed for `reason`.
+    pub(crate) fn error(&self, reason: PushError) {
+        if let Some((_, c)) = self.errors.iter().find(|(r, _)| *r == reason) {
+            c.inc();
         }
     }
 }

@@ -1,7 +1,7 @@
 //! Signed checkpoints: a ledger with a signing key ([`Signing`]) writes, next to each MACed
 //! checkpoint, a C2SP tlog-checkpoint note — origin, tree size (the checkpoint's seq) and the
 //! RFC 6962 root of the Merkle tree over its entries ([`tree`](super::tree)) — signed as a
-//! C2SP signed note with Ed25519 ([`note`](super::note)). Anyone holding the verifier key
+//! C2SP signed note with Ed25519 ([`note`]). Anyone holding the verifier key
 //! checks them ([`verify`]); no secret is needed, so an auditor can rely on them.
 //!
 //! The file `<ledger>.signed` is text: the signed notes, in the order written, each followed
@@ -19,14 +19,17 @@
 //! ```
 
 pub mod proof;
+pub mod range;
 pub(crate) mod recover;
 mod roots;
 pub mod verify;
+pub mod witnessed;
 
 use std::path::{Path, PathBuf};
 
 use crate::ledger::key::{KeySource, KeyWarning};
 use crate::ledger::note::{self, NoteError, NoteSigner, NoteVerifier, SignedNote};
+use crate::ledger::witness::{WitnessConfigError, Witnessing};
 
 /// Most bytes of a signed checkpoint file read whole (about five million notes: a ledger of
 /// billions of entries at the default checkpoint interval); a larger one is refused, not read.
@@ -60,6 +63,9 @@ pub enum SigningKeyError {
         /// Why it does not parse.
         source: NoteError,
     },
+    /// A witness the spec names cannot be used.
+    #[error(transparent)]
+    Witness(#[from] WitnessConfigError),
     /// The key cannot sign checkpoints of this origin.
     #[error("cannot sign checkpoints of origin `{origin}`: {source}")]
     Origin {
@@ -118,11 +124,14 @@ pub fn is_valid_origin(origin: &str) -> bool {
     !origin.is_empty() && origin.len() <= 255 && !origin.chars().any(|c| c == '+' || c.is_whitespace() || c.is_control())
 }
 
-/// What a ledger signs its checkpoints with: the Ed25519 note key and the origin line.
+/// What a ledger signs its checkpoints with: the Ed25519 note key and the origin line; and the
+/// witnesses it pushes each signed checkpoint to ([`Signing::with_witnessing`]), none unless
+/// given.
 #[derive(Debug)]
 pub struct Signing {
     signer: NoteSigner,
     origin: String,
+    witnessing: Witnessing,
 }
 
 impl Signing {
@@ -138,7 +147,20 @@ impl Signing {
         if signer.signature_type() != note::SignatureType::Ed25519 {
             return Err(NoteError::WrongSignatureType(signer.name().to_owned()));
         }
-        Ok(Signing { signer, origin })
+        Ok(Signing { signer, origin, witnessing: Witnessing::default() })
+    }
+
+    /// Pushes each signed checkpoint to these witnesses. Opening the ledger fails when it names
+    /// a witness and pip-runtime was built without feature `witness` (which pushes).
+    #[must_use]
+    pub fn with_witnessing(mut self, witnessing: Witnessing) -> Signing {
+        self.witnessing = witnessing;
+        self
+    }
+
+    /// The witnesses and how checkpoints are pushed to them.
+    pub fn witnessing(&self) -> &Witnessing {
+        &self.witnessing
     }
 
     /// The origin line.

@@ -6,6 +6,17 @@
 //!
 //! Any HTTP server can carry it (`pipc witness serve` does); existing witnesses (e.g.
 //! litewitness) speak the same requests, so a pip ledger can use them.
+//!
+//! A ledger whose [`Signing`](super::signed::Signing) names witnesses ([`Witnessing`],
+//! [`config`]) pushes each checkpoint it signs to them from a background thread (feature
+//! `witness`) and keeps their cosignatures in `<ledger>.witnessed`.
+
+pub mod config;
+#[cfg(feature = "witness")]
+pub(crate) mod push;
+
+pub use crate::ledger::meters::PushError;
+pub use config::{DEFAULT_BACKOFF_MAX, DEFAULT_BACKOFF_MIN, DEFAULT_TIMEOUT, WitnessConfigError, WitnessTarget, Witnessing};
 
 use std::collections::BTreeMap;
 use std::io::Write as _;

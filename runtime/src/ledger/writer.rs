@@ -132,6 +132,9 @@ pub(crate) struct Shared {
     /// The key and origin its checkpoints are signed with, when it has a signing key.
     #[cfg(feature = "signing")]
     pub signing: Option<crate::ledger::signed::Signing>,
+    /// Where the flusher hands each new signed note to the witness pusher, when it has witnesses.
+    #[cfg(feature = "witness")]
+    pub witness: Option<Arc<crate::ledger::witness::push::Mailbox>>,
 }
 
 impl Shared {
@@ -145,11 +148,14 @@ impl Shared {
 struct Handle {
     shared: Arc<Shared>,
     flusher: Mutex<Option<JoinHandle<()>>>,
+    /// The thread that pushes signed checkpoints to the witnesses, when there are any.
+    #[cfg(feature = "witness")]
+    pusher: Option<crate::ledger::witness::push::Pusher>,
 }
 
 impl Drop for Handle {
     fn drop(&mut self) {
-        let _ = close(&self.shared, &self.flusher);
+        let _ = close(self);
     }
 }
 
@@ -192,6 +198,12 @@ impl Ledger {
     /// entries) to `<ledger>.signed`, and keeps the tree's tiles in `<ledger>.tree`; see
     /// [`crate::ledger::signed`]. A ledger that had none gets its first signed checkpoint,
     /// covering every entry, as soon as it is open.
+    ///
+    /// When `signing` names witnesses ([`Signing::with_witnessing`](crate::ledger::signed::Signing::with_witnessing)),
+    /// a background thread pushes each signed checkpoint to them and keeps their cosignatures in
+    /// `<ledger>.witnessed` (see `ledger::witness`); appends never wait for it. That needs
+    /// feature `witness`: without it, a ledger naming witnesses is refused
+    /// ([`LedgerError::Config`]) rather than opened without pushing.
     #[cfg(feature = "signing")]
     pub fn open_signed(
         config: LedgerConfig,
@@ -211,6 +223,14 @@ impl Ledger {
         #[cfg(feature = "signing")] signing: Option<crate::ledger::signed::Signing>,
     ) -> Result<(Ledger, OpenReport), LedgerError> {
         config.validate()?;
+        #[cfg(all(feature = "signing", not(feature = "witness")))]
+        if let Some(w) = signing.as_ref().and_then(|s| s.witnessing().witnesses().first()) {
+            return Err(LedgerError::Config(format!(
+                "ledger `{}` names witnesses (`{}`, ...) and this build of pip-runtime cannot push checkpoints to them: enable its feature `witness`",
+                config.name,
+                w.url()
+            )));
+        }
         let rec = open_files(
             &config,
             &key,
@@ -259,6 +279,23 @@ impl Ledger {
                 ..ClockWatch::new(u64::try_from(config.clock_tolerance.as_millis()).unwrap_or(u64::MAX))
             },
         };
+        #[cfg(feature = "witness")]
+        let pusher = match signing.as_ref().map(crate::ledger::signed::Signing::witnessing).filter(|w| !w.witnesses().is_empty()) {
+            Some(w) => Some(crate::ledger::witness::push::Pusher::start(
+                crate::ledger::witness::push::Context {
+                    ledger: config.name.clone(),
+                    ledger_path: config.path.clone(),
+                    tree_path: config.tree_path(),
+                    signed_path: config.signed_path(),
+                    witnessed_path: config.witnessed_path(),
+                    digest: rec.report.identity.digest(),
+                    witnessing: w.clone(),
+                    clock: Arc::clone(&clock),
+                },
+                &lm,
+            )?),
+            None => None,
+        };
         let shared = Arc::new(Shared {
             state: Mutex::new(state),
             work: Condvar::new(),
@@ -272,6 +309,8 @@ impl Ledger {
             metrics: lm,
             #[cfg(feature = "signing")]
             signing,
+            #[cfg(feature = "witness")]
+            witness: pusher.as_ref().map(crate::ledger::witness::push::Pusher::mailbox),
         });
         let start = flusher::Start {
             ledger_len: rec.ledger_len,
@@ -290,7 +329,14 @@ impl Ledger {
             .spawn(move || flusher::run(&thread_shared, start))
             .map_err(|source| LedgerError::Io { path: shared.config.path.clone(), op: "start the flusher thread for", source })?;
         let report = rec.report;
-        let ledger = Ledger { handle: Arc::new(Handle { shared, flusher: Mutex::new(Some(thread)) }) };
+        let ledger = Ledger {
+            handle: Arc::new(Handle {
+                shared,
+                flusher: Mutex::new(Some(thread)),
+                #[cfg(feature = "witness")]
+                pusher,
+            }),
+        };
         if let Some(why) = rec.restarted_checkpoints {
             // The break is evidence too: recorded (and synced) before anything else.
             let note = Note::new_checkpoint_history(why, head);
@@ -446,10 +492,12 @@ impl Ledger {
         Ok(report)
     }
 
-    /// Flushes everything, writes a final checkpoint and stops the flusher. Other handles
-    /// get [`LedgerError::Closed`] afterwards.
+    /// Flushes everything, writes a final checkpoint and stops the flusher; then stops the
+    /// witness pusher, which first tries once more, within one request timeout, to push the
+    /// final checkpoint to each witness that has not cosigned it. Other handles get
+    /// [`LedgerError::Closed`] afterwards.
     pub fn close(&self) -> Result<(), LedgerError> {
-        close(&self.handle.shared, &self.handle.flusher)
+        close(&self.handle)
     }
 
     /// The identity fixed when the ledger was created: spec, name and the random id `--expect-id` checks.
@@ -469,7 +517,8 @@ impl Ledger {
     }
 }
 
-fn close(shared: &Shared, flusher: &Mutex<Option<JoinHandle<()>>>) -> Result<(), LedgerError> {
+fn close(handle: &Handle) -> Result<(), LedgerError> {
+    let (shared, flusher) = (&handle.shared, &handle.flusher);
     {
         let mut st = shared.lock();
         st.closing = true;
@@ -483,6 +532,11 @@ fn close(shared: &Shared, flusher: &Mutex<Option<JoinHandle<()>>>) -> Result<(),
         st.failed.get_or_insert_with(|| "the flusher thread stopped unexpectedly".to_string());
         st.closed = true;
         shared.done.notify_all();
+    }
+    // After the flusher: its final checkpoint is in the pusher's mailbox.
+    #[cfg(feature = "witness")]
+    if let (Some(p), Some(s)) = (&handle.pusher, &shared.signing) {
+        p.stop(s.witnessing().timeout());
     }
     let st = shared.lock();
     match &st.failed {

@@ -199,6 +199,8 @@ impl Flusher<'_> {
         use crate::ledger::format::MAC_LEN;
         let (Some(sg), Some(signing)) = (self.signed.as_mut(), self.s.signing.as_ref()) else { return Ok(()) };
         let mut notes = String::new();
+        // Where the last note starts in `notes`: the one the witnesses get.
+        let mut last_note = 0;
         let mut tiles = Vec::new();
         let signed_before = sg.last_signed;
         let mut sizes = cps.iter().map(|c| c.seq).filter(|&n| n > signed_before).peekable();
@@ -208,6 +210,7 @@ impl Flusher<'_> {
                     break;
                 }
                 if n == sg.builder.size() {
+                    last_note = notes.len();
                     notes.push_str(&signing.sign_record(n, sg.builder.root()).map_err(|e| format!("cannot sign a checkpoint: {e}"))?);
                     sg.last_signed = n;
                 }
@@ -227,16 +230,18 @@ impl Flusher<'_> {
             bodies.push((at, body_len));
             at += 4 + body_len + MAC_LEN;
         }
-        let body = |&(at, len): &(usize, usize)| batch.get(at + 4..at + 4 + len).unwrap_or_default();
+        // Each body with the byte before it, its length's high byte: 0x00, the leaf prefix (the
+        // leaf hashes read the batch where the bodies lie).
+        let body = |&(at, len): &(usize, usize)| batch.get(at + 3..at + 4 + len).unwrap_or_default();
         // Leaves two at a time (their hashes' compressions interleave), folded in order.
         let (pairs, odd) = bodies.as_chunks::<2>();
         let leaves = pairs
             .iter()
             .flat_map(|[x, y]| {
-                let (lx, ly) = crate::ledger::merkle::leaf_hash_pair(body(x), body(y));
+                let (lx, ly) = crate::ledger::merkle::leaf_hash_pair_in_place(body(x), body(y));
                 [(lx, x.0), (ly, y.0)]
             })
-            .chain(odd.iter().map(|r| (crate::ledger::merkle::leaf_hash(body(r)), r.0)));
+            .chain(odd.iter().map(|r| (crate::ledger::merkle::leaf_hash_in_place(body(r)), r.0)));
         for (leaf, at) in leaves {
             sg.builder.append_leaf(leaf, self.ledger_len + at as u64, &mut tiles);
             sign_at(sg, &mut notes)?;
@@ -251,6 +256,12 @@ impl Flusher<'_> {
                 .write_all(notes.as_bytes())
                 .and_then(|()| sg.signed.sync_data())
                 .map_err(|e| format!("cannot write `{}`: {e}", path.display()))?;
+            // INVARIANT: the entries and tiles this note covers are on disk before the pusher
+            // reads them to prove consistency (entries synced above, tiles written above).
+            #[cfg(feature = "witness")]
+            if let Some(mailbox) = &self.s.witness {
+                mailbox.offer(sg.last_signed, notes.get(last_note..).unwrap_or_default());
+            }
         }
         Ok(())
     }
