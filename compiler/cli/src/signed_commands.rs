@@ -203,15 +203,21 @@ pub(crate) fn append_signing(
 /// The verifier keys: each argument a file of key lines (blank lines and `#` comments
 /// skipped), or, when no such file exists, a key itself.
 pub(crate) fn load_verifiers(args: &[String]) -> Result<NoteVerifiers, String> {
-    let private = |what: &str| format!("{what} is a private key: give the verifier key (public), as `pipc keygen --signing` printed it");
+    NoteVerifiers::new(load_verifier_keys(args, "verifier key", "`pipc keygen --signing`")?).map_err(|e| e.to_string())
+}
+
+/// The keys of [`load_verifiers`], in order, as a list; `what` names them in messages (e.g.
+/// `verifier key`) and `printer` says which command prints them.
+pub(crate) fn load_verifier_keys(args: &[String], what: &str, printer: &str) -> Result<Vec<NoteVerifier>, String> {
+    let private = |whose: &str| format!("{whose} is a private key: give the {what} (public), as {printer} printed it");
     let mut keys = Vec::new();
     for a in args {
         let path = Path::new(a);
         if path.exists() {
             let bytes = pip_runtime::fsread::read(path, MAX_KEY_FILE, "a verifier key file")
-                .map_err(|e| format!("cannot read the verifier key file `{a}`: {e}"))?;
+                .map_err(|e| format!("cannot read the {what} file `{a}`: {e}"))?;
             let bytes = Zeroizing::new(bytes);
-            let text = std::str::from_utf8(&bytes).map_err(|_| format!("the verifier key file `{a}` is not text"))?;
+            let text = std::str::from_utf8(&bytes).map_err(|_| format!("the {what} file `{a}` is not text"))?;
             let before = keys.len();
             for (n, line) in text.lines().enumerate() {
                 let line = line.trim();
@@ -221,19 +227,19 @@ pub(crate) fn load_verifiers(args: &[String]) -> Result<NoteVerifiers, String> {
                 if line.starts_with("PRIVATE+") {
                     return Err(private(&format!("line {} of `{a}`", n + 1)));
                 }
-                keys.push(NoteVerifier::parse(line).map_err(|e| format!("line {} of `{a}` is not a verifier key: {e}", n + 1))?);
+                keys.push(NoteVerifier::parse(line).map_err(|e| format!("line {} of `{a}` is not a {what}: {e}", n + 1))?);
             }
             if keys.len() == before {
-                return Err(format!("the verifier key file `{a}` holds no key"));
+                return Err(format!("the {what} file `{a}` holds no key"));
             }
         } else if a.trim().starts_with("PRIVATE+") {
-            return Err(private("a `--verifier-key`"));
+            return Err(private(&format!("a `--{}`", what.replace(' ', "-"))));
         } else {
             let shown = pip_runtime::untrusted::shown(a.as_bytes());
-            keys.push(NoteVerifier::parse(a.trim()).map_err(|e| format!("`{shown}` is neither a file nor a verifier key: {e}"))?);
+            keys.push(NoteVerifier::parse(a.trim()).map_err(|e| format!("`{shown}` is neither a file nor a {what}: {e}"))?);
         }
     }
-    NoteVerifiers::new(keys).map_err(|e| e.to_string())
+    Ok(keys)
 }
 
 /// Opens a trusted checkpoint note kept from an earlier run; it must verify with `verifiers`.

@@ -1,7 +1,9 @@
 //! Signed checkpoints as an auditor uses them, through the real `pipc` binary: `keygen
 //! --signing`, `log append --signing-key`, `verify-log --verifier-key` (alone, with the HMAC
 //! key, with a trusted checkpoint), `log prove`, `log consistency` and `verify-proof`; and the
-//! attacks each must catch, asserted on the named problem.
+//! attacks each must catch, asserted on the named problem. With witnesses (`--witness-key`,
+//! `--witness-quorum`, or the spec's `witness` lines): the quorum of their cosignatures in
+//! `<ledger>.witnessed`, cosigned here by real witnesses ([`Witness::add_checkpoint`]).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing, missing_docs)]
 
 use std::io::Write;
@@ -9,8 +11,10 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 use base64::Engine as _;
-use pip_runtime::ledger::note::{NoteSigner, NoteVerifier, SignatureType};
+use pip_runtime::ledger::note::{Checkpoint, NoteSigner, NoteVerifier, NoteVerifiers, SignatureType, SignedNote};
 use pip_runtime::ledger::signed::SignedFile;
+use pip_runtime::ledger::signed::proof::Prover;
+use pip_runtime::ledger::witness::{AddCheckpoint, Witness};
 
 fn pipc(dir: &Path, args: &[&str], stdin: &str) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_pipc"))
@@ -476,4 +480,204 @@ fn a_signing_key_open_to_others_is_warned_about_and_a_spec_that_signs_needs_one(
     // ...and signs under the spec's origin; keygen names the key after it.
     let k = run(d, &["keygen", "--signing", "-o", "sk-s", "--spec", "signing.pips"], "", 0);
     assert!(text(&k.stdout).starts_with("example.com/audit+"), "{}", text(&k.stdout));
+}
+
+/// When the test witnesses cosign (POSIX seconds): 2026-01-01T00:00:00Z.
+const COSIGNED_AT: u64 = 1_767_225_600;
+
+/// A witness key from `keygen --signing --cosigner`: the private key in `<name>.key`, the
+/// verifier key in `<name>.vk`.
+fn cosigner(dir: &Path, name: &str) -> String {
+    let o = run(dir, &["keygen", "--signing", "--cosigner", "--name", name, "-o", &format!("{name}.key")], "", 0);
+    std::fs::write(dir.join(format!("{name}.vk")), &o.stdout).unwrap();
+    text(&o.stdout).trim().to_string()
+}
+
+/// Each named witness (its state in `<name>.state`, kept across calls) cosigns the signed
+/// checkpoints of `ledger` it has not cosigned yet, with the consistency proof from the last
+/// one it did; its responses are appended to `<ledger>.witnessed` as the ledger keeps them.
+fn cosign(dir: &Path, ledger: &str, names: &[&str]) {
+    let vk = NoteVerifier::parse(std::fs::read_to_string(dir.join("vk")).unwrap().trim()).unwrap();
+    let signed = dir.join(format!("{ledger}.signed"));
+    let notes: Vec<String> = SignedFile::read(&signed).unwrap().notes.into_iter().map(|n| n.message).collect();
+    let mut prover = Prover::open(&dir.join(ledger), &signed, &dir.join(format!("{ledger}.tree"))).unwrap();
+    let witnessed = dir.join(format!("{ledger}.witnessed"));
+    let mut text = std::fs::read_to_string(&witnessed).unwrap_or_default();
+    for name in names {
+        let key = NoteSigner::parse_private(std::fs::read_to_string(dir.join(format!("{name}.key"))).unwrap().trim()).unwrap();
+        let logs = [("pip/demo/audit".to_string(), NoteVerifiers::new([vk.clone()]).unwrap())].into_iter().collect();
+        let mut w = Witness::open(key, logs, &dir.join(format!("{name}.state"))).unwrap();
+        for note in &notes {
+            let size = Checkpoint::parse(&SignedNote::parse(note.as_bytes()).unwrap().text).unwrap().size;
+            let old = w.latest("pip/demo/audit").map_or(0, |(s, _)| s);
+            if old >= size {
+                continue;
+            }
+            let proof = if old == 0 { Vec::new() } else { prover.consistency(old, Some(size)).unwrap().proof };
+            let b64 = base64::engine::general_purpose::STANDARD;
+            let proof = proof.iter().map(|h| b64.decode(h).unwrap().try_into().unwrap()).collect();
+            let req = AddCheckpoint { old, proof, checkpoint: note.clone() };
+            let resp = w.add_checkpoint(req.encode().as_bytes(), COSIGNED_AT).unwrap();
+            assert_eq!(resp.status, 200, "{}", resp.body);
+            text.push_str(&format!("{note}{}\n", resp.body));
+        }
+    }
+    std::fs::write(&witnessed, text).unwrap();
+}
+
+#[test]
+fn verify_log_requires_the_quorum_of_the_witness_keys_given() {
+    let dir = project();
+    let d = dir.path();
+    for w in ["w1", "w2", "w3"] {
+        cosigner(d, w);
+    }
+    cosign(d, "audit.ledger", &["w1", "w2"]);
+    let base = [
+        "verify-log",
+        "audit.ledger",
+        "--verifier-key",
+        "vk",
+        "--witness-key",
+        "w1.vk",
+        "--witness-key",
+        "w2.vk",
+        "--witness-key",
+        "w3.vk",
+    ];
+    let with = |extra: &[&'static str]| -> Vec<&str> { base.iter().copied().chain(extra.iter().copied()).collect() };
+    // 2 of 3 cosigned every checkpoint.
+    let o = run(d, &with(&["--witness-quorum", "2"]), "", 0);
+    let out = text(&o.stdout);
+    assert!(out.contains("3 verified; the signatures cover entries 1..=2500 of 2500; clean"), "{out}");
+    assert!(out.contains("cosigned checkpoints in `audit.ledger.witnessed`: 6 notes read; the quorum is met"), "{out}");
+    assert!(out.lines().any(|l| l == "2500 entries covered by checkpoints cosigned by 2 of 3 witnesses"), "{out}");
+    assert!(out.contains("witness `w1` cosigned size 2500 at 2026-01-01T00:00:00.000Z"), "{out}");
+    assert!(out.contains("witness `w2` cosigned size 2500 at 2026-01-01T00:00:00.000Z"), "{out}");
+    assert!(out.contains("witness `w3` cosigned nothing"), "{out}");
+    let j = json(&run(d, &with(&["--witness-quorum", "2", "--format", "json"]), "", 0));
+    let w = &j["signed"]["witnessed"];
+    assert_eq!(
+        (w["covered"].as_u64(), w["quorum"].as_u64(), w["witness_count"].as_u64(), w["quorum_met"].as_bool(), w["cosigners"].as_u64()),
+        (Some(2500), Some(2), Some(3), Some(true), Some(2)),
+        "{j}"
+    );
+    assert_eq!((w["witnesses"][0]["name"].as_str(), w["witnesses"][0]["size"].as_u64()), (Some("w1"), Some(2500)), "{j}");
+    assert_eq!(
+        (w["witnesses"][0]["time"].as_str(), w["witnesses"][0]["timestamp"].as_u64()),
+        (Some("2026-01-01T00:00:00.000Z"), Some(COSIGNED_AT))
+    );
+    assert!(w["witnesses"][2]["size"].is_null(), "{j}");
+    assert_eq!(j["clean"], true, "{j}");
+
+    // The default quorum is every witness given: 3 of 3 is not met.
+    let o = run(d, &with(&[]), "", 1);
+    let out = text(&o.stdout);
+    assert!(out.contains("no_witness_quorum: no checkpoint that agrees with the ledger is cosigned by 3 of the 3 witnesses"), "{out}");
+    assert!(out.lines().any(|l| l == "0 entries covered by checkpoints cosigned by 3 of 3 witnesses"), "{out}");
+    let j = json(&run(d, &with(&["--format", "json"]), "", 1));
+    assert_eq!((j["clean"].as_bool(), j["signed"]["problems"][0]["class"].as_str()), (Some(false), Some("no_witness_quorum")), "{j}");
+    // w3 catches up, from the checkpoint it last saw (none): now 3 of 3.
+    cosign(d, "audit.ledger", &["w3"]);
+    run(d, &with(&[]), "", 0);
+    // Another cosigned file that does not exist holds no cosignature.
+    let o = run(d, &with(&["--witnessed", "none.witnessed"]), "", 1);
+    assert!(
+        text(&o.stdout).contains("cosigned checkpoints in `none.witnessed`: 0 notes read; the quorum is not met"),
+        "{}",
+        text(&o.stdout)
+    );
+    // Without witnesses, or with a quorum of 0: no word of them.
+    let o = run(d, &with(&["--witness-quorum", "0"]), "", 0);
+    assert!(!text(&o.stdout).contains("witness"), "{}", text(&o.stdout));
+
+    // Usage errors: a quorum above the witnesses, a key that is not a witness key, a private key.
+    let o = run(d, &with(&["--witness-quorum", "4"]), "", 2);
+    assert!(text(&o.stderr).contains("the witness quorum 4 is more than the 3 witness key(s)"), "{}", text(&o.stderr));
+    let o = run(d, &["verify-log", "audit.ledger", "--verifier-key", "vk", "--witness-key", "vk"], "", 2);
+    assert!(text(&o.stderr).contains("`pip/demo/audit` is not a witness key"), "{}", text(&o.stderr));
+    let o = run(d, &["verify-log", "audit.ledger", "--verifier-key", "vk", "--witness-key", "w1.key"], "", 2);
+    assert!(text(&o.stderr).contains("is a private key: give the witness key (public)"), "{}", text(&o.stderr));
+    let o = run(d, &["verify-log", "audit.ledger", "--verifier-key", "vk", "--witnessed", "audit.ledger.witnessed"], "", 2);
+    assert!(text(&o.stderr).contains("`--witnessed` needs the witnesses' keys"), "{}", text(&o.stderr));
+}
+
+#[test]
+fn verify_log_catches_an_older_copy_restored_behind_what_the_witnesses_cosigned() {
+    let dir = keys();
+    let d = dir.path();
+    cosigner(d, "w1");
+    cosigner(d, "w2");
+    append(d, "audit.ledger", "acct", 1, 1500);
+    copy(d, "audit.ledger", "old.ledger");
+    append(d, "audit.ledger", "acct", 1501, 2500);
+    cosign(d, "audit.ledger", &["w1", "w2"]);
+    let check = ["verify-log", "audit.ledger", "--verifier-key", "vk", "--witness-key", "w1.vk", "--witness-key", "w2.vk"];
+    run(d, &check, "", 0);
+    // The old copy with all of its own files verifies against its signed checkpoints alone...
+    copy(d, "old.ledger", "audit.ledger");
+    run(d, &["verify-log", "audit.ledger", "--verifier-key", "vk", "--key-file", "key"], "", 0);
+    // ...but the witnesses' cosignatures of size 2500 remain.
+    let o = run(d, &check, "", 1);
+    let out = text(&o.stdout);
+    assert!(
+        out.contains(
+            "cosigned_beyond_ledger: witnesses (`w1`, `w2`) cosigned a checkpoint of size 2500 but the ledger has 1500 well-formed entries"
+        ),
+        "{out}"
+    );
+    assert!(out.lines().any(|l| l == "1500 entries covered by checkpoints cosigned by 2 of 2 witnesses"), "{out}");
+    let j = json(&run(d, &[&check[..], &["--format", "json"]].concat(), "", 1));
+    assert_eq!(j["signed"]["problems"][0]["class"], "cosigned_beyond_ledger", "{j}");
+}
+
+#[test]
+fn verify_log_takes_the_origin_witnesses_and_quorum_from_the_spec() {
+    let dir = project();
+    let d = dir.path();
+    let (w1, w2) = (cosigner(d, "w1"), cosigner(d, "w2"));
+    // The spec the auditor holds names the witnesses (appends above used one without them).
+    std::fs::create_dir(d.join("witnessed")).unwrap();
+    let ledger_block = format!(
+        "key = env(\"K\")\n  signing_key = env(\"S\")\n  witness \"http://127.0.0.1:9/w1\" key \"{w1}\"\n  witness \"http://127.0.0.1:9/w2\" key \"{w2}\"\n  witness_quorum = 2"
+    );
+    std::fs::write(d.join("witnessed/demo.pips"), SPEC.replace("key = env(\"K\")", &ledger_block)).unwrap();
+    let check = ["verify-log", "audit.ledger", "--verifier-key", "vk", "--spec", "witnessed/demo.pips"];
+    cosign(d, "audit.ledger", &["w1"]);
+    let o = run(d, &check, "", 1);
+    let out = text(&o.stdout);
+    assert!(out.contains("signed checkpoints of `pip/demo/audit`"), "{out}");
+    assert!(
+        out.contains("no_witness_quorum: no checkpoint that agrees with the ledger is cosigned by 2 of the 2 witnesses (at most 1"),
+        "{out}"
+    );
+    assert!(out.lines().any(|l| l == "0 entries covered by checkpoints cosigned by 2 of 2 witnesses"), "{out}");
+    // The flags override the spec's quorum...
+    let o = run(d, &[&check[..], &["--witness-quorum", "1"]].concat(), "", 0);
+    assert!(
+        text(&o.stdout).lines().any(|l| l == "2500 entries covered by checkpoints cosigned by 1 of 2 witnesses"),
+        "{}",
+        text(&o.stdout)
+    );
+    // ...and its witnesses.
+    let o = run(d, &[&check[..], &["--witness-key", "w1.vk"]].concat(), "", 0);
+    assert!(
+        text(&o.stdout).lines().any(|l| l == "2500 entries covered by checkpoints cosigned by 1 of 1 witnesses"),
+        "{}",
+        text(&o.stdout)
+    );
+    cosign(d, "audit.ledger", &["w2"]);
+    let o = run(d, &check, "", 0);
+    let out = text(&o.stdout);
+    assert!(out.lines().any(|l| l == "2500 entries covered by checkpoints cosigned by 2 of 2 witnesses"), "{out}");
+    assert!(out.contains("witness `w2` cosigned size 2500 at 2026-01-01T00:00:00.000Z"), "{out}");
+    // The spec's origin is the one expected: another origin fails.
+    let other = SPEC.replace("key = env(\"K\")", "key = env(\"K\")\n  signing_key = env(\"S\")\n  origin = \"example.com/other\"");
+    std::fs::write(d.join("witnessed/demo.pips"), other).unwrap();
+    let o = run(d, &check, "", 1);
+    assert!(text(&o.stdout).contains("wrong_origin: "), "{}", text(&o.stdout));
+    // A spec without witnesses asks for none; `--spec` needs the verifier key.
+    run(d, &["verify-log", "audit.ledger", "--verifier-key", "vk", "--spec", "demo.pips"], "", 0);
+    let o = run(d, &["verify-log", "audit.ledger", "--key-file", "key", "--spec", "demo.pips"], "", 2);
+    assert!(text(&o.stderr).contains("give the log's verifier key with `--verifier-key`"), "{}", text(&o.stderr));
 }

@@ -8,11 +8,17 @@
 //! or cosigned by witnesses) must be reached and agreed with: a ledger shorter than it, or
 //! whose tree at its size has another root, was rolled back (an old copy restored with its
 //! checkpoint files) or forked.
+//!
+//! With witnesses ([`VerifyOptions::witnesses`]), the cosigned checkpoint file is checked in
+//! the same pass ([`witnessed`](super::witnessed)): the ledger's roots at the cosigned sizes
+//! are computed with the signed ones, and a quorum of the witnesses must have cosigned a
+//! checkpoint that agrees with the ledger.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use super::SignedFile;
+use super::witnessed::{self, WitnessProblem, WitnessRequirement, Witnessed};
 use crate::ledger::format::{HEADER_LEN, Header};
 use crate::ledger::merkle::Hash;
 use crate::ledger::note::{self, NoteError, NoteVerifiers};
@@ -144,6 +150,9 @@ pub enum SignedProblem {
         /// The last well-formed entry's seq.
         readable_to: u64,
     },
+    /// Something wrong with the witnesses' cosignatures (only when witnesses are required).
+    #[error(transparent)]
+    Witness(WitnessProblem),
 }
 
 impl SignedProblem {
@@ -163,6 +172,7 @@ impl SignedProblem {
             SignedProblem::TornNote { .. } => "torn_note",
             SignedProblem::Unsigned { .. } => "unsigned",
             SignedProblem::BeyondDamage { .. } => "beyond_damage",
+            SignedProblem::Witness(p) => p.class(),
         }
     }
 }
@@ -180,8 +190,11 @@ pub struct SignedVerification {
     pub entries: u64,
     /// The last verified checkpoint's signed note (to keep, and pass as a trusted checkpoint later).
     pub latest: Option<String>,
-    /// What was found wrong; empty when the ledger agrees with every signed checkpoint.
+    /// What was found wrong; empty when the ledger agrees with every signed checkpoint (and,
+    /// when witnesses are required, a quorum of them cosigned a checkpoint that agrees).
     pub problems: Vec<SignedProblem>,
+    /// What the witnesses cosigned, when witnesses were required (a quorum above 0).
+    pub witnessed: Option<Witnessed>,
 }
 
 impl SignedVerification {
@@ -215,9 +228,21 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> SignedVerifyError + '_ {
     move |source| SignedVerifyError::Io { path: path.to_path_buf(), source }
 }
 
+/// What [`verify_signed_with`] checks besides the signed checkpoints.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct VerifyOptions<'a> {
+    /// The ledger's origin when known (otherwise the first verified note's).
+    pub origin: Option<&'a str>,
+    /// A checkpoint the auditor trusts already: the ledger must reach it and agree with it.
+    pub trusted: Option<&'a Trusted>,
+    /// The witnesses whose quorum must have cosigned a checkpoint that agrees with the ledger;
+    /// `None` (or a quorum of 0) checks no cosignature.
+    pub witnesses: Option<WitnessRequirement<'a>>,
+}
+
 /// Checks the ledger at `ledger` against the signed checkpoints in `signed` with the keys in
 /// `verifiers`, and against `trusted` when given. `origin` is the ledger's origin when known
-/// (otherwise the first verified note's).
+/// (otherwise the first verified note's). [`verify_signed_with`] also checks witnesses.
 pub fn verify_signed(
     ledger: &Path,
     signed: &Path,
@@ -225,22 +250,42 @@ pub fn verify_signed(
     origin: Option<&str>,
     trusted: Option<&Trusted>,
 ) -> Result<SignedVerification, SignedVerifyError> {
+    verify_signed_with(ledger, signed, verifiers, &VerifyOptions { origin, trusted, witnesses: None })
+}
+
+/// [`verify_signed`] with the options in `options`: with witnesses, the cosigned checkpoint
+/// file is checked in the same pass over the ledger.
+pub fn verify_signed_with(
+    ledger: &Path,
+    signed: &Path,
+    verifiers: &NoteVerifiers,
+    options: &VerifyOptions<'_>,
+) -> Result<SignedVerification, SignedVerifyError> {
+    let VerifyOptions { origin, trusted, witnesses } = *options;
+    let witnesses = witnesses.filter(|w| w.quorum > 0);
     let file = SignedFile::read(signed).map_err(io(signed))?;
+    let cosigned = witnesses.map(|w| witnessed::read(w.file).map_err(io(w.file))).transpose()?;
     // The tree sizes to compute roots at, ascending: each note's (signatures are checked while
-    // the ledger is hashed, on another thread), and the trusted checkpoint's.
+    // the ledger is hashed, on other threads), each cosigned note's, and the trusted checkpoint's.
     let mut want: Vec<u64> = file.notes.iter().filter_map(|n| n.checkpoint.as_ref().ok().map(|c| c.size)).collect();
+    want.extend(cosigned.iter().flat_map(witnessed::sizes));
     want.extend(trusted.map(|t| t.checkpoint.size));
     want.sort_unstable();
     want.dedup();
-    let (opened, hashed) = std::thread::scope(|scope| {
-        let signatures = scope.spawn(|| {
-            file.notes.iter().map(|n| note::Checkpoint::open(n.message.as_bytes(), verifiers).map(|(cp, _)| cp)).collect::<Vec<_>>()
-        });
+    let open_all =
+        || file.notes.iter().map(|n| note::Checkpoint::open(n.message.as_bytes(), verifiers).map(|(cp, _)| cp)).collect::<Vec<_>>();
+    let check_cosigned = || match (&cosigned, witnesses) {
+        (Some(f), Some(w)) => witnessed::check_file(f, verifiers, w.keys),
+        _ => Vec::new(),
+    };
+    let (opened, checked, hashed) = std::thread::scope(|scope| {
+        let signatures = scope.spawn(open_all);
+        let cosignatures = scope.spawn(check_cosigned);
         let hashed = roots_at(ledger, &want);
-        let opened = signatures.join().unwrap_or_else(|_| {
-            file.notes.iter().map(|n| note::Checkpoint::open(n.message.as_bytes(), verifiers).map(|(cp, _)| cp)).collect()
-        });
-        (opened, hashed)
+        // The threads cannot panic on these inputs; if one did, its work is done here instead.
+        let opened = signatures.join().unwrap_or_else(|_| open_all());
+        let checked = cosignatures.join().unwrap_or_else(|_| check_cosigned());
+        (opened, checked, hashed)
     });
     let (entries, roots, unreadable) = hashed?;
     let mut problems = Vec::new();
@@ -288,6 +333,7 @@ pub fn verify_signed(
     }
     let root_at = |size: u64| roots.binary_search_by_key(&size, |(s, _)| *s).ok().and_then(|i| roots.get(i)).map(|(_, r)| *r);
     let signed_count = notes.len();
+    let signed_roots: Vec<(u64, Hash)> = notes.iter().map(|(s, r, _)| (*s, *r)).collect();
     let mut checkpoints = 0;
     let mut covered = 0;
     let mut latest = None;
@@ -315,7 +361,17 @@ pub fn verify_signed(
             Some(_) => {}
         }
     }
-    Ok(SignedVerification { origin, checkpoints, covered, entries, latest, problems })
+    let witnessed = match (&cosigned, witnesses) {
+        (Some(f), Some(w)) => {
+            let offsets: Vec<u64> = f.notes.iter().map(|n| n.offset).collect();
+            let view = witnessed::LedgerView { entries, root_at: &root_at, signed: &signed_roots };
+            let (summary, found) = witnessed::judge(&offsets, &checked, f.torn_bytes, &w, &mut origin, &view);
+            problems.extend(found.into_iter().map(SignedProblem::Witness));
+            Some(summary)
+        }
+        _ => None,
+    };
+    Ok(SignedVerification { origin, checkpoints, covered, entries, latest, problems, witnessed })
 }
 
 /// The ledger's well-formed entry count, its roots at each of `sizes` (ascending) it
