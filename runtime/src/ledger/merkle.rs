@@ -54,6 +54,31 @@ pub fn leaf_hash_pair(a: &[u8], b: &[u8]) -> (Hash, Hash) {
     crate::ledger::hashing::sha256_prefixed_pair(LEAF_PREFIX, a, b)
 }
 
+/// [`leaf_hash_pair`] of two leaves each given *with the byte before it*, which is the leaf
+/// prefix `0x00` where the leaves lie in a ledger record: the byte before a body is the high
+/// byte of its little-endian length, and no body reaches 2^24 bytes. The hashes then read the
+/// bytes where they lie, whole blocks at a time, instead of assembling blocks shifted by one
+/// byte. A slice that does not start with `0x00` (or is empty) is hashed as its leaf after
+/// that first byte, the ordinary way.
+#[must_use]
+#[cfg(feature = "signing")]
+pub(crate) fn leaf_hash_pair_in_place(a: &[u8], b: &[u8]) -> (Hash, Hash) {
+    match (a.split_first(), b.split_first()) {
+        (Some((&LEAF_PREFIX, _)), Some((&LEAF_PREFIX, _))) => crate::ledger::hashing::sha256_pair(a, b),
+        _ => leaf_hash_pair(a.get(1..).unwrap_or_default(), b.get(1..).unwrap_or_default()),
+    }
+}
+
+/// [`leaf_hash`] of a leaf given with the byte before it, as [`leaf_hash_pair_in_place`].
+#[must_use]
+#[cfg(feature = "signing")]
+pub(crate) fn leaf_hash_in_place(a: &[u8]) -> Hash {
+    match a.split_first() {
+        Some((&LEAF_PREFIX, _)) => crate::ledger::hashing::sha256(a),
+        _ => leaf_hash(a.get(1..).unwrap_or_default()),
+    }
+}
+
 /// The hash of an interior node whose children hash to `left` and `right`:
 /// `SHA-256(0x01 || left || right)`.
 #[must_use]

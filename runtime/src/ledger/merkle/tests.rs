@@ -303,3 +303,22 @@ fn proofs_from_a_subtree_source_ask_once_per_hash_and_pass_its_errors_on() {
     assert_eq!(consistency_proof_from(0, 13, unreadable), Err(SourceError::Proof(ProofError::EmptyOldTree)));
     assert_eq!(inclusion_proof_from(13, 13, unreadable), Err(SourceError::Proof(ProofError::IndexOutOfRange { index: 13, size: 13 })));
 }
+
+#[test]
+#[cfg(feature = "signing")]
+fn leaves_hashed_in_place_equal_leaves_hashed_with_the_prefix() {
+    // Lengths around the block boundaries, with the byte before each leaf 0x00 (in place)
+    // or not (hashed the ordinary way after it).
+    for len_a in [0usize, 1, 54, 55, 56, 63, 64, 65, 119, 120, 200] {
+        for len_b in [0usize, 55, 64, 130] {
+            let a: Vec<u8> = (0..len_a).map(|i| (i * 7 + 1) as u8).collect();
+            let b: Vec<u8> = (0..len_b).map(|i| (i * 13 + 5) as u8).collect();
+            let want = (leaf_hash(&a), leaf_hash(&b));
+            let framed = |before: u8, leaf: &[u8]| [&[before][..], leaf].concat();
+            assert_eq!(leaf_hash_pair_in_place(&framed(0, &a), &framed(0, &b)), want, "{len_a} {len_b}");
+            assert_eq!(leaf_hash_pair_in_place(&framed(9, &a), &framed(0, &b)), want, "{len_a} {len_b}");
+            assert_eq!(leaf_hash_in_place(&framed(0, &a)), want.0);
+            assert_eq!(leaf_hash_in_place(&framed(0xff, &a)), want.0);
+        }
+    }
+}

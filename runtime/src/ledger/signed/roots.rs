@@ -94,15 +94,17 @@ fn fold(nodes: &[(Hash, u32)]) -> Hash {
 /// leaves, then each level of the part's subtree, are hashed two at a time (their compressions
 /// interleave in the CPU).
 fn hash_part(bytes: &[u8], records: &[(usize, usize)], start: u64, want: &[u64]) -> PartResult {
-    let body = |&(a, z): &(usize, usize)| bytes.get(a..z).unwrap_or_default();
+    // Each body with the byte before it, the length prefix's high byte: 0x00, the leaf prefix
+    // (the leaf hashes read the records where they lie).
+    let body = |&(a, z): &(usize, usize)| bytes.get(a.saturating_sub(1)..z).unwrap_or_default();
     let mut leaves = Vec::with_capacity(records.len());
     let (pairs, odd) = records.as_chunks::<2>();
     for [x, y] in pairs {
-        let (lx, ly) = merkle::leaf_hash_pair(body(x), body(y));
+        let (lx, ly) = merkle::leaf_hash_pair_in_place(body(x), body(y));
         leaves.push(lx);
         leaves.push(ly);
     }
-    leaves.extend(odd.iter().map(|r| merkle::leaf_hash(body(r))));
+    leaves.extend(odd.iter().map(|r| merkle::leaf_hash_in_place(body(r))));
     let mut levels = vec![leaves];
     while let Some(top) = levels.last().filter(|t| t.len() >= 2) {
         let (children, _) = top.as_chunks::<2>();
