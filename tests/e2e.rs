@@ -683,8 +683,19 @@ fn the_incident_bundle_of_the_test_window_verifies_and_a_changed_one_does_not() 
     let ledger = dir.path().join("data").join(payments_service::evidence::LEDGER_FILE);
     let bundle = dir.path().join("incident.zip");
     let specs = root().join("specs");
+    // The ledger signs its checkpoints (the spec's `signing_key`), so the bundle is signed too:
+    // it carries the signed checkpoint, the slice's range proof and a signed manifest.
+    let signing_key_file = dir.path().join("audit.signing.key");
+    std::fs::write(&signing_key_file, &signing_key().0).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(&signing_key_file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
     let (code, out) = pipc(&[
         "bundle",
+        "--signing-key",
+        signing_key_file.to_str().unwrap(),
         "--spec",
         specs.to_str().unwrap(),
         "--bundle",
@@ -712,6 +723,10 @@ fn the_incident_bundle_of_the_test_window_verifies_and_a_changed_one_does_not() 
     let (code, out) = pipc(&["verify-log", ledger.to_str().unwrap(), "--verifier-key", &signing_key().1]);
     assert_eq!(code, 0, "pipc verify-log --verifier-key:\n{out}");
     assert!(out.contains(&format!("the signatures cover entries 1..={all} of {all}")), "{out}");
+    // And the bundle verifies with the verifier key alone: no secret needed.
+    let (code, out) = pipc(&["verify-bundle", bundle.to_str().unwrap(), "--verifier-key", &signing_key().1]);
+    assert_eq!(code, 0, "pipc verify-bundle --verifier-key:\n{out}");
+    assert!(out.contains("covered by the signed checkpoint of size"), "{out}");
 
     let mut bytes = std::fs::read(&bundle).unwrap();
     let middle = bytes.len() / 2;
@@ -720,6 +735,8 @@ fn the_incident_bundle_of_the_test_window_verifies_and_a_changed_one_does_not() 
     std::fs::write(&changed, &bytes).unwrap();
     let (code, out) = pipc(&["verify-bundle", changed.to_str().unwrap(), "--key-file", key_file.to_str().unwrap()]);
     assert_ne!(code, 0, "a changed bundle verified:\n{out}");
+    let (code, out) = pipc(&["verify-bundle", changed.to_str().unwrap(), "--verifier-key", &signing_key().1]);
+    assert_ne!(code, 0, "a changed bundle verified with the verifier key:\n{out}");
 }
 
 /// `payments.rules.yml` for a copy of the spec whose billing expectation is 5 s instead of

@@ -36,6 +36,8 @@ fn bench(c: &mut Criterion) {
         timeline_max_rows: timeline::DEFAULT_MAX_ROWS,
         threads: 2,
         allow_anomalies: false,
+        signing_key: None,
+        signed_file: None,
     };
     let zip = build(&opts, &Silent).unwrap().zip;
     let mut g = c.benchmark_group("bundle");

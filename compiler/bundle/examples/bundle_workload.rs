@@ -55,6 +55,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         timeline_max_rows: timeline::DEFAULT_MAX_ROWS,
         threads: 2,
         allow_anomalies: false,
+        signing_key: None,
+        signed_file: None,
     };
     let built = build(&opts, &Silent)?;
     let out = dir.join("incident.zip");

@@ -17,9 +17,10 @@ use pip_runtime::ledger::{Authenticity, Checkpoint, Entry, LedgerKey, verify_fil
 
 use crate::error::{LedgerFault, LedgerProblem, OutputError, SpecError, UsageError, WholeLedgerAnomalies};
 use crate::manifest::{
-    AnomalyInfo, CheckpointInfo, FORMAT, FORMAT_VERSION, FileInfo, GapInfo, IdentityInfo, LedgerInfo, Manifest, SLICE_ENCODING, SourceInfo,
-    SpecInfo, Window,
+    AnomalyInfo, CheckpointInfo, FORMAT, FORMAT_VERSION, FileInfo, GapInfo, IdentityInfo, LedgerInfo, Manifest, SLICE_ENCODING,
+    SignatureInfo, SourceInfo, SpecInfo, Window,
 };
+use crate::signed::{self, LedgerSigner};
 use crate::spec::{expectations, pick_bundle};
 use crate::{BundleError, Progress, archive, timeline};
 
@@ -52,6 +53,13 @@ pub struct BuildOptions {
     /// Bundle a ledger whose whole-file verification finds anomalies (outside the window:
     /// the window's own entries must always verify), recording them in the manifest.
     pub allow_anomalies: bool,
+    /// The checkpoint signing key file for every ledger (default: each ledger's spec
+    /// `signing_key`, for a ledger with signed checkpoints): the bundle then carries the signed
+    /// checkpoints and range proofs of its slices and a signed manifest
+    /// ([`crate::signed`]). `None` and no spec key: the bundle verifies with the ledger key only.
+    pub signing_key: Option<PathBuf>,
+    /// The signed checkpoint file (only with one ledger; default: the ledger's path plus `.signed`).
+    pub signed_file: Option<PathBuf>,
 }
 
 /// A built bundle, not yet written anywhere.
@@ -64,6 +72,8 @@ pub struct Built {
     pub manifest: Manifest,
     /// Entries bundled, all ledgers together.
     pub entries: u64,
+    /// Warnings for the caller to show (a signing key file open to others).
+    pub warnings: Vec<String>,
 }
 
 /// Parses `--window` (`24h`, `90m`, `7d`).
@@ -105,6 +115,14 @@ pub fn build(opts: &BuildOptions, progress: &dyn Progress) -> Result<Built, Bund
 
     progress.stage("reading the ledger");
     let work = ledgers_of(opts, &files)?;
+    if work.len() > 1 && opts.signed_file.is_some() {
+        return Err(UsageError::SignedWithSeveral.into());
+    }
+    let mut warnings = Vec::new();
+    let signers = work
+        .iter()
+        .map(|w| LedgerSigner::resolve(opts, spec, &w.name, &w.path, work.len() == 1, &mut warnings))
+        .collect::<Result<Vec<_>, _>>()?;
     let to_ms = match opts.to_ms {
         Some(t) => t,
         None => work.iter().filter_map(|w| w.reader.raw().last().map(|b| b.ts_millis + 1)).max().ok_or(UsageError::NoEntries)?,
@@ -134,14 +152,24 @@ pub fn build(opts: &BuildOptions, progress: &dyn Progress) -> Result<Built, Bund
         timeline_max_rows: opts.timeline_max_rows,
         ledgers: Vec::new(),
         files: Vec::new(),
+        signature: None,
         mac: None,
     };
     let mut contents: BTreeMap<String, Vec<u8>> = BTreeMap::new();
     let mut slices: Vec<Vec<Entry>> = Vec::new();
     let mut slice_bytes = 0u64;
-    for w in &work {
+    let mut origins: Vec<String> = Vec::new();
+    for (w, signer) in work.iter().zip(&signers) {
         progress.stage(&format!("verifying ledger `{}`", w.name));
-        let (info, bytes, entries) = slice_of(opts, spec, w, from_ms, to_ms)?;
+        let (mut info, bytes, entries) = slice_of(opts, spec, w, from_ms, to_ms)?;
+        if let Some(ls) = signer {
+            let part = signed::part(ls, &w.name, &w.path, &info, &bytes)?;
+            if !origins.contains(&part.origin) {
+                origins.push(part.origin);
+            }
+            info.signed = part.info;
+            contents.extend(part.files);
+        }
         slice_bytes += bytes.len() as u64;
         contents.insert(info.path.clone(), bytes);
         manifest.ledgers.push(info);
@@ -184,8 +212,19 @@ pub fn build(opts: &BuildOptions, progress: &dyn Progress) -> Result<Built, Bund
             })
         })
         .collect();
+    let keys: Vec<&pip_runtime::ledger::note::NoteSigner> = signers.iter().flatten().map(LedgerSigner::signer).collect();
+    if !keys.is_empty() {
+        manifest.signature = Some(SignatureInfo {
+            path: signed::MANIFEST_SIG.to_string(),
+            algorithm: signed::SIGNATURE_ALGORITHM.to_string(),
+            origins: origins.clone(),
+        });
+    }
     manifest.sign(&opts.key).map_err(OutputError::Manifest)?;
-    let mut ordered = vec![(BUNDLE_MANIFEST.to_string(), manifest.to_bytes().map_err(OutputError::Manifest)?)];
+    let manifest_bytes = manifest.to_bytes().map_err(OutputError::Manifest)?;
+    let signature = if keys.is_empty() { None } else { Some(signed::sign_manifest(&manifest_bytes, &origins, &keys)?) };
+    let mut ordered = vec![(BUNDLE_MANIFEST.to_string(), manifest_bytes)];
+    ordered.extend(signature.map(|s| (signed::MANIFEST_SIG.to_string(), s)));
     ordered.extend(contents);
     let zip = archive::write(&ordered).map_err(OutputError::Archive)?;
     progress.advance();
@@ -200,7 +239,7 @@ pub fn build(opts: &BuildOptions, progress: &dyn Progress) -> Result<Built, Bund
             slice_bytes,
         });
     }
-    Ok(Built { zip, manifest, entries })
+    Ok(Built { zip, manifest, entries, warnings })
 }
 
 fn ledgers_of(opts: &BuildOptions, files: &[BundleFile]) -> Result<Vec<LedgerWork>, BundleError> {
@@ -374,6 +413,7 @@ fn slice_of(
             .into_iter()
             .map(|g| GapInfo { subsystem: g.subsystem, from_ms: g.from_ms, to_ms: g.to_ms, severity: g.severity, ongoing: g.ongoing })
             .collect(),
+        signed: None,
     };
     Ok((info, bytes, window.entries))
 }

@@ -88,6 +88,10 @@ impl BundleError {
                     .to_string(),
             ),
             BundleError::Ledger(_) => Some("run `pipc verify-log` on the ledger to see every anomaly".to_string()),
+            BundleError::Usage(UsageError::SigningKey { .. } | UsageError::NoSignedCheckpoint { .. }) => Some(
+                "a ledger with signed checkpoints is bundled with its signing key, so that the bundle verifies with the verifier key alone; give it with `--signing-key` (and its signed checkpoints with `--signed`)"
+                    .to_string(),
+            ),
             BundleError::Anomalies(_) => Some(
                 "run `pipc verify-log` on the ledger to see every anomaly; to bundle the window anyway, with the anomalies recorded in its manifest and timeline (and reported by `pipc verify-bundle`), pass `--allow-anomalies`"
                     .to_string(),
@@ -165,6 +169,10 @@ pub enum LedgerProblem {
     /// The window could not be encoded as a slice.
     #[error(transparent)]
     Slice(SliceError),
+    /// Its signed checkpoints cannot give the slice's signed part (none verifies with the
+    /// signing key, the tree cannot be read, or the entries do not match the signed root).
+    #[error("signed checkpoints: {0}")]
+    Signed(String),
 }
 
 /// The window verifies, but the ledger around it does not, and the bundle was not asked to
@@ -196,6 +204,9 @@ pub enum OutputError {
     /// The manifest could not be serialised (to sign it, or to write it).
     #[error(transparent)]
     Manifest(serde_json::Error),
+    /// The manifest could not be signed.
+    #[error("cannot sign the manifest: {0}")]
+    Sign(String),
     /// The ZIP writer failed (it writes to memory: this is never a disk error).
     #[error("cannot write the archive: {0}")]
     Archive(zip::result::ZipError),

@@ -2,6 +2,12 @@
 //! SHA-256, the spec and its hash, the ledger ranges and their checkpoints, and an HMAC over
 //! all of it with the ledger key.
 //!
+//! A bundle of ledgers that sign their checkpoints also carries, per ledger, the signed
+//! checkpoint and range proof of its slice ([`SignedLedgerInfo`]), and `manifest.sig`, the
+//! manifest's bytes signed with the checkpoint signing keys ([`SignatureInfo`]): it then
+//! verifies with the verifier key alone ([`crate::signed`]). Both are absent otherwise, so an
+//! unsigned bundle's manifest is what it always was.
+//!
 //! The MAC is `HMAC-SHA256(key, SHA-256("pip-bundle manifest v1\n" || compact JSON of the
 //! manifest without `mac`))` — the ledger's own MAC construction over a domain-separated
 //! digest, so that no ledger MAC can pass for a manifest MAC. The file itself must be exactly
@@ -51,9 +57,72 @@ pub struct Manifest {
     pub ledgers: Vec<LedgerInfo>,
     /// Every file of the bundle but this one, sorted by path.
     pub files: Vec<FileInfo>,
+    /// The manifest's signature with the ledgers' checkpoint signing keys, in
+    /// [`crate::signed::MANIFEST_SIG`] (absent when no ledger of the bundle signs its
+    /// checkpoints: such a bundle verifies with the ledger key only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature: Option<SignatureInfo>,
     /// The MAC (absent while it is computed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mac: Option<MacInfo>,
+}
+
+/// Where the manifest's signature is and what its signed text binds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignatureInfo {
+    /// Its path in the ZIP ([`crate::signed::MANIFEST_SIG`]): a C2SP signed note, not listed in
+    /// `files` (it signs this file's bytes).
+    pub path: String,
+    /// [`crate::signed::SIGNATURE_ALGORITHM`].
+    pub algorithm: String,
+    /// The checkpoint origins of the ledgers whose signing keys signed it, one line each of
+    /// the note's text.
+    pub origins: Vec<String>,
+}
+
+/// A slice's entries proved, with the verifier key alone, to be the entries at their
+/// positions in a signed checkpoint's tree.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignedLedgerInfo {
+    /// The checkpoint's origin.
+    pub origin: String,
+    /// The tree size of the signed checkpoint: the smallest at least the slice's last seq, or
+    /// the last signed one when none is that large yet.
+    pub checkpoint_size: u64,
+    /// The first leaf the range proof covers (the slice's first seq minus 1).
+    pub first_leaf: u64,
+    /// One past the last leaf it covers.
+    pub end_leaf: u64,
+    /// The last seq the signed checkpoint covers (`end_leaf`); later entries of the slice are
+    /// bound only by the ledger's MACed checkpoints (and the manifest's signature).
+    pub signed_through: u64,
+    /// The range proof ([`pip_runtime::ledger::signed::range::RangeProof`] JSON, with the
+    /// signed checkpoint note).
+    pub proof: FileRef,
+    /// The witnesses' cosigned notes of that checkpoint, when the ledger has any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub witnessed: Option<FileRef>,
+}
+
+/// A file of the bundle that is not one of the spec's parts, with what binds its bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileRef {
+    /// Its path in the ZIP.
+    pub path: String,
+    /// Its length in bytes.
+    pub size: u64,
+    /// SHA-256, lowercase hex.
+    pub sha256: String,
+}
+
+impl FileRef {
+    /// The reference to `bytes` at `path`.
+    pub fn of(path: String, bytes: &[u8]) -> FileRef {
+        FileRef { path, size: bytes.len() as u64, sha256: pip_compiler::sha256_hex(bytes) }
+    }
 }
 
 /// The spec a bundle was built from.
@@ -121,6 +190,10 @@ pub struct LedgerInfo {
     pub anomalies: Vec<AnomalyInfo>,
     /// Silences longer than the spec's `expect subsystem` lines allow, inside the window.
     pub gaps: Vec<GapInfo>,
+    /// The signed checkpoint and range proof of its entries, when the ledger signs its
+    /// checkpoints and one covers at least its first entry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signed: Option<SignedLedgerInfo>,
 }
 
 /// A ledger's identity, as the slice's header carries it: what a slice is checked to belong to.
@@ -243,6 +316,11 @@ impl Manifest {
         let mac = key.mac_entry(&self.digest()?);
         self.mac = Some(MacInfo { algorithm: MAC_ALGORITHM.to_string(), key_id: key.id_hex(), value: to_hex(&mac) });
         Ok(())
+    }
+
+    /// The files the signed parts add (range proofs, cosigned notes), each once, in ledger order.
+    pub fn signed_files(&self) -> Vec<&FileRef> {
+        self.ledgers.iter().filter_map(|l| l.signed.as_ref()).flat_map(|s| std::iter::once(&s.proof).chain(s.witnessed.as_ref())).collect()
     }
 
     /// Whether the MAC is right for this key (constant-time comparison).

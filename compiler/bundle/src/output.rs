@@ -7,7 +7,8 @@ use crate::error::UsageError;
 use crate::{BuildOptions, BundleError};
 
 /// Refuses an `output` that exists (unless `force`), is a directory, is one of the inputs of
-/// `opts` (a ledger, its checkpoint file, `key_file`) or lies inside its specs.
+/// `opts` (a ledger, its checkpoint or signed checkpoint files, `key_file`, the signing key)
+/// or lies inside its specs.
 pub fn check_output(output: &Path, opts: &BuildOptions, key_file: Option<&Path>, force: bool) -> Result<(), BundleError> {
     let usage = |e: UsageError| Err(BundleError::Usage(e));
     let Ok(meta) = std::fs::metadata(output) else { return Ok(()) };
@@ -20,6 +21,11 @@ pub fn check_output(output: &Path, opts: &BuildOptions, key_file: Option<&Path>,
     let mut inputs: Vec<PathBuf> = opts.ledgers.iter().map(|(_, p)| p.clone()).collect();
     inputs.extend(opts.ledgers.iter().map(|(_, p)| pip_runtime::ledger::checkpoint::default_path(p)));
     inputs.extend(opts.checkpoints.iter().cloned());
+    // The signed checkpoint files, their cosigned copies and the signing key.
+    inputs.extend(opts.ledgers.iter().map(|(_, p)| pip_runtime::ledger::signed::default_path(p)));
+    inputs.extend(opts.ledgers.iter().map(|(_, p)| crate::signed::default_witnessed(p)));
+    inputs.extend(opts.signed_file.iter().cloned());
+    inputs.extend(opts.signing_key.iter().cloned());
     inputs.extend(key_file.map(Path::to_path_buf));
     if let Some(input) = inputs.iter().find(|p| same(p)) {
         return usage(UsageError::OutputIsInput { output: output.to_path_buf(), input: input.clone() });

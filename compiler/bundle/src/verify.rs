@@ -16,7 +16,9 @@ use pip_runtime::ledger::slice;
 use pip_runtime::ledger::{Authenticity, Entry, LedgerKey, verify_slice};
 
 use crate::archive::{self, Limits};
+use crate::error::UsageError;
 use crate::manifest::{FORMAT, FORMAT_VERSION, GapInfo, IdentityInfo, LedgerInfo, Manifest};
+use crate::signed::{self, Coverage, SignedKeys};
 use crate::spec::expectations;
 use crate::{BundleError, Invalid, timeline};
 
@@ -31,12 +33,33 @@ pub struct Verified {
     pub entries: u64,
     /// Checkpoints the entries are bound to (the builder's closing one included), all ledgers together.
     pub checkpoints: usize,
+    /// Whether the ledger key checked the manifest's MAC and the slices' MACed checkpoints.
+    pub mac_checked: bool,
+    /// What the verifier keys established, per ledger with a signed part (empty without
+    /// verifier keys).
+    pub signed: Vec<Coverage>,
+    /// Ledgers whose entries no signed checkpoint covers (with verifier keys only).
+    pub unsigned_ledgers: Vec<String>,
+}
+
+/// The keys to verify a bundle with: the ledger key (HMAC), the verifier keys (signatures), or both.
+#[derive(Debug, Clone, Copy)]
+pub struct Keys<'a> {
+    /// The ledger key: checks the manifest's MAC and every slice's chain to its MACed checkpoints.
+    pub hmac: Option<&'a LedgerKey>,
+    /// The verifier keys: check `manifest.sig`, the signed checkpoints and the range proofs.
+    pub signed: Option<&'a SignedKeys>,
 }
 
 /// Reads a bundle file and verifies it ([`verify`]). Only a regular file is read (a FIFO
 /// would block, a device never end), and none larger than the most a bundle may expand to
 /// ([`Limits::max_total`]): that one is [`BundleError::Refused`] unread.
 pub fn verify_file(path: &Path, key: &LedgerKey, limits: &Limits) -> Result<Verified, BundleError> {
+    verify_file_with(path, Keys { hmac: Some(key), signed: None }, limits)
+}
+
+/// [`verify_file`] with the ledger key, the verifier keys, or both ([`verify_with`]).
+pub fn verify_file_with(path: &Path, keys: Keys<'_>, limits: &Limits) -> Result<Verified, BundleError> {
     let bytes = fsread::read(path, limits.max_total, "a bundle").map_err(|source| {
         let path = path.to_path_buf();
         if matches!(fsread::refusal(&source), Some(fsread::Refused::TooLarge { .. })) {
@@ -45,11 +68,22 @@ pub fn verify_file(path: &Path, key: &LedgerKey, limits: &Limits) -> Result<Veri
             BundleError::Read { path, source }
         }
     })?;
-    verify(&bytes, key, limits)
+    verify_with(&bytes, keys, limits)
 }
 
 /// Verifies a bundle's bytes with the ledger key.
 pub fn verify(zip: &[u8], key: &LedgerKey, limits: &Limits) -> Result<Verified, BundleError> {
+    verify_with(zip, Keys { hmac: Some(key), signed: None }, limits)
+}
+
+/// Verifies a bundle's bytes with the ledger key, the verifier keys, or both: with the
+/// verifier keys, `manifest.sig` must sign the manifest and each slice's signed entries must
+/// lead to its signed checkpoint's root (see [`crate::signed`]); with the ledger key, the
+/// manifest's MAC and the slices' MACed checkpoints are checked too.
+pub fn verify_with(zip: &[u8], keys: Keys<'_>, limits: &Limits) -> Result<Verified, BundleError> {
+    if keys.hmac.is_none() && keys.signed.is_none() {
+        return Err(UsageError::NoVerificationKey.into());
+    }
     let files = archive::read(zip, limits)?;
     let raw = files.get(BUNDLE_MANIFEST).ok_or(Invalid::NoManifest)?;
     let manifest: Manifest = serde_json::from_slice(raw).map_err(Invalid::ManifestUnparsable)?;
@@ -59,24 +93,45 @@ pub fn verify(zip: &[u8], key: &LedgerKey, limits: &Limits) -> Result<Verified, 
     if manifest.to_bytes().map_err(Invalid::ManifestUnencodable)? != *raw {
         return Err(Invalid::ManifestNotCanonical.into());
     }
-    match &manifest.mac {
-        None => return Err(Invalid::NoMac.into()),
-        Some(m) if m.key_id != key.id_hex() => {
-            return Err(Invalid::OtherKey { signed_with: m.key_id.clone(), key: key.id_hex() }.into());
+    if let Some(key) = keys.hmac {
+        match &manifest.mac {
+            None => return Err(Invalid::NoMac.into()),
+            Some(m) if m.key_id != key.id_hex() => {
+                return Err(Invalid::OtherKey { signed_with: m.key_id.clone(), key: key.id_hex() }.into());
+            }
+            Some(_) if !manifest.mac_ok(key) => return Err(Invalid::MacMismatch.into()),
+            Some(_) => {}
         }
-        Some(_) if !manifest.mac_ok(key) => return Err(Invalid::MacMismatch.into()),
-        Some(_) => {}
     }
+    let manifest_signers = match keys.signed {
+        Some(k) => signed::check_signature(raw, &manifest, &files, k)?,
+        None => Vec::new(),
+    };
     check_listing(&manifest, &files)?;
     let spec_files = rebuild(&manifest, &files)?;
     let mut entries = 0;
     let mut checkpoints = 0;
     let mut slices: Vec<Vec<Entry>> = Vec::new();
+    let mut coverage = Vec::new();
+    let mut unsigned_ledgers = Vec::new();
     for info in &manifest.ledgers {
-        let (e, c) = check_ledger(&manifest, info, &files, key, &spec_files.expectations)?;
+        let (e, c) = check_ledger(&manifest, info, &files, keys.hmac, &spec_files.expectations)?;
+        if let Some(k) = keys.signed {
+            let none = (Vec::new(), 0);
+            let w = spec_files.witnesses.get(&info.name).unwrap_or(&none);
+            match signed::check_ledger(info, &e, &files, k, &manifest_signers, w)? {
+                Some(cov) => coverage.push(cov),
+                None => unsigned_ledgers.push(info.name.clone()),
+            }
+        }
         entries += e.len() as u64;
         checkpoints += c;
         slices.push(e);
+    }
+    if let Some(t) = keys.signed.and_then(|k| k.trusted.as_ref())
+        && !coverage.iter().any(|c| c.origin == t.origin)
+    {
+        return Err(Invalid::TrustedOtherOrigin { origin: t.origin.clone() }.into());
     }
     if let Some(f) = manifest.files.iter().find(|f| f.part == Part::Timeline) {
         let refs: Vec<&[Entry]> = slices.iter().map(Vec::as_slice).collect();
@@ -85,23 +140,41 @@ pub fn verify(zip: &[u8], key: &LedgerKey, limits: &Limits) -> Result<Verified, 
             return Err(Invalid::TimelineMismatch { path: f.path.clone() }.into());
         }
     }
-    Ok(Verified { manifest, files: files.len(), entries, checkpoints })
+    Ok(Verified {
+        manifest,
+        files: files.len(),
+        entries,
+        checkpoints,
+        mac_checked: keys.hmac.is_some(),
+        signed: coverage,
+        unsigned_ledgers,
+    })
 }
 
-/// The listed files are exactly the archive's, each with its size and hash.
+/// The listed files (the spec's parts, and the signed parts' files) are exactly the
+/// archive's, each with its size and hash; `manifest.sig` is there exactly when the manifest
+/// names it.
 fn check_listing(manifest: &Manifest, files: &BTreeMap<String, Vec<u8>>) -> Result<(), BundleError> {
     let mut listed = BTreeSet::new();
-    for f in &manifest.files {
-        if f.path == BUNDLE_MANIFEST || !listed.insert(f.path.as_str()) {
-            return Err(Invalid::ListedTwice { path: f.path.clone() }.into());
+    let signed_files = manifest.signed_files();
+    let all = manifest.files.iter().map(|f| (&f.path, f.size, &f.sha256)).chain(signed_files.iter().map(|f| (&f.path, f.size, &f.sha256)));
+    if let Some(sig) = &manifest.signature {
+        if !files.contains_key(&sig.path) {
+            return Err(Invalid::SignatureMissing.into());
         }
-        let bytes = files.get(&f.path).ok_or_else(|| Invalid::Missing { path: f.path.clone() })?;
-        if bytes.len() as u64 != f.size {
-            return Err(Invalid::SizeMismatch { path: f.path.clone(), size: bytes.len() as u64, stated: f.size }.into());
+        listed.insert(sig.path.as_str());
+    }
+    for (path, size, sha256) in all {
+        if path == BUNDLE_MANIFEST || !listed.insert(path.as_str()) {
+            return Err(Invalid::ListedTwice { path: path.clone() }.into());
+        }
+        let bytes = files.get(path).ok_or_else(|| Invalid::Missing { path: path.clone() })?;
+        if bytes.len() as u64 != size {
+            return Err(Invalid::SizeMismatch { path: path.clone(), size: bytes.len() as u64, stated: size }.into());
         }
         let h = pip_compiler::sha256_hex(bytes);
-        if h != f.sha256 {
-            return Err(Invalid::HashMismatch { path: f.path.clone(), sha256: h, stated: f.sha256.clone() }.into());
+        if h != *sha256 {
+            return Err(Invalid::HashMismatch { path: path.clone(), sha256: h, stated: sha256.clone() }.into());
         }
     }
     if let Some(extra) = files.keys().find(|p| p.as_str() != BUNDLE_MANIFEST && !listed.contains(p.as_str())) {
@@ -112,6 +185,8 @@ fn check_listing(manifest: &Manifest, files: &BTreeMap<String, Vec<u8>>) -> Resu
 
 struct SpecFacts {
     expectations: BTreeMap<String, Vec<Expectation>>,
+    /// Each ledger's witness keys and quorum, as the spec declares them.
+    witnesses: BTreeMap<String, (Vec<String>, u32)>,
 }
 
 /// Compiles the bundled spec, checks its hash and bundle manifest, and compares every
@@ -166,7 +241,8 @@ fn rebuild(manifest: &Manifest, files: &BTreeMap<String, Vec<u8>>) -> Result<Spe
         .into());
     }
     let expectations = spec.ledgers.iter().map(|l| (l.name.clone(), expectations(l))).collect();
-    Ok(SpecFacts { expectations })
+    let witnesses = spec.ledgers.iter().map(|l| (l.name.clone(), signed::spec_witnesses(l))).collect();
+    Ok(SpecFacts { expectations, witnesses })
 }
 
 /// Decodes a slice, checks it against the manifest, and verifies its chain to its
@@ -175,14 +251,20 @@ fn check_ledger(
     manifest: &Manifest,
     info: &LedgerInfo,
     files: &BTreeMap<String, Vec<u8>>,
-    key: &LedgerKey,
+    key: Option<&LedgerKey>,
     expectations: &BTreeMap<String, Vec<Expectation>>,
 ) -> Result<(Vec<Entry>, usize), BundleError> {
     let name = &info.name;
     let bytes = files.get(&info.path).ok_or_else(|| Invalid::SliceMissing { ledger: name.clone() })?;
     let d = slice::decode(bytes).map_err(|source| Invalid::SliceUndecodable { ledger: name.clone(), source })?;
-    if d.key_id != key.id() || info.key_id != key.id_hex() {
+    if let Some(key) = key
+        && (d.key_id != key.id() || info.key_id != key.id_hex())
+    {
         return Err(Invalid::SliceOtherKey { ledger: name.clone(), written_with: to_hex(&d.key_id), key: key.id_hex() }.into());
+    }
+    // Without the ledger key, the slice's key id is still the one the (signed) manifest names.
+    if to_hex(&d.key_id) != info.key_id {
+        return Err(Invalid::SliceDescriptionMismatch { ledger: name.clone() }.into());
     }
     // Another ledger's slice written with the same key: its identity is not the one the
     // (MACed) manifest names, or, rewritten to that one, its checkpoints fail their MACs.
@@ -217,9 +299,13 @@ fn check_ledger(
     if let Some(e) = d.entries.iter().find(|e| e.ts_millis < w.from_ms || e.ts_millis >= w.to_ms) {
         return Err(Invalid::OutsideWindow { ledger: name.clone(), seq: e.seq }.into());
     }
-    let report = verify_slice(&d.entries, &d.anchor, &d.checkpoints, key, d.identity.digest(), Authenticity::ChainToCheckpoint);
-    if !report.is_clean() || report.authentic != d.entries.len() as u64 {
-        return Err(Invalid::SliceAnomalies { ledger: name.clone(), anomalies: report.anomalies }.into());
+    // The MACed checkpoints need the ledger key; with the verifier keys alone, the signed
+    // part binds the entries instead (`signed::check_ledger`).
+    if let Some(key) = key {
+        let report = verify_slice(&d.entries, &d.anchor, &d.checkpoints, key, d.identity.digest(), Authenticity::ChainToCheckpoint);
+        if !report.is_clean() || report.authentic != d.entries.len() as u64 {
+            return Err(Invalid::SliceAnomalies { ledger: name.clone(), anomalies: report.anomalies }.into());
+        }
     }
     let none = Vec::new();
     let exp = expectations.get(name).unwrap_or(&none);

@@ -7,13 +7,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use pip_bundle::archive::Limits;
+use pip_bundle::signed::SignedKeys;
 use pip_bundle::{
     BuildOptions, Built, BundleError, Invalid, LedgerFault, LedgerProblem, Progress, Silent, SpecError, UsageError, WholeLedgerAnomalies,
     archive, build, check_output, parse_window, timeline, verify, verify_file,
 };
+use pip_bundle::{Keys, verify_with};
 use pip_compiler::load::{SpecsError, Unpicked};
 use pip_runtime::clock::{Clock, ManualClock};
 use pip_runtime::evidence::Event;
+use pip_runtime::ledger::note::{NoteSigner, NoteVerifiers, SignatureType};
 use pip_runtime::ledger::{CheckpointPolicy, Ledger, LedgerConfig, LedgerKey};
 
 const ORIGIN_MS: u64 = 1_767_225_600_000;
@@ -78,6 +81,8 @@ fn options(dir: &Path) -> BuildOptions {
         timeline_max_rows: timeline::DEFAULT_MAX_ROWS,
         threads: 1,
         allow_anomalies: false,
+        signing_key: None,
+        signed_file: None,
     }
 }
 
@@ -98,8 +103,11 @@ impl Progress for Stages {
 fn a_bundle_built_by_a_library_call_verifies_from_its_file() {
     let dir = project();
     let stages = Stages::default();
-    let Built { zip, manifest, entries } = build(&options(dir.path()), &stages).unwrap();
+    let Built { zip, manifest, entries, warnings } = build(&options(dir.path()), &stages).unwrap();
     assert_eq!(entries, 8);
+    assert!(warnings.is_empty(), "{warnings:?}");
+    // The ledger signs nothing: the bundle is as it always was.
+    assert!(manifest.signature.is_none() && manifest.ledgers.iter().all(|l| l.signed.is_none()));
     assert_eq!((manifest.spec.name.as_str(), manifest.bundle.as_str()), ("shop", "incident"));
     // Four stages and one per ledger, each reported and ended.
     assert_eq!(stages.0.lock().unwrap().len(), 5);
@@ -272,4 +280,23 @@ fn a_changed_entry_refuses_the_ledger_by_where_it_lies() {
     );
     let built = build(&BuildOptions { allow_anomalies: true, ..early }, &Silent).unwrap();
     assert_eq!(built.entries, 2);
+}
+
+#[test]
+fn a_bundle_without_a_signature_verifies_only_with_the_ledger_key() {
+    let dir = project();
+    let zip = build(&options(dir.path()), &Silent).unwrap().zip;
+    let limits = Limits::default();
+    let e = verify_with(&zip, Keys { hmac: None, signed: None }, &limits).unwrap_err();
+    assert!(matches!(e, BundleError::Usage(UsageError::NoVerificationKey)), "{e:?}");
+    let signer = NoteSigner::generate("pip/shop/audit", SignatureType::Ed25519).unwrap();
+    let keys = SignedKeys { verifiers: NoteVerifiers::new([signer.verifier()]).unwrap(), ..SignedKeys::default() };
+    let e = verify_with(&zip, Keys { hmac: None, signed: Some(&keys) }, &limits).unwrap_err();
+    assert!(matches!(&e, BundleError::Invalid(i @ Invalid::NoSignature) if i.file() == Some("manifest.sig")), "{e:?}");
+    // With the ledger key too, the MAC passes and the missing signature is still reported.
+    let key = key();
+    let e = verify_with(&zip, Keys { hmac: Some(&key), signed: Some(&keys) }, &limits).unwrap_err();
+    assert!(matches!(e, BundleError::Invalid(Invalid::NoSignature)), "{e:?}");
+    let v = verify_with(&zip, Keys { hmac: Some(&key), signed: None }, &limits).unwrap();
+    assert!(v.mac_checked && v.signed.is_empty());
 }

@@ -88,7 +88,9 @@ pub enum Command {
     ///
     /// With the HMAC key (`--key-file`/`--key-env`) every entry is checked. With the verifier
     /// key alone (`--verifier-key`, public) the signed checkpoints are checked: the entries
-    /// they cover are proven, those after the last one are not. With both, both run.
+    /// they cover are proven, those after the last one are not. With both, both run. With
+    /// witnesses (`--witness-key`, or `--spec` for the ledger's `witness` lines), a quorum of
+    /// them must have cosigned a checkpoint that agrees with the ledger (`LEDGER.witnessed`).
     #[command(group(clap::ArgGroup::new("any_key").required(true).multiple(true).args(["key_file", "key_env", "verifier_key"])))]
     VerifyLog {
         /// The ledger file.
@@ -122,13 +124,17 @@ pub enum Command {
     /// Build an incident bundle: a ZIP of the window's ledger slice, the spec, its artifacts
     /// and an HTML timeline, with a MACed manifest.
     Bundle(Box<BundleArgs>),
-    /// Verify an incident bundle offline (exit 1 with the reason if it does not verify).
+    /// Verify an incident bundle offline (exit 1 with the reason if it does not verify), with
+    /// the ledger key, the verifier key (a signed bundle), or both.
     VerifyBundle {
         /// The bundle.
         bundle: PathBuf,
-        /// The key.
+        /// The ledger key (optional with `--verifier-key`).
         #[command(flatten)]
-        key: KeyArgs,
+        key: OptionalKeyArgs,
+        /// The bundle's signature checks.
+        #[command(flatten)]
+        signed: BundleSignedArgs,
     },
     /// Write a new random ledger key (hex, mode 0600) to a file that must not exist; with
     /// `--signing`, an Ed25519 checkpoint signing key instead, and print its verifier key.
@@ -229,6 +235,46 @@ pub struct SignedCheckArgs {
     /// pass as `--trusted-checkpoint` next time.
     #[arg(long, value_name = "FILE", requires = "verifier_key")]
     pub save_checkpoint: Option<PathBuf>,
+    /// A witness's cosignature verifier key (`name+id+key`, as `pipc keygen --signing
+    /// --cosigner` prints), or a file of them (repeatable): require `--witness-quorum` of these
+    /// witnesses to have cosigned a checkpoint of the ledger (default: the spec's witnesses).
+    #[arg(long, value_name = "VKEY", requires = "verifier_key")]
+    pub witness_key: Vec<String>,
+    /// How many of the witnesses must have cosigned (default: the spec's `witness_quorum` with
+    /// the spec's witnesses; every `--witness-key` given).
+    #[arg(long, value_name = "N", requires = "verifier_key")]
+    pub witness_quorum: Option<u32>,
+    /// The cosigned checkpoint file (default: LEDGER.witnessed).
+    #[arg(long = "witnessed", value_name = "FILE", requires = "verifier_key")]
+    pub witnessed_file: Option<PathBuf>,
+    /// Spec files or directories: take the ledger's origin, witnesses and quorum from its
+    /// `ledger` block.
+    #[arg(long = "spec", value_name = "PATH")]
+    pub specs: Vec<PathBuf>,
+    /// The ledger's name in the spec (needed when the specs declare several).
+    #[arg(long = "ledger-name", value_name = "NAME", requires = "specs")]
+    pub ledger_name: Option<String>,
+}
+
+/// The signature flags of `verify-bundle`.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct BundleSignedArgs {
+    /// A file of verifier key lines, or a verifier key itself (repeatable): check the signed
+    /// manifest, the signed checkpoints and the slices' proofs without any secret.
+    #[arg(long, value_name = "VKEY")]
+    pub verifier_key: Vec<String>,
+    /// A witness's cosignature verifier key, or a file of them (repeatable): require
+    /// `--witness-quorum` of them to have cosigned the bundle's checkpoint (default: the
+    /// witnesses of the bundled spec).
+    #[arg(long, value_name = "VKEY", requires = "verifier_key")]
+    pub witness_key: Vec<String>,
+    /// How many witnesses must have cosigned (default: the bundled spec's `witness_quorum`).
+    #[arg(long, value_name = "N", requires = "verifier_key")]
+    pub witness_quorum: Option<u32>,
+    /// A signed checkpoint note kept from an earlier run: fail when the bundle's checkpoint is
+    /// behind it or not consistent with it.
+    #[arg(long, value_name = "FILE", requires = "verifier_key")]
+    pub trusted_checkpoint: Option<PathBuf>,
 }
 
 /// `pipc log` subcommands.
@@ -490,6 +536,14 @@ pub struct BundleArgs {
     /// window's own entries must verify regardless.
     #[arg(long)]
     pub allow_anomalies: bool,
+    /// The checkpoint signing key (default: the spec's `signing_key`, when it declares one):
+    /// sign the manifest and carry the signed checkpoints and proofs of each slice, so that the
+    /// bundle verifies with the verifier key alone.
+    #[arg(long, value_name = "FILE")]
+    pub signing_key: Option<PathBuf>,
+    /// The signed checkpoint file of a single ledger (default: LEDGER.signed).
+    #[arg(long = "signed", value_name = "FILE")]
+    pub signed_file: Option<PathBuf>,
     /// The ZIP to write (never one of the command's inputs; an existing file only with `--force`).
     #[arg(short, long, value_name = "FILE")]
     pub output: PathBuf,

@@ -7,11 +7,13 @@ use std::path::{Path, PathBuf};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use pip_bundle::archive::Limits;
 use pip_bundle::manifest::AnomalyInfo;
-use pip_bundle::{BuildOptions, BundleError, Progress, build, check_output, parse_window, verify_file};
+use pip_bundle::signed::SignedKeys;
+use pip_bundle::{BuildOptions, BundleError, Keys, Progress, build, check_output, parse_window, verify_file_with};
 use pip_runtime::ledger::timefmt::{format_millis, parse_millis};
 
 use crate::out::{Out, write_atomic};
-use crate::{BundleArgs, DEFAULT_SPECS, EXIT_FAIL, EXIT_OK, EXIT_USAGE, KeyArgs};
+use crate::signed_commands::{load_trusted, load_verifier_keys, load_verifiers};
+use crate::{BundleArgs, BundleSignedArgs, DEFAULT_SPECS, EXIT_FAIL, EXIT_OK, EXIT_USAGE, OptionalKeyArgs};
 
 fn time(text: Option<&String>) -> Result<Option<u64>, String> {
     text.map(|t| parse_millis(t).map_err(|e| e.to_string())).transpose()
@@ -69,6 +71,8 @@ pub(crate) fn bundle(out: &mut Out<'_>, a: &BundleArgs) -> u8 {
         timeline_max_rows: a.timeline_rows,
         threads: std::thread::available_parallelism().map_or(1, usize::from),
         allow_anomalies: a.allow_anomalies,
+        signing_key: a.signing_key.clone(),
+        signed_file: a.signed_file.clone(),
     };
     if let Err(e) = check_output(&a.output, &opts, a.key.key_file.as_deref(), a.force) {
         out.err(format!("{e}; nothing written"));
@@ -98,6 +102,9 @@ pub(crate) fn bundle(out: &mut Out<'_>, a: &BundleArgs) -> u8 {
         out.err(format!("cannot write `{}`: {e}", a.output.display()));
         return EXIT_USAGE;
     }
+    for w in &built.warnings {
+        out.err(format!("warning: {w}"));
+    }
     let m = &built.manifest;
     for l in &m.ledgers {
         for an in &l.anomalies {
@@ -123,28 +130,95 @@ pub(crate) fn bundle(out: &mut Out<'_>, a: &BundleArgs) -> u8 {
         built.entries,
         format_millis(m.window.from_ms),
         format_millis(m.window.to_ms),
-        m.files.len() + 1
+        m.files.len() + 1 + m.signed_files().len() + usize::from(m.signature.is_some())
     );
+    if let Some(sig) = &m.signature {
+        let _ =
+            writeln!(out.stderr, "  manifest signed with the checkpoint signing key (`{}`, origin {})", sig.path, sig.origins.join(", "));
+    }
+    for l in &m.ledgers {
+        match (&l.signed, l.last_seq) {
+            (Some(s), Some(last)) => {
+                let _ = writeln!(
+                    out.stderr,
+                    "  ledger `{}`: entries {}..{} covered by the signed checkpoint of size {} (origin {}){}{}",
+                    l.name,
+                    s.first_leaf + 1,
+                    s.signed_through,
+                    s.checkpoint_size,
+                    s.origin,
+                    if s.witnessed.is_some() { ", with its witness cosignatures" } else { "" },
+                    if last > s.signed_through {
+                        format!(
+                            "; entries {}..{last} are past the last signed checkpoint: only the ledger key (HMAC) checks them",
+                            s.signed_through + 1
+                        )
+                    } else {
+                        String::new()
+                    }
+                );
+            }
+            (None, Some(_)) if m.signature.is_some() => {
+                let _ = writeln!(
+                    out.stderr,
+                    "  ledger `{}`: no signed checkpoint covers its entries yet: only the ledger key (HMAC) checks them",
+                    l.name
+                );
+            }
+            _ => {}
+        }
+    }
     EXIT_OK
+}
+
+/// The verifier-side keys of `verify-bundle`'s flags; `None` without `--verifier-key`.
+fn signed_keys(a: &BundleSignedArgs) -> Result<Option<SignedKeys>, String> {
+    if a.verifier_key.is_empty() {
+        return Ok(None);
+    }
+    let verifiers = load_verifiers(&a.verifier_key)?;
+    let witnesses = if a.witness_key.is_empty() {
+        None
+    } else {
+        Some(load_verifier_keys(&a.witness_key, "witness key", "`pipc keygen --signing --cosigner`")?)
+    };
+    let trusted = a.trusted_checkpoint.as_deref().map(|p| load_trusted(p, &verifiers)).transpose()?.map(|t| t.checkpoint);
+    Ok(Some(SignedKeys { verifiers, witnesses, quorum: a.witness_quorum, trusted }))
 }
 
 /// `pipc verify-bundle`: one summary line on stdout when every check passes; exit 1 when a
 /// check fails or the bundled ledger carries recorded anomalies, 2 when the file or key
 /// cannot be read.
-pub(crate) fn verify_bundle(out: &mut Out<'_>, path: &Path, key: &KeyArgs) -> u8 {
-    let key = match key.load(out) {
+pub(crate) fn verify_bundle(out: &mut Out<'_>, path: &Path, key: &OptionalKeyArgs, signed: &BundleSignedArgs) -> u8 {
+    let key = match key.given().map(|k| k.load(out)).transpose() {
         Ok(k) => k,
         Err(e) => {
             out.err(e);
             return EXIT_USAGE;
         }
     };
-    match verify_file(path, &key, &Limits::default()) {
+    let signed = match signed_keys(signed) {
+        Ok(s) => s,
+        Err(e) => {
+            out.err(e);
+            return EXIT_USAGE;
+        }
+    };
+    if key.is_none() && signed.is_none() {
+        out.err("give the ledger key (`--key-file` or `--key-env`), a verifier key (`--verifier-key`), or both");
+        return EXIT_USAGE;
+    }
+    match verify_file_with(path, Keys { hmac: key.as_ref(), signed: signed.as_ref() }, &Limits::default()) {
         Ok(v) => {
             let m = &v.manifest;
+            let checked_by = match (&key, &signed) {
+                (Some(k), Some(_)) => format!("manifest MAC ok (key id {}) and manifest signature ok", k.id_hex()),
+                (Some(k), None) => format!("manifest MAC ok (key id {})", k.id_hex()),
+                _ => "manifest signature ok (verifier key; the ledger key was not used)".to_string(),
+            };
             let _ = writeln!(
                 out.stdout,
-                "{}: verified: spec `{}` {} (sha256 {}), bundle `{}`, window {} to {}; {} files, {} ledger entries bound to {} checkpoint(s); manifest MAC ok (key id {})",
+                "{}: verified: spec `{}` {} (sha256 {}), bundle `{}`, window {} to {}; {} files, {} ledger entries{}; {checked_by}",
                 path.display(),
                 m.spec.name,
                 m.spec.version,
@@ -154,9 +228,39 @@ pub(crate) fn verify_bundle(out: &mut Out<'_>, path: &Path, key: &KeyArgs) -> u8
                 format_millis(m.window.to_ms),
                 v.files,
                 v.entries,
-                v.checkpoints,
-                key.id_hex()
+                if v.mac_checked { format!(" bound to {} checkpoint(s)", v.checkpoints) } else { String::new() },
             );
+            for c in &v.signed {
+                let _ = writeln!(
+                    out.stdout,
+                    "  entries {}..{} of ledger `{}` covered by the signed checkpoint of size {} (origin {}); {} of {} required witness cosignature(s)",
+                    c.first_seq, c.signed_through, c.ledger, c.checkpoint_size, c.origin, c.cosignatures, c.quorum
+                );
+                if c.last_seq > c.signed_through {
+                    let _ = writeln!(
+                        out.stdout,
+                        "  entries {}..{} of ledger `{}` are past the signed checkpoint: {}",
+                        c.signed_through + 1,
+                        c.last_seq,
+                        c.ledger,
+                        if v.mac_checked { "checked with the ledger key (HMAC) only" } else { "only checkable with the ledger key (HMAC)" }
+                    );
+                }
+                if let Some(t) = c.trusted_older {
+                    let _ = writeln!(
+                        out.stdout,
+                        "  the trusted checkpoint (size {t}) is older: the bundle does not show it consistent with size {}; check with `pipc log consistency`",
+                        c.checkpoint_size
+                    );
+                }
+            }
+            for l in &v.unsigned_ledgers {
+                let _ = writeln!(
+                    out.stdout,
+                    "  ledger `{l}`: no signed checkpoint covers its entries: {}",
+                    if v.mac_checked { "checked with the ledger key (HMAC) only" } else { "only checkable with the ledger key (HMAC)" }
+                );
+            }
             // The bundle is intact, but its ledger was not when it was bundled
             // (`--allow-anomalies`): the evidence is not clean, and a script must not read
             // this as a pass.

@@ -14,8 +14,8 @@ mod spec_ledger;
 mod witness_commands;
 
 pub use args::{
-    BundleArgs, Cli, Color, Command, EntryArgs, ErrorFormat, FilterArgs, KeyArgs, LogCommand, OptionalKeyArgs, ReportFormat,
-    SignedCheckArgs, WitnessCommand,
+    BundleArgs, BundleSignedArgs, Cli, Color, Command, EntryArgs, ErrorFormat, FilterArgs, KeyArgs, LogCommand, OptionalKeyArgs,
+    ReportFormat, SignedCheckArgs, WitnessCommand,
 };
 
 use std::ffi::OsString;
@@ -123,6 +123,6 @@ pub fn run(args: impl IntoIterator<Item = impl Into<OsString> + Clone>, stdout: 
             signed_commands::verify_proof(&mut out, &proof, &verifier_key, trusted_checkpoint.as_deref(), format)
         }
         Command::Bundle(args) => bundle_commands::bundle(&mut out, &args),
-        Command::VerifyBundle { bundle, key } => bundle_commands::verify_bundle(&mut out, &bundle, &key),
+        Command::VerifyBundle { bundle, key, signed } => bundle_commands::verify_bundle(&mut out, &bundle, &key, &signed),
     }
 }

@@ -235,6 +235,115 @@ pub enum Invalid {
         /// The ledger's name.
         ledger: String,
     },
+    /// A verifier key was given but the bundle carries no manifest signature.
+    #[error(
+        "the bundle carries no manifest signature (it was built without a checkpoint signing key), so it verifies only with the ledger key"
+    )]
+    NoSignature,
+    /// The manifest names a signature the archive lacks.
+    #[error("the manifest is signed, but the archive has no `manifest.sig`")]
+    SignatureMissing,
+    /// `manifest.sig` does not verify with the verifier keys.
+    #[error("`manifest.sig` does not verify with the verifier key: {source}")]
+    SignatureInvalid {
+        /// Why.
+        source: pip_runtime::ledger::note::NoteError,
+    },
+    /// `manifest.sig` verifies but signs another manifest.
+    #[error("`manifest.sig` does not sign this manifest: {what}")]
+    SignatureMismatch {
+        /// What differs.
+        what: String,
+    },
+    /// A ledger's signed part does not agree with its slice or its manifest entry.
+    #[error("the signed part of ledger `{ledger}` does not match its manifest entry: {what}")]
+    SignedDescriptionMismatch {
+        /// The ledger's name.
+        ledger: String,
+        /// What differs.
+        what: String,
+    },
+    /// A range proof is not a range proof document.
+    #[error("the range proof of ledger `{ledger}` does not parse: {what}")]
+    RangeProofUnparsable {
+        /// The ledger's name.
+        ledger: String,
+        /// Why.
+        what: String,
+    },
+    /// A bundled signed checkpoint does not verify with the verifier keys.
+    #[error("the signed checkpoint of ledger `{ledger}` does not verify with the verifier key: {what}")]
+    CheckpointInvalid {
+        /// The ledger's name.
+        ledger: String,
+        /// Why.
+        what: String,
+    },
+    /// A bundled checkpoint verifies, but with none of the keys that signed the manifest.
+    #[error("the signed checkpoint of ledger `{ledger}` is signed by another key than the manifest")]
+    CheckpointOtherSigner {
+        /// The ledger's name.
+        ledger: String,
+    },
+    /// The slice's entries and the range proof do not lead to the signed root.
+    #[error("the entries of ledger `{ledger}` are not those of its signed checkpoint: {what}")]
+    RangeProofFails {
+        /// The ledger's name.
+        ledger: String,
+        /// Why.
+        what: String,
+    },
+    /// A bundled cosigned note is not of the bundled checkpoint.
+    #[error("the cosigned notes of ledger `{ledger}` are not all of its bundled checkpoint")]
+    WitnessedMismatch {
+        /// The ledger's name.
+        ledger: String,
+    },
+    /// A witness key (from the bundled spec) does not parse.
+    #[error("a witness key of ledger `{ledger}` is not a verifier key: {what}")]
+    WitnessKey {
+        /// The ledger's name.
+        ledger: String,
+        /// Why.
+        what: String,
+    },
+    /// Fewer witnesses cosigned the bundled checkpoint than the quorum asks.
+    #[error("the signed checkpoint of size {size} of ledger `{ledger}` has {have} valid witness cosignature(s); {need} are required")]
+    QuorumNotMet {
+        /// The ledger's name.
+        ledger: String,
+        /// The checkpoint's size.
+        size: u64,
+        /// Distinct valid cosignatures.
+        have: u32,
+        /// The quorum.
+        need: u32,
+    },
+    /// The bundle's checkpoint is older than one the verifier already trusts.
+    #[error("the signed checkpoint of ledger `{ledger}` (size {size}) is behind the trusted checkpoint (size {trusted})")]
+    BehindTrusted {
+        /// The ledger's name.
+        ledger: String,
+        /// The bundle's checkpoint size.
+        size: u64,
+        /// The trusted one's.
+        trusted: u64,
+    },
+    /// The bundle's checkpoint has the trusted checkpoint's size but another root: the log
+    /// shows two histories.
+    #[error("the signed checkpoint of ledger `{ledger}` has the trusted checkpoint's size {size} but another root: the log forked")]
+    TrustedRootMismatch {
+        /// The ledger's name.
+        ledger: String,
+        /// The size.
+        size: u64,
+    },
+    /// The trusted checkpoint is of no ledger of the bundle.
+    #[error("the trusted checkpoint is of origin `{origin}`, which no signed ledger of the bundle has")]
+    TrustedOtherOrigin {
+        /// Its origin.
+        origin: String,
+    },
     /// The timeline could not be rendered again to compare it.
     #[error("cannot render the timeline: {0}")]
     TimelineUnrenderable(handlebars::RenderError),
@@ -260,6 +369,9 @@ impl Invalid {
             | Invalid::NoMac
             | Invalid::OtherKey { .. }
             | Invalid::MacMismatch => Some(BUNDLE_MANIFEST),
+            Invalid::NoSignature | Invalid::SignatureMissing | Invalid::SignatureInvalid { .. } | Invalid::SignatureMismatch { .. } => {
+                Some(crate::signed::MANIFEST_SIG)
+            }
             Invalid::ListedTwice { path }
             | Invalid::Missing { path }
             | Invalid::SizeMismatch { path, .. }
@@ -285,7 +397,17 @@ impl Invalid {
             | Invalid::SliceDescriptionMismatch { ledger }
             | Invalid::OutsideWindow { ledger, .. }
             | Invalid::SliceAnomalies { ledger, .. }
-            | Invalid::GapsMismatch { ledger } => Some(ledger),
+            | Invalid::GapsMismatch { ledger }
+            | Invalid::SignedDescriptionMismatch { ledger, .. }
+            | Invalid::RangeProofUnparsable { ledger, .. }
+            | Invalid::CheckpointInvalid { ledger, .. }
+            | Invalid::CheckpointOtherSigner { ledger }
+            | Invalid::RangeProofFails { ledger, .. }
+            | Invalid::WitnessedMismatch { ledger }
+            | Invalid::WitnessKey { ledger, .. }
+            | Invalid::QuorumNotMet { ledger, .. }
+            | Invalid::BehindTrusted { ledger, .. }
+            | Invalid::TrustedRootMismatch { ledger, .. } => Some(ledger),
             _ => None,
         }
     }

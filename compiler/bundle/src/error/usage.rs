@@ -146,6 +146,48 @@ pub enum UsageError {
         /// The `-o` path as given (not resolved).
         output: PathBuf,
     },
+    /// The checkpoint signing key of a ledger cannot be loaded.
+    #[error("ledger `{name}`: {source}")]
+    SigningKey {
+        /// The ledger's name.
+        name: String,
+        /// Why.
+        source: Box<pip_runtime::ledger::signed::SigningKeyError>,
+    },
+    /// A signed or cosigned checkpoint file cannot be read.
+    #[error("ledger `{name}`: cannot read `{}`: {source}", path.display())]
+    ReadSigned {
+        /// The ledger's name.
+        name: String,
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// No signed checkpoint of the ledger verifies with its signing key (a wrong key or file).
+    #[error(
+        "ledger `{name}`: no checkpoint in `{}` verifies with the signing key `{key}`{}",
+        path.display(),
+        origin.as_ref().map(|o| format!(" for origin `{o}`")).unwrap_or_default()
+    )]
+    NoSignedCheckpoint {
+        /// The ledger's name.
+        name: String,
+        /// The signed checkpoint file.
+        path: PathBuf,
+        /// The signing key's name.
+        key: String,
+        /// The origin the spec declares.
+        origin: Option<String>,
+    },
+    /// `--signed` names the signed checkpoint file of a bundle's only ledger.
+    #[error(
+        "`--signed` names the signed checkpoint file of a bundle's only ledger; with several, each ledger's are read from `LEDGER.signed`"
+    )]
+    SignedWithSeveral,
+    /// Verification was asked for with neither the ledger key nor a verifier key.
+    #[error("give the ledger key (`--key-file` or `--key-env`) or a verifier key (`--verifier-key`), or both")]
+    NoVerificationKey,
     /// The output file exists and replacing it was not asked for.
     #[error("`{}` exists; pass `--force` to replace it", output.display())]
     OutputExists {
