@@ -1,12 +1,12 @@
 //! The panels of a `ledger`: appends per second by subsystem, seconds since the last
-//! evidence of each subsystem, the head sequence and anomalies, and the ledger's events in
-//! Loki.
+//! evidence of each subsystem, the head sequence and anomalies, the ledger's events in Loki,
+//! and, when it names witnesses, how long since each cosigned and its failed pushes.
 
-use pip_conventions::{label, loki, metric, record};
+use pip_conventions::{alert, label, loki, metric, record};
 
 use super::panel::{GRID_WIDTH, PanelSpec, steps, where_};
 use crate::emit::promql::selector as sel;
-use crate::ir::{Ledger, Spec};
+use crate::ir::{Ledger, Signing, Spec};
 
 /// The title of the default dashboard's row of ledgers.
 pub(super) const ROW: &str = "Evidence";
@@ -20,7 +20,7 @@ pub(super) fn panels(spec: &Spec, l: &Ledger) -> Vec<PanelSpec> {
     let shortest = l.expects.iter().map(|e| e.every.as_secs_f64()).fold(f64::INFINITY, f64::min);
     let silence_steps = if l.expects.is_empty() { steps("green", &[]) } else { steps("green", &[("orange", shortest), ("red", longest)]) };
     let desc = where_(spec, &l.source, l.doc.as_ref());
-    vec![
+    let mut panels = vec![
         PanelSpec {
             kind: "timeseries",
             title: format!("{}: appends per second by subsystem", l.name),
@@ -69,6 +69,70 @@ pub(super) fn panels(spec: &Spec, l: &Ledger) -> Vec<PanelSpec> {
             thresholds: steps("green", &[]),
             loki: true,
             width: GRID_WIDTH,
+        },
+    ];
+    if let Some(signing) = l.signing.as_ref().filter(|g| !g.witnesses.is_empty()) {
+        panels.extend(witness_panels(spec, l, signing));
+    }
+    panels
+}
+
+/// Two panels for a ledger with witnesses: seconds since each witness's last cosignature
+/// (orange past half of `witness_silence`, red past it, where `PipLedgerWitnessSilent` fires),
+/// and the failed pushes per second by witness and reason.
+fn witness_panels(spec: &Spec, l: &Ledger, signing: &Signing) -> Vec<PanelSpec> {
+    let s = spec.name.as_str();
+    let base = [(label::SPEC, s), (label::LEDGER, l.name.as_str())];
+    let silence = signing.silence.as_secs_f64();
+    let desc = format!(
+        "{}
+
+Witnesses: {} (quorum {}).",
+        where_(spec, &l.source, l.doc.as_ref()),
+        signing.witnesses.iter().map(|w| format!("{} ({})", w.name, w.url)).collect::<Vec<_>>().join(", "),
+        signing.quorum
+    );
+    vec![
+        PanelSpec {
+            kind: "stat",
+            title: format!("{}: seconds since each witness cosigned", l.name),
+            description: format!(
+                "{desc}
+
+A witness silent for longer than {} fires {}; checkpoints since then are signed by the ledger's key alone.",
+                signing.silence,
+                alert::LEDGER_WITNESS_SILENT
+            ),
+            targets: vec![(
+                format!("time() - max by ({}) ({})", label::WITNESS, sel(metric::LEDGER_WITNESS_COSIGNED.exposed, &base)),
+                "{{witness}}".into(),
+            )],
+            unit: "s".into(),
+            thresholds: steps("green", &[("orange", silence / 2.0), ("red", silence)]),
+            loki: false,
+            width: 12,
+        },
+        PanelSpec {
+            kind: "timeseries",
+            title: format!("{}: failed pushes to witnesses per second", l.name),
+            description: format!(
+                "{desc}
+
+By witness and reason: `conflict` and `inconsistent` mean the witness holds another history of this ledger (an older copy restored, or a fork)."
+            ),
+            targets: vec![(
+                format!(
+                    "sum by ({}, {}) (rate({}[5m]))",
+                    label::WITNESS,
+                    label::REASON,
+                    sel(metric::LEDGER_WITNESS_PUSH_ERRORS.exposed, &base)
+                ),
+                "{{witness}} {{reason}}".into(),
+            )],
+            unit: "ops".into(),
+            thresholds: steps("green", &[]),
+            loki: false,
+            width: 12,
         },
     ]
 }
