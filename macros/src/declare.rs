@@ -7,7 +7,7 @@ use proc_macro2::TokenStream;
 use quote::quote;
 use syn::LitStr;
 
-use crate::expand::track;
+use crate::expand::{backend_failure, track};
 use crate::spec;
 use crate::valid::{spec_named, window_nanos};
 
@@ -30,8 +30,17 @@ pub fn expand(input: TokenStream) -> syn::Result<TokenStream> {
         .map(|rl| {
             let (limit_name, rate, max_keys) = (&rl.name, rl.limit, rl.max_keys);
             let window_nanos = window_nanos(rl, &lit)?;
+            let on_backend_failure = backend_failure(rl.on_backend_failure);
+            let backend_timeout_millis = rl.backend_timeout.millis;
             Ok(quote! {
-                ::pip_runtime::declared::LimitDecl { name: #limit_name, rate: #rate, window_nanos: #window_nanos, max_keys: #max_keys }
+                ::pip_runtime::declared::LimitDecl {
+                    name: #limit_name,
+                    rate: #rate,
+                    window_nanos: #window_nanos,
+                    max_keys: #max_keys,
+                    on_backend_failure: #on_backend_failure,
+                    backend_timeout_millis: #backend_timeout_millis,
+                }
             })
         })
         .collect::<syn::Result<Vec<_>>>()?;

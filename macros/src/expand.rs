@@ -220,6 +220,8 @@ fn rate_limit(args: &Args, mut f: ItemFn, spec: &Spec, rl: &ir::RateLimit, loade
     let rate = rl.limit;
     let window_nanos = valid::window_nanos(rl, &args.target)?;
     let max_keys = rl.max_keys;
+    let on_backend_failure = backend_failure(rl.on_backend_failure);
+    let backend_timeout_millis = rl.backend_timeout.millis;
     let key_text = key.to_token_stream().to_string();
     let ident = &f.sig.ident;
     let source = rl.source.to_string();
@@ -236,7 +238,7 @@ fn rate_limit(args: &Args, mut f: ItemFn, spec: &Spec, rl: &ir::RateLimit, loade
         #[allow(unused_imports)]
         use ::pip_runtime::invariant::{ViaDebug as _, ViaOpaque as _};
         static __PIP_LIMIT: ::pip_runtime::invariant::LimitSite = ::pip_runtime::invariant::LimitSite::new(
-            #spec_name, #limit_name, #rate, #window_nanos, #max_keys, #key_text,
+            #spec_name, #limit_name, #rate, #window_nanos, #max_keys, #on_backend_failure, #backend_timeout_millis, #key_text,
             ::core::concat!(::core::module_path!(), "::", ::core::stringify!(#ident)), #source,
         );
         #tracking
@@ -250,4 +252,12 @@ fn rate_limit(args: &Args, mut f: ItemFn, spec: &Spec, rl: &ir::RateLimit, loade
     }})?;
     *f.block = new_body;
     Ok(f.into_token_stream())
+}
+
+/// The runtime's value of a limit's `on_backend_failure`.
+pub(crate) fn backend_failure(b: ir::BackendFailure) -> TokenStream {
+    match b {
+        ir::BackendFailure::Allow => quote!(::pip_runtime::limiter::BackendFailure::Allow),
+        ir::BackendFailure::Deny => quote!(::pip_runtime::limiter::BackendFailure::Deny),
+    }
 }

@@ -20,7 +20,7 @@ use std::time::Duration;
 use crate::global::runtime;
 use crate::invariant::Clause;
 use crate::ledger::{CheckpointPolicy, Durability, LedgerConfig};
-use crate::limiter::{LimitConfig, LimiterError};
+use crate::limiter::{BackendFailure, LimitConfig, LimiterError};
 use crate::metrics::InvariantLabels;
 
 /// A spec's constructs that have runtime series or configuration.
@@ -56,6 +56,12 @@ pub struct LimitDecl {
     pub window_nanos: u64,
     /// The spec's `max_keys` (default 100000): keys tracked at once before a new key is refused.
     pub max_keys: u64,
+    /// The spec's `on_backend_failure` (default `allow`): what a decision on a shared backend
+    /// is when the backend gives none within `backend_timeout_millis`.
+    pub on_backend_failure: BackendFailure,
+    /// The spec's `backend_timeout` in milliseconds (default 50, at most 10000): how long a
+    /// decision waits for a shared backend.
+    pub backend_timeout_millis: u64,
 }
 
 /// A ledger. `pip_spec!` declares them as constants; a tool that reads a spec at run time
@@ -138,9 +144,12 @@ impl SpecDecl {
         Ok(())
     }
 
-    /// The limiter configuration of a limit.
+    /// The limiter configuration of a limit: its rate, window, key cap and backend failure
+    /// policy and timeout, as the spec gives them.
     pub fn limit_config(&self, l: &LimitDecl) -> LimitConfig {
-        LimitConfig::new(self.name, l.name, l.rate, Duration::from_nanos(l.window_nanos)).with_max_keys(l.max_keys)
+        LimitConfig::new(self.name, l.name, l.rate, Duration::from_nanos(l.window_nanos))
+            .with_max_keys(l.max_keys)
+            .with_backend_failure(l.on_backend_failure, Duration::from_millis(l.backend_timeout_millis))
     }
 
     /// The ledger `name` as the spec configures it, in the file `path`; `None` when the spec
@@ -257,6 +266,39 @@ mod tests {
         assert_eq!(config, expected);
         let every_append = LedgerDecl { sync_every_append: true, ..AUDIT }.config("payments", "/x");
         assert_eq!(every_append.durability, Durability::EveryAppend);
+    }
+
+    /// A limit's backend failure policy and timeout reach its limiter configuration with its
+    /// rate, window and key cap.
+    #[test]
+    fn a_declared_limit_configures_its_backend_failure_policy_and_timeout() {
+        const LIMITS: [LimitDecl; 2] = [
+            LimitDecl {
+                name: "per_tenant",
+                rate: 100,
+                window_nanos: 1_000_000_000,
+                max_keys: 1_000,
+                on_backend_failure: BackendFailure::Deny,
+                backend_timeout_millis: 120,
+            },
+            LimitDecl {
+                name: "per_ip",
+                rate: 5,
+                window_nanos: 60_000_000_000,
+                max_keys: 100_000,
+                on_backend_failure: BackendFailure::Allow,
+                backend_timeout_millis: 50,
+            },
+        ];
+        let spec = SpecDecl { name: "payments", invariants: &[], limits: &LIMITS, ledgers: &[] };
+        let deny = spec.limit_config(&LIMITS[0]);
+        let expected = LimitConfig::new("payments", "per_tenant", 100, Duration::from_secs(1))
+            .with_max_keys(1_000)
+            .with_backend_failure(BackendFailure::Deny, Duration::from_millis(120));
+        assert_eq!(deny, expected);
+        let allow = spec.limit_config(&LIMITS[1]);
+        assert_eq!((allow.on_backend_failure, allow.backend_timeout), (BackendFailure::Allow, Duration::from_millis(50)));
+        assert_eq!(allow, LimitConfig::new("payments", "per_ip", 5, Duration::from_secs(60)), "the spec's defaults are the runtime's");
     }
 
     /// The witnesses a spec names come with its signing key; a build that cannot push to them

@@ -72,6 +72,8 @@ pub fn limited_by_hand(tenant: u64, amount: i64) -> Result<i64, Denied> {
         3,
         1_000_000_000,
         100_000,
+        pip_runtime::limiter::BackendFailure::Allow,
+        50,
         "tenant",
         "invariant::limited_by_hand",
         "tests/macro-specs/checks.pips:70",

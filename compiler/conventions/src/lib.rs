@@ -43,6 +43,19 @@ pub mod label {
     pub const WITNESS: &str = "witness";
 }
 
+/// Values of [`label::REASON`] on [`metric::RATE_LIMIT_BACKEND_ERRORS`]: why a shared
+/// rate-limit backend (Redis) gave no decision.
+pub mod backend_error {
+    /// No answer within the limit's `backend_timeout`.
+    pub const TIMEOUT: &str = "timeout";
+    /// No connection (refused, reset, closed, none in the pool).
+    pub const UNAVAILABLE: &str = "unavailable";
+    /// An error reply or an answer the limiter cannot read (a script error, a wrong type).
+    pub const ERROR: &str = "error";
+    /// All reasons; exported at zero for every limit on a shared backend.
+    pub const ALL: [&str; 3] = [TIMEOUT, UNAVAILABLE, ERROR];
+}
+
 /// Values of [`label::REASON`] on [`metric::LEDGER_WITNESS_PUSH_ERRORS`]: why a push of a
 /// signed checkpoint to a witness (c2sp.org/tlog-witness `add-checkpoint`) failed.
 pub mod witness_error {
@@ -116,6 +129,11 @@ pub mod rate_limit {
     pub const LIMIT_MAX: u64 = u32::MAX as u64;
     /// The largest `max_keys` (keys tracked at once): the runtime refuses `u32::MAX` and more.
     pub const MAX_KEYS_MAX: u64 = u32::MAX as u64 - 1;
+    /// `backend_timeout` in milliseconds when the spec does not set it: how long a decision
+    /// waits for a shared backend (Redis) before `on_backend_failure` decides.
+    pub const DEFAULT_BACKEND_TIMEOUT_MILLIS: u64 = 50;
+    /// The longest `backend_timeout` in milliseconds the compiler accepts.
+    pub const MAX_BACKEND_TIMEOUT_MILLIS: u64 = 10_000;
 }
 
 /// Labels that pip sets itself; a spec's `labels { ... }` may not use them.
@@ -206,6 +224,15 @@ pub mod metric {
         kind: MetricKind::Counter,
         labels: &[label::SPEC, label::LIMIT],
         help: "Requests refused because the limiter tracked its maximum number of keys",
+    };
+    /// Decisions of a rate limit on a shared backend (Redis) that the backend did not answer,
+    /// by reason ([`super::backend_error`]); each was decided by the limit's `on_backend_failure`.
+    pub const RATE_LIMIT_BACKEND_ERRORS: Metric = Metric {
+        base: "pip_rate_limit_backend_errors",
+        exposed: "pip_rate_limit_backend_errors_total",
+        kind: MetricKind::Counter,
+        labels: &[label::SPEC, label::LIMIT, label::REASON],
+        help: "Rate-limit decisions the shared backend did not answer, decided by on_backend_failure",
     };
     /// Sequence number of the last entry of a ledger.
     pub const LEDGER_HEAD_SEQ: Metric = Metric {
@@ -315,12 +342,13 @@ pub mod metric {
     };
 
     /// Every runtime metric; a runtime test checks that each is exported with this type, labels and help.
-    pub const ALL: [Metric; 18] = [
+    pub const ALL: [Metric; 19] = [
         INVARIANT_CHECKS,
         INVARIANT_VIOLATIONS,
         RATE_LIMIT_DECISIONS,
         RATE_LIMIT_KEYS,
         RATE_LIMIT_KEY_CAP,
+        RATE_LIMIT_BACKEND_ERRORS,
         LEDGER_HEAD_SEQ,
         LEDGER_APPENDS,
         LEDGER_LAST_APPEND,
@@ -372,6 +400,8 @@ pub mod alert {
     pub const LEDGER_VERIFICATION_FAILED: &str = "PipLedgerVerificationFailed";
     /// The ledger's head sequence went down: entries were removed.
     pub const LEDGER_TRUNCATED: &str = "PipLedgerTruncated";
+    /// A rate limit's shared backend (Redis) failed decisions, which its `on_backend_failure` decided.
+    pub const RATE_LIMIT_BACKEND_DOWN: &str = "PipRateLimitBackendDown";
     /// A witness has not cosigned a checkpoint of the ledger for longer than the spec's `witness_silence`.
     pub const LEDGER_WITNESS_SILENT: &str = "PipLedgerWitnessSilent";
     /// A rollback did not reproduce the recorded version.

@@ -8,7 +8,9 @@
 //! Keys are hashed to 64 bits with SipHash under a key drawn at random when the process
 //! starts, so a key of any `Hash` type, borrowed or not, can be limited without a copy. Two
 //! keys share a budget only if their hashes collide: with a million live keys the chance that
-//! any two do is about 3 × 10⁻⁸, and nobody outside the process can aim for a collision.
+//! any two do is about 3 × 10⁻⁸, and nobody outside the process can aim for a collision. A
+//! limit on a shared backend (Redis) hashes with a fixed SipHash key instead, the same in
+//! every replica, so that a key has one budget across them.
 
 use std::hash::{BuildHasher, Hash, RandomState};
 use std::sync::{Arc, OnceLock};
@@ -16,12 +18,21 @@ use std::time::Duration;
 
 use super::{Clause, Evidence, EvidenceValues, Policy, Violation};
 use crate::global::runtime;
-use crate::limiter::{LimitConfig, LimiterError, Outcome, RateLimiter};
+use crate::limiter::{BackendFailure, LimitConfig, LimiterError, Outcome, RateLimiter};
 
 /// The hasher of the keys of every site (seeded once per process).
 fn key_hasher() -> &'static RandomState {
     static HASHER: OnceLock<RandomState> = OnceLock::new();
     HASHER.get_or_init(RandomState::new)
+}
+
+/// The hasher of the keys of a limit on a shared backend (Redis): the same in every replica,
+/// so that one key is one budget across processes. SipHash with a fixed key: a collision is
+/// as unlikely as with the random key, but could be searched for offline (about 2^32 tries
+/// to find *some* colliding pair, 2^64 to collide with a given key) — a risk only to
+/// budgets an attacker chooses both keys of.
+fn shared_key_hasher() -> std::hash::BuildHasherDefault<std::hash::DefaultHasher> {
+    std::hash::BuildHasherDefault::default()
 }
 
 /// One annotated function's rate limit, as the spec defines it.
@@ -37,6 +48,10 @@ pub struct LimitSite {
     pub window_nanos: u64,
     /// The spec's `max_keys` (default 100000): keys tracked at once before a new key is refused.
     pub max_keys: u64,
+    /// The spec's `on_backend_failure`: the decision when a shared backend does not answer.
+    pub on_backend_failure: BackendFailure,
+    /// The spec's `backend_timeout` in milliseconds.
+    pub backend_timeout_millis: u64,
     /// The key expression, as written in the attribute.
     pub key: &'static str,
     /// The annotated function's path, named in a refusal's message.
@@ -55,15 +70,31 @@ impl LimitSite {
         rate: u64,
         window_nanos: u64,
         max_keys: u64,
+        on_backend_failure: BackendFailure,
+        backend_timeout_millis: u64,
         key: &'static str,
         function: &'static str,
         source: &'static str,
     ) -> Self {
-        LimitSite { spec, limit, rate, window_nanos, max_keys, key, function, source, limiter: OnceLock::new() }
+        LimitSite {
+            spec,
+            limit,
+            rate,
+            window_nanos,
+            max_keys,
+            on_backend_failure,
+            backend_timeout_millis,
+            key,
+            function,
+            source,
+            limiter: OnceLock::new(),
+        }
     }
 
     fn config(&self) -> LimitConfig {
-        LimitConfig::new(self.spec, self.limit, self.rate, Duration::from_nanos(self.window_nanos)).with_max_keys(self.max_keys)
+        LimitConfig::new(self.spec, self.limit, self.rate, Duration::from_nanos(self.window_nanos))
+            .with_max_keys(self.max_keys)
+            .with_backend_failure(self.on_backend_failure, Duration::from_millis(self.backend_timeout_millis))
     }
 
     /// The shared limiter: the registered one, or this site's own when the registry holds the
@@ -101,7 +132,8 @@ impl LimitSite {
             Ok(l) => l,
             Err(e) => return Err(self.refused(describe(), format!("the limit cannot be enforced: {e}"), None)),
         };
-        let decision = limiter.check(&key_hasher().hash_one(key));
+        let hashed = if limiter.is_shared() { shared_key_hasher().hash_one(key) } else { key_hasher().hash_one(key) };
+        let decision = limiter.check(&hashed);
         match decision.outcome {
             Outcome::Allowed => Ok(()),
             Outcome::Rejected { retry_after } => {

@@ -6,6 +6,44 @@ use super::{Comparator, Severity};
 use crate::span::SourceRef;
 use crate::units::Duration;
 
+/// The default `backend_timeout`: 50 ms, the runtime's `DEFAULT_BACKEND_TIMEOUT`. A decision
+/// waits this long for a shared backend before the limit's [`BackendFailure`] policy decides.
+pub const DEFAULT_BACKEND_TIMEOUT: Duration = Duration::from_millis(pip_conventions::rate_limit::DEFAULT_BACKEND_TIMEOUT_MILLIS);
+
+/// The longest `backend_timeout`: 10 s. The timeout is spent on the request's own path, once
+/// per decision; a request that waits longer for its rate limit has usually been given up by
+/// its caller already, so a longer timeout only holds connections and threads while the
+/// backend is down (use `on_backend_failure = deny` to refuse rather than wait).
+pub const MAX_BACKEND_TIMEOUT: Duration = Duration::from_millis(pip_conventions::rate_limit::MAX_BACKEND_TIMEOUT_MILLIS);
+
+/// `on_backend_failure`: what a limit on a shared backend (Redis) decides when the backend
+/// gives no answer within `backend_timeout` (down, timed out, an error reply). The in-process
+/// limiter never fails, so it never applies there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum BackendFailure {
+    /// `allow` (the default): fail open, admit the request. The service stays available, and
+    /// the limit does not hold while the backend is failing.
+    #[default]
+    Allow,
+    /// `deny`: fail closed, refuse the request. The limit holds, and every request of the
+    /// limit is refused while the backend is failing.
+    Deny,
+}
+
+impl BackendFailure {
+    /// Every policy, in the order the checker's messages list them.
+    pub const ALL: [BackendFailure; 2] = [BackendFailure::Allow, BackendFailure::Deny];
+
+    /// The policy as the spec writes it: `allow` or `deny`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BackendFailure::Allow => "allow",
+            BackendFailure::Deny => "deny",
+        }
+    }
+}
+
 /// A rate limit's `alert when rejected_ratio > 0.05 for 5m severity P2` line.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RatioAlert {
@@ -43,6 +81,12 @@ pub struct RateLimit {
     /// [`MAX_KEYS_MAX`](pip_conventions::rate_limit::MAX_KEYS_MAX), default
     /// [`DEFAULT_MAX_KEYS`](pip_conventions::rate_limit::DEFAULT_MAX_KEYS).
     pub max_keys: u64,
+    /// `on_backend_failure = allow | deny` (default [`BackendFailure::Allow`]): what a decision
+    /// on a shared backend is when the backend gives none in time.
+    pub on_backend_failure: BackendFailure,
+    /// `backend_timeout = 50ms`: how long a decision waits for a shared backend, longer than
+    /// zero and at most [`MAX_BACKEND_TIMEOUT`], default [`DEFAULT_BACKEND_TIMEOUT`].
+    pub backend_timeout: Duration,
     /// `severity = P2` (required): the default severity of the rejected-ratio alert.
     pub severity: Severity,
     /// The `alert when rejected_ratio ...` line, if any (at most one).

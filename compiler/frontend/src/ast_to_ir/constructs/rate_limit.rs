@@ -13,11 +13,14 @@ use pip_conventions::rate_limit;
 /// Keys tracked by a rate limiter when the spec does not say.
 pub const DEFAULT_MAX_KEYS: u64 = rate_limit::DEFAULT_MAX_KEYS;
 
+/// The settings of a `rate_limit` block.
+const SETTINGS: [&str; 8] = ["doc", "key", "limit", "max_keys", "on_backend_failure", "backend_timeout", "severity", "runbook"];
+
 /// Checks a `rate_limit` block into its IR node; `None` when it has errors (each one reported to `cx`).
 pub(crate) fn check(cx: &mut Cx<'_>, ctx: &Ctx<'_>, name: &str, span: Span, block: &Block) -> Option<ir::RateLimit> {
     let before = cx.error_count();
     let (assigns, others) = split(block);
-    let s = Settings::collect(cx, "rate_limit", span, &["doc", "key", "limit", "max_keys", "severity", "runbook"], assigns);
+    let s = Settings::collect(cx, "rate_limit", span, &SETTINGS, assigns);
     let doc = doc(cx, &s);
     let key = s.require(cx, "rate_limit", name, "key", "tenant").and_then(|v| match &v.kind {
         ValueKind::Path(p) => Some(p.clone()),
@@ -36,6 +39,8 @@ pub(crate) fn check(cx: &mut Cx<'_>, ctx: &Ctx<'_>, name: &str, span: Span, bloc
         let why = format!("the runtime tracks at most {} keys per rate limit", rate_limit::MAX_KEYS_MAX);
         values::count_at_most(cx, v, "`max_keys`", rate_limit::MAX_KEYS_MAX, &why)
     });
+    let on_backend_failure = s.get("on_backend_failure").map_or(Some(ir::BackendFailure::default()), |v| backend_failure(cx, v));
+    let backend_timeout = s.get("backend_timeout").map_or(Some(ir::DEFAULT_BACKEND_TIMEOUT), |v| backend_timeout(cx, v));
     let severity = s.require(cx, "rate_limit", name, "severity", "P2").and_then(|v| values::severity(cx, v));
     let runbook = ctx.runbook(cx, &s, name);
     let mut alert: Option<Option<ir::RatioAlert>> = None;
@@ -51,7 +56,7 @@ pub(crate) fn check(cx: &mut Cx<'_>, ctx: &Ctx<'_>, name: &str, span: Span, bloc
                 cx,
                 "rate_limit",
                 st,
-                "`key`, `limit`, `max_keys`, `severity`, `doc`, `runbook` and `alert when rejected_ratio > ...`",
+                "`key`, `limit`, `max_keys`, `on_backend_failure`, `backend_timeout`, `severity`, `doc`, `runbook` and `alert when rejected_ratio > ...`",
             ),
         }
     }
@@ -67,11 +72,61 @@ pub(crate) fn check(cx: &mut Cx<'_>, ctx: &Ctx<'_>, name: &str, span: Span, bloc
         limit,
         window,
         max_keys: max_keys?,
+        on_backend_failure: on_backend_failure?,
+        backend_timeout: backend_timeout?,
         severity: severity?,
         // An erroneous condition returned above, so only "no condition" remains as None.
         alert: alert.flatten(),
         runbook,
     })
+}
+
+/// `on_backend_failure = allow | deny`.
+fn backend_failure(cx: &mut Cx<'_>, v: &Value) -> Option<ir::BackendFailure> {
+    let words = ir::BackendFailure::ALL.map(ir::BackendFailure::as_str);
+    let ValueKind::Path(word) = &v.kind else {
+        cx.push(
+            Diagnostic::error(
+                Code::TypeMismatch,
+                v.span,
+                format!("expected `allow` or `deny` for `on_backend_failure`, found {}", v.kind.describe()),
+            )
+            .label("not a policy")
+            .help(BACKEND_FAILURE_HELP),
+        );
+        return None;
+    };
+    if let Some(p) = ir::BackendFailure::ALL.into_iter().find(|p| p.as_str() == word.as_str()) {
+        return Some(p);
+    }
+    let help = values::did_you_mean(word, words).unwrap_or_else(|| BACKEND_FAILURE_HELP.to_string());
+    cx.push(
+        Diagnostic::error(Code::UnknownValue, v.span, format!("`{word}` is not a backend failure policy"))
+            .label(format!("expected {}", values::one_of(&words)))
+            .help(help),
+    );
+    None
+}
+
+/// What the two backend failure policies mean, for a help line.
+const BACKEND_FAILURE_HELP: &str = "`allow` admits requests while the shared backend fails (fail open: the limit does not hold meanwhile); `deny` refuses them (fail closed: every request is refused meanwhile)";
+
+/// `backend_timeout = 50ms`: longer than zero, at most [`ir::MAX_BACKEND_TIMEOUT`].
+fn backend_timeout(cx: &mut Cx<'_>, v: &Value) -> Option<Duration> {
+    let why = format!(
+        "the timeout is spent on the request's path at every decision while the backend is down; at most {} (choose `on_backend_failure = deny` to refuse rather than wait)",
+        ir::MAX_BACKEND_TIMEOUT
+    );
+    let d = values::duration_at_most(cx, v, "`backend_timeout`", ir::MAX_BACKEND_TIMEOUT, &why)?;
+    if d.is_zero() {
+        cx.push(
+            Diagnostic::error(Code::ZeroWindow, v.span, "`backend_timeout` is zero")
+                .label("zero")
+                .help(format!("a decision needs time to reach the backend; the default is {}", ir::DEFAULT_BACKEND_TIMEOUT)),
+        );
+        return None;
+    }
+    Some(d)
 }
 
 /// `100 per 1s` → (100, 1s).

@@ -1,20 +1,37 @@
-//! The scenarios of a `rate_limit`'s alert: requests of which just more than the threshold
-//! ratio are rejected (fires), none (silent), exactly the ratio and just under it (the
-//! boundary).
+//! The scenarios of a `rate_limit`'s alerts, one shape per alert:
+//!
+//! - **rejecting** (the rejected ratio): requests of which just more than the threshold ratio
+//!   are rejected (fires), none (silent), exactly the ratio and just under it (the boundary).
+//! - **backend down** (the backend errors counter): it steps up by one (fires), stays at zero
+//!   (silent), or stays at a value it reached before (boundary: no new failure).
 //!
 //! N requests per second of which R are rejected, sampled once a minute: with 1m samples
 //! every rate PromQL computes over a full 5m window is an integer (its extrapolation factor
 //! is 1 or 5/4), so the ratio is exactly R/N — as long as every counter stays below 2^53,
 //! which [`ratio_counts`] checks and [`crate::ir::MAX_RATIO_DECIMAL_PLACES`] guarantees.
 
-use super::{Scenario, evals_around, unexpected};
+use super::{Scenario, counter_step, evals_around, unexpected};
 use crate::emit::plan::{AlertPlan, Signal};
 use crate::emit::promql::{MAX_EXACT, decimal_fraction, number, series};
 use crate::emit::promtool::{InputSeries, RATIO_INTERVAL, STEP, describe, run};
 
 /// The scenarios of the alert with its input present.
 pub(super) fn scenarios(alert: &AlertPlan, for_s: u64, name: &str) -> Result<Vec<Scenario>, String> {
-    let Signal::RejectedRatio { metric, labels } = &alert.signal else { return Err(unexpected(alert, name)) };
+    match &alert.signal {
+        Signal::RejectedRatio { metric, labels } => ratio_scenarios(alert, metric, labels, for_s, name),
+        Signal::CounterStep { metric, labels } => Ok(counter_step(metric, labels, for_s, name)),
+        _ => Err(unexpected(alert, name)),
+    }
+}
+
+/// The scenarios of the rejected-ratio alert.
+fn ratio_scenarios(
+    alert: &AlertPlan,
+    metric: &str,
+    labels: &std::collections::BTreeMap<String, String>,
+    for_s: u64,
+    name: &str,
+) -> Result<Vec<Scenario>, String> {
     let input = RATIO_INTERVAL;
     let end = ratio_end(for_s).ok_or("the `for` overflows")?;
     let (total, exact) = ratio_counts(alert.threshold, end).ok_or_else(|| {
