@@ -4,6 +4,11 @@
 //! A service registers its ledgers at startup ([`Runtime::register_ledger`]) and serves
 //! [`Runtime::render`] on `/metrics`. Everything else is created on first use, so an
 //! annotated function works (and counts) without any setup.
+//!
+//! The rate limits decide in process unless `PIP_REDIS_URL` is set when the runtime is first
+//! used: then every limit of the process is on that Redis, shared with the service's other
+//! replicas ([`Limiters::backend_redis`], feature `redis`; an unusable URL makes each limit's
+//! first use fail with the reason instead of enforcing it per process).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock};
@@ -39,6 +44,7 @@ pub fn runtime() -> &'static Runtime {
         let mut registry = Registry::default();
         let metrics = Arc::new(Metrics::register(&mut registry));
         let limiters = Limiters::new(Arc::clone(&metrics), Arc::new(TscClock::new()));
+        limiters.backend_from_env();
         Runtime { registry: Mutex::new(registry), metrics, limiters, ledgers: RwLock::new(HashMap::new()) }
     })
 }

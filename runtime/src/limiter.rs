@@ -53,8 +53,17 @@
 //! spec's limits in a [`Limiters`] registry and fetch typed handles by name. Keys are any
 //! `Hash + Eq + Clone + Send + 'static` value (the metrics read the shards from the thread
 //! that scrapes); `check` takes a borrowed form (`&str` for `String` keys).
+//!
+//! # Replicas
+//! In process, a limit holds per process. With the feature `redis`, a registry whose backend
+//! is Redis ([`Limiters::backend_redis`], or `PIP_REDIS_URL`) hands out limiters that decide on
+//! Redis, so that every replica of a service shares each limit (the `redis` module's docs say
+//! how, what a backend failure decides, and what holds under failover). They are the same
+//! `RateLimiter` type to callers; they have no key cap (Redis expires idle keys).
 
 mod log;
+#[cfg(feature = "redis")]
+mod redis;
 mod registry;
 mod shard;
 
@@ -73,7 +82,7 @@ use crate::metrics::{Attached, Metrics, Source, Totals};
 use shard::{KeyBudget, Params, Shard, Step};
 
 pub use crate::metrics::LimiterMetrics;
-pub use registry::Limiters;
+pub use registry::{Limiters, REDIS_URL_ENV};
 
 /// `max_keys` when the spec does not set it (the compiler's default too).
 pub const DEFAULT_MAX_KEYS: u64 = rate_limit::DEFAULT_MAX_KEYS;
@@ -91,12 +100,47 @@ pub struct LimitConfig {
     pub window: Duration,
     /// Most keys tracked at once (at least 1).
     pub max_keys: u64,
+    /// How a decision goes when a shared backend (Redis) cannot give one in time: the spec's
+    /// `on_backend_failure` (default [`BackendFailure::Allow`]). The in-process limiter never
+    /// fails.
+    pub on_backend_failure: BackendFailure,
+    /// How long a decision may wait for a shared backend: the spec's `backend_timeout`
+    /// (default [`DEFAULT_BACKEND_TIMEOUT`]).
+    pub backend_timeout: Duration,
 }
 
+/// `on_backend_failure`: what a limit on a shared backend decides when the backend does not
+/// answer (down, timed out, an error reply). Either way the failure is counted in
+/// `pip_rate_limit_backend_errors_total` and `PipRateLimitBackendDown` fires.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BackendFailure {
+    /// Fail open: admit the request (availability first; the limit does not hold meanwhile).
+    #[default]
+    Allow,
+    /// Fail closed: refuse the request (the limit holds; the service refuses everything meanwhile).
+    Deny,
+}
+
+/// `backend_timeout` when the spec does not set it.
+pub const DEFAULT_BACKEND_TIMEOUT: Duration = Duration::from_millis(rate_limit::DEFAULT_BACKEND_TIMEOUT_MILLIS);
+
 impl LimitConfig {
-    /// `limit per window`, with the default key cap.
+    /// `limit per window`, with the default key cap and backend failure settings.
     pub fn new(spec: impl Into<String>, name: impl Into<String>, limit: u64, window: Duration) -> LimitConfig {
-        LimitConfig { spec: spec.into(), name: name.into(), limit, window, max_keys: DEFAULT_MAX_KEYS }
+        LimitConfig {
+            spec: spec.into(),
+            name: name.into(),
+            limit,
+            window,
+            max_keys: DEFAULT_MAX_KEYS,
+            on_backend_failure: BackendFailure::default(),
+            backend_timeout: DEFAULT_BACKEND_TIMEOUT,
+        }
+    }
+
+    /// The same limit with another backend failure policy and timeout.
+    pub fn with_backend_failure(self, on_backend_failure: BackendFailure, backend_timeout: Duration) -> LimitConfig {
+        LimitConfig { on_backend_failure, backend_timeout, ..self }
     }
 
     /// The same limit with another key cap.
@@ -158,6 +202,13 @@ pub enum LimiterError {
         /// The limit's [`LimitConfig::name`], registered already.
         limit: String,
     },
+    /// The shared backend cannot be used: its URL is invalid, it was chosen after a limit was
+    /// in use, or this build has no such backend.
+    #[error("rate limit backend: {reason}")]
+    Backend {
+        /// What is wrong with the backend.
+        reason: String,
+    },
     /// A limit was asked for with another key type than its first use.
     #[error("rate limit `{limit}` of spec `{spec}` is keyed by `{registered}`, not `{requested}`")]
     KeyType {
@@ -192,7 +243,9 @@ pub struct Decision {
     /// Whether the request was admitted and, if not, why (and for a full window, for how long).
     pub outcome: Outcome,
     /// The limiter's time of the decision (the clock's monotonic nanoseconds): the time
-    /// recorded for the key when admitted.
+    /// recorded for the key when admitted. On Redis, the server's `TIME` in nanoseconds since
+    /// the Unix epoch (whole microseconds), shared by every replica; for a decision the
+    /// backend failed to give, this process's system time.
     pub at_nanos: u64,
 }
 
@@ -267,6 +320,9 @@ pub struct RateLimiter<K, S = RandomState> {
     cap_quiet_until: AtomicU64,
     /// Its place in the metrics; dropped with the limiter.
     _exported: Attached,
+    /// When set, decisions are Redis's and the shards stay empty.
+    #[cfg(feature = "redis")]
+    remote: Option<redis::Remote>,
 }
 
 impl<K: Hash + Eq + Clone + Send + 'static> RateLimiter<K, RandomState> {
@@ -285,11 +341,22 @@ impl<K: Hash + Eq + Clone, S: BuildHasher> RateLimiter<K, S> {
         // The metrics read the shards at scrape time, from whichever thread scrapes.
         K: Send + 'static,
     {
+        RateLimiter::build(config, metrics, clock, hasher, 0)
+    }
+
+    /// `with_hasher` with `shard_count` shards, or the default count for 0.
+    fn build(config: LimitConfig, metrics: &Metrics, clock: Arc<dyn Clock>, hasher: S, shard_count: usize) -> Result<Self, LimiterError>
+    where
+        K: Send + 'static,
+    {
         let params = config.params()?;
         // Many small shards: two threads rarely want the same lock at once (a parked waiter
         // costs microseconds), and a shard's table stays small.
         let cores = std::thread::available_parallelism().map_or(1, NonZero::get);
-        let shard_count = (cores * 16).next_power_of_two().clamp(64, 1024);
+        let shard_count = match shard_count {
+            0 => (cores * 16).next_power_of_two().clamp(64, 1024),
+            n => n.next_power_of_two(),
+        };
         let shards = (0..shard_count).map(|_| Padded(Mutex::new(Shard::default()))).collect();
         let budget = KeyBudget {
             tracked: AtomicUsize::new(0),
@@ -298,7 +365,17 @@ impl<K: Hash + Eq + Clone, S: BuildHasher> RateLimiter<K, S> {
         };
         let core = Arc::new(Core { shards, shard_mask: shard_count - 1, budget });
         let exported = metrics.rate_limits.attach(&config.spec, &config.name, Arc::clone(&core) as Arc<dyn Source>);
-        Ok(RateLimiter { config, params, core, hasher, clock, cap_quiet_until: AtomicU64::new(0), _exported: exported })
+        Ok(RateLimiter {
+            config,
+            params,
+            core,
+            hasher,
+            clock,
+            cap_quiet_until: AtomicU64::new(0),
+            _exported: exported,
+            #[cfg(feature = "redis")]
+            remote: None,
+        })
     }
 
     /// Decides one request of `key` now, records it when admitted, and counts it in the
@@ -309,6 +386,10 @@ impl<K: Hash + Eq + Clone, S: BuildHasher> RateLimiter<K, S> {
         K: Borrow<Q>,
         Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
     {
+        #[cfg(feature = "redis")]
+        if let Some(remote) = &self.remote {
+            return remote.check(key);
+        }
         let hash = self.hasher.hash_one(key);
         let reading = self.clock.monotonic_nanos();
         let (step, at_nanos) = {
@@ -371,6 +452,23 @@ impl<K: Hash + Eq + Clone, S: BuildHasher> RateLimiter<K, S> {
     }
 }
 
+#[cfg(feature = "redis")]
+impl<K: Hash + Eq + Clone + Send + 'static> RateLimiter<K, RandomState> {
+    /// A limiter whose decisions are taken on `backend`, shared with every process on the
+    /// same Redis (see [`Limiters::backend_redis`]). It has no key cap: Redis holds the keys.
+    fn on_redis(
+        config: LimitConfig,
+        metrics: &Metrics,
+        clock: Arc<dyn Clock>,
+        backend: Arc<redis::RedisBackend>,
+    ) -> Result<Self, LimiterError> {
+        // One empty shard: the decisions never reach it.
+        let mut limiter = RateLimiter::build(config, metrics, clock, RandomState::new(), 1)?;
+        limiter.remote = Some(redis::Remote::new(backend, &limiter.config, metrics));
+        Ok(limiter)
+    }
+}
+
 impl<K, S> RateLimiter<K, S> {
     /// Evicts every key that has been idle for a window (a background task may call this;
     /// decisions evict idle keys as they go anyway). Returns how many keys it evicted.
@@ -399,6 +497,16 @@ impl<K, S> RateLimiter<K, S> {
     /// The configuration it was built from: the names on its series, `limit`, window and key cap.
     pub fn config(&self) -> &LimitConfig {
         &self.config
+    }
+
+    /// Whether its decisions are taken on a backend shared with other processes (Redis), where
+    /// a key is known by a digest of its `Hash`: callers that hash keys before `check` must then
+    /// hash them the same way in every replica (no per-process random seed).
+    pub fn is_shared(&self) -> bool {
+        #[cfg(feature = "redis")]
+        return self.remote.is_some();
+        #[cfg(not(feature = "redis"))]
+        false
     }
 }
 

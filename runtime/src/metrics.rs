@@ -99,6 +99,17 @@ pub struct VerificationErrorLabels {
     pub reason: String,
 }
 
+/// Labels of a rate limit's backend errors.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+pub struct BackendErrorLabels {
+    /// The spec id of the `rate_limit`.
+    pub spec: String,
+    /// The `rate_limit` construct's name.
+    pub limit: String,
+    /// Why the backend gave no decision (one of [`pip_conventions::backend_error::ALL`]).
+    pub reason: String,
+}
+
 /// Labels of per-witness ledger metrics.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
 pub struct WitnessLabels {
@@ -145,6 +156,8 @@ pub struct Metrics {
     /// [`metric::RATE_LIMIT_DECISIONS`], [`metric::RATE_LIMIT_KEYS`] and
     /// [`metric::RATE_LIMIT_KEY_CAP`] of every limiter built with these metrics.
     pub rate_limits: LimiterMetrics,
+    /// [`metric::RATE_LIMIT_BACKEND_ERRORS`].
+    pub rate_limit_backend_errors: Family<BackendErrorLabels, Counter>,
     /// [`metric::LEDGER_HEAD_SEQ`].
     pub ledger_head_seq: Family<LedgerLabels, Gauge>,
     /// [`metric::LEDGER_APPENDS`].
@@ -182,6 +195,7 @@ impl Metrics {
         r.register(metric::INVARIANT_CHECKS.base, metric::INVARIANT_CHECKS.help, m.invariant_checks.clone());
         r.register(metric::INVARIANT_VIOLATIONS.base, metric::INVARIANT_VIOLATIONS.help, m.invariant_violations.clone());
         r.register_collector(Box::new(m.rate_limits.clone()));
+        r.register(metric::RATE_LIMIT_BACKEND_ERRORS.base, metric::RATE_LIMIT_BACKEND_ERRORS.help, m.rate_limit_backend_errors.clone());
         r.register(metric::LEDGER_HEAD_SEQ.base, metric::LEDGER_HEAD_SEQ.help, m.ledger_head_seq.clone());
         r.register(metric::LEDGER_APPENDS.base, metric::LEDGER_APPENDS.help, m.ledger_appends.clone());
         r.register(metric::LEDGER_LAST_APPEND.base, metric::LEDGER_LAST_APPEND.help, m.ledger_last_append.clone());

@@ -1,6 +1,12 @@
 //! A process's rate limits by spec and name, so that code far from where the limits were
 //! configured (the functions the `#[pip_invariant]` attribute generates, request handlers)
 //! can fetch a shared, typed handle.
+//!
+//! The registry also holds where the process's limits decide: in process (the default), or
+//! on a Redis shared by every replica of the service ([`Limiters::backend_redis`], or
+//! `PIP_REDIS_URL` read when [`crate::global::runtime`] is first used). The backend is the
+//! deployment's choice, not the spec's: the spec says what must hold (`R per τ`, and what to do
+//! when a shared backend fails), the deployment says how many processes share it.
 
 use std::any::{Any, TypeId, type_name};
 use std::collections::HashMap;
@@ -23,6 +29,19 @@ struct Registered {
     built: Option<Built>,
 }
 
+/// Where the process's limits decide.
+enum Backend {
+    InProcess,
+    #[cfg(feature = "redis")]
+    Redis(Arc<super::redis::RedisBackend>),
+    /// A backend was asked for and cannot be had: every `get` says why, rather than quietly
+    /// enforcing the limits per process.
+    Unusable(LimiterError),
+}
+
+/// The environment variable that puts a process's limits on Redis: a `redis://` URL.
+pub const REDIS_URL_ENV: &str = "PIP_REDIS_URL";
+
 /// The rate limits of a process. Register each limit of the spec once at start-up; then
 /// [`Limiters::get`] returns the same `Arc<RateLimiter<K>>` to every caller and thread.
 ///
@@ -32,6 +51,7 @@ pub struct Limiters {
     metrics: Arc<Metrics>,
     clock: Arc<dyn Clock>,
     limits: Mutex<HashMap<(String, String), Registered>>,
+    backend: Mutex<Backend>,
 }
 
 impl std::fmt::Debug for Limiters {
@@ -44,7 +64,54 @@ impl std::fmt::Debug for Limiters {
 impl Limiters {
     /// An empty registry whose limiters export into `metrics` and read `clock`.
     pub fn new(metrics: Arc<Metrics>, clock: Arc<dyn Clock>) -> Limiters {
-        Limiters { metrics, clock, limits: Mutex::new(HashMap::new()) }
+        Limiters { metrics, clock, limits: Mutex::new(HashMap::new()), backend: Mutex::new(Backend::InProcess) }
+    }
+
+    /// Puts every limit of this registry on the Redis at `url` (`redis://host:port[/db]`), so
+    /// that all the processes on that Redis share each limit: together they admit at most `R`
+    /// per window for a key. Call it at start-up, before the first [`Limiters::get`]: a limiter
+    /// already built keeps deciding in process, so this is refused once one is. Connects
+    /// lazily (a Redis down now is a backend failure of the first decisions, decided by each
+    /// limit's `on_backend_failure`). Each limit's `pip_rate_limit_backend_errors_total`
+    /// series (every reason) is created at 0. Needs the feature `redis`.
+    pub fn backend_redis(&self, url: &str) -> Result<(), LimiterError> {
+        let limits = lock(&self.limits);
+        if let Some(((spec, name), _)) = limits.iter().find(|(_, r)| r.built.is_some()) {
+            return Err(LimiterError::Backend {
+                reason: format!(
+                    "rate limit `{name}` of spec `{spec}` already decides in process; choose the backend before the first use of a limit"
+                ),
+            });
+        }
+        let backend = redis_backend(url)?;
+        #[cfg(feature = "redis")]
+        for r in limits.values() {
+            super::redis::declare_errors(&self.metrics, &r.config);
+        }
+        *lock(&self.backend) = backend;
+        Ok(())
+    }
+
+    /// [`Limiters::backend_redis`] with the URL of [`REDIS_URL_ENV`], if it is set and not
+    /// empty. If the URL is unusable (or the feature `redis` is off), every later `get` fails
+    /// with the reason, so that a replica never silently enforces its limits alone.
+    pub fn backend_from_env(&self) {
+        self.backend_from(std::env::var_os(REDIS_URL_ENV));
+    }
+
+    /// [`Limiters::backend_from_env`] with the variable's value.
+    pub(super) fn backend_from(&self, url: Option<std::ffi::OsString>) {
+        let Some(url) = url.filter(|u| !u.is_empty()) else {
+            return;
+        };
+        let chosen = match url.to_str() {
+            Some(url) => self.backend_redis(url),
+            None => Err(LimiterError::Backend { reason: format!("{REDIS_URL_ENV} is not UTF-8") }),
+        };
+        if let Err(e) = chosen {
+            let reason = format!("{REDIS_URL_ENV}: {e}");
+            *lock(&self.backend) = Backend::Unusable(LimiterError::Backend { reason });
+        }
     }
 
     /// Adds a limit. Its metric series (allowed, rejected, key-cap rejections, keys) are
@@ -58,6 +125,10 @@ impl Limiters {
             return Err(LimiterError::Duplicate { spec: id.0, limit: id.1 });
         }
         self.metrics.rate_limits.declare(&config.spec, &config.name);
+        #[cfg(feature = "redis")]
+        if matches!(*lock(&self.backend), Backend::Redis(_)) {
+            super::redis::declare_errors(&self.metrics, &config);
+        }
         limits.insert(id, Registered { config, built: None });
         Ok(())
     }
@@ -82,7 +153,14 @@ impl Limiters {
             Some(b) if b.key_type != TypeId::of::<K>() => Err(mismatch(b)),
             Some(b) => Arc::clone(&b.limiter).downcast::<RateLimiter<K>>().map_err(|_| mismatch(b)),
             None => {
-                let limiter = Arc::new(RateLimiter::<K>::new(entry.config.clone(), &self.metrics, Arc::clone(&self.clock))?);
+                let config = entry.config.clone();
+                let clock = Arc::clone(&self.clock);
+                let limiter = Arc::new(match &*lock(&self.backend) {
+                    Backend::InProcess => RateLimiter::<K>::new(config, &self.metrics, clock)?,
+                    #[cfg(feature = "redis")]
+                    Backend::Redis(backend) => RateLimiter::<K>::on_redis(config, &self.metrics, clock, Arc::clone(backend))?,
+                    Backend::Unusable(e) => return Err(e.clone()),
+                });
                 entry.built = Some(Built {
                     key_type: TypeId::of::<K>(),
                     key_type_name: type_name::<K>(),
@@ -92,4 +170,17 @@ impl Limiters {
             }
         }
     }
+}
+
+/// The backend for `url`.
+#[cfg(feature = "redis")]
+fn redis_backend(url: &str) -> Result<Backend, LimiterError> {
+    let backend = super::redis::RedisBackend::open(url).map_err(|reason| LimiterError::Backend { reason })?;
+    Ok(Backend::Redis(Arc::new(backend)))
+}
+
+/// Without the feature, there is no Redis to put the limits on.
+#[cfg(not(feature = "redis"))]
+fn redis_backend(_url: &str) -> Result<Backend, LimiterError> {
+    Err(LimiterError::Backend { reason: "this build of pip-runtime has no Redis backend (enable the feature `redis`)".to_string() })
 }

@@ -188,3 +188,21 @@ fn registering_a_limit_creates_its_series_at_zero() {
     assert!(text.contains(r#"pip_rate_limit_decisions_total{spec="gateway",limit="per_ip",outcome="rejected"} 0"#), "{text}");
     assert!(text.contains(r#"pip_rate_limit_keys{spec="gateway",limit="per_ip"} 0"#), "{text}");
 }
+
+#[test]
+fn an_unset_or_empty_redis_url_keeps_the_limits_in_process() {
+    let limiters = Limiters::new(Arc::new(Metrics::default()), Arc::new(ManualClock::new(0)));
+    limiters.backend_from(None);
+    limiters.backend_from(Some("".into()));
+    limiters.register(LimitConfig::new("payments", "per_tenant", 1, Duration::from_secs(1))).unwrap();
+    assert!(!limiters.get::<u64>("payments", "per_tenant").unwrap().is_shared());
+}
+
+#[test]
+fn an_unusable_redis_url_makes_every_limit_fail_rather_than_hold_per_process() {
+    let limiters = Limiters::new(Arc::new(Metrics::default()), Arc::new(ManualClock::new(0)));
+    limiters.backend_from(Some("not a url".into()));
+    limiters.register(LimitConfig::new("payments", "per_tenant", 1, Duration::from_secs(1))).unwrap();
+    let err = limiters.get::<u64>("payments", "per_tenant").unwrap_err();
+    assert!(matches!(&err, LimiterError::Backend { reason } if reason.starts_with("PIP_REDIS_URL: ")), "{err}");
+}

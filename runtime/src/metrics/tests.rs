@@ -23,6 +23,7 @@ fn exported_names_and_labels_are_the_conventions() {
     let limiter: RateLimiter<u64> =
         RateLimiter::new(LimitConfig::new("a", "l", 1, Duration::from_secs(1)), &m, Arc::new(ManualClock::new(0))).unwrap();
     limiter.check(&1);
+    m.rate_limit_backend_errors.get_or_create(&BackendErrorLabels { spec: s("a"), limit: s("l"), reason: s("timeout") }).inc();
     let ledger = LedgerLabels { spec: s("a"), ledger: s("audit") };
     m.ledger_head_seq.get_or_create(&ledger).set(1);
     m.ledger_checkpoint_seq.get_or_create(&ledger).set(1);
