@@ -108,6 +108,11 @@ struct Service {
 }
 
 fn start_service(dir: &Path, port: u16, key_hex: &str) -> Service {
+    start_service_with(dir, port, key_hex, &[])
+}
+
+/// [`start_service`] with more environment variables.
+fn start_service_with(dir: &Path, port: u16, key_hex: &str, env: &[(&str, &str)]) -> Service {
     static STARTS: AtomicU32 = AtomicU32::new(0);
     let log = dir.join(format!("service-{}.log", STARTS.fetch_add(1, Ordering::Relaxed)));
     let addr = format!("127.0.0.1:{port}");
@@ -117,6 +122,7 @@ fn start_service(dir: &Path, port: u16, key_hex: &str) -> Service {
         .args(["--verify-every-ms", "200"])
         .env("PIP_AUDIT_KEY", key_hex)
         .env("PIP_AUDIT_SIGNING_KEY", signing_key().0.as_str())
+        .envs(env.iter().copied())
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(&log).unwrap())
         .spawn()
@@ -737,6 +743,95 @@ fn the_incident_bundle_of_the_test_window_verifies_and_a_changed_one_does_not() 
     assert_ne!(code, 0, "a changed bundle verified:\n{out}");
     let (code, out) = pipc(&["verify-bundle", changed.to_str().unwrap(), "--verifier-key", &signing_key().1]);
     assert_ne!(code, 0, "a changed bundle verified with the verifier key:\n{out}");
+}
+
+/// Debian's `redis-server` on a free loopback port, without persistence; stopped by its pid.
+fn start_redis(dir: &Path) -> (Proc, String) {
+    let bin = require_tool("redis-server");
+    let port = free_port();
+    let log = dir.join("redis.log");
+    let child = Command::new(bin)
+        .args(["--bind", "127.0.0.1", "--port", &port.to_string(), "--save", "", "--appendonly", "no"])
+        .current_dir(dir)
+        .stdout(std::fs::File::create(&log).unwrap())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let proc = Proc { child, log };
+    wait_until("redis-server accepts connections", || std::net::TcpStream::connect(("127.0.0.1", port)).is_ok(), || proc.log());
+    (proc, format!("redis://127.0.0.1:{port}/"))
+}
+
+/// Two replicas of the service, each with its own ledger, share the spec's `per_tenant` limit
+/// (100 per 1s) on one Redis: a burst for one tenant sent to both, alternating, is admitted at
+/// most 100 times in any second *across both* — where two in-process limiters would admit 100
+/// each — and each replica refuses with `Retry-After`.
+#[test]
+fn two_replicas_share_one_rate_limit_on_redis() {
+    let _serial = SERIAL.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let dir = tempfile::tempdir().unwrap();
+    let key = random_key_hex();
+    let (redis, url) = start_redis(dir.path());
+    let replicas: Vec<Service> = ["a", "b"]
+        .iter()
+        .map(|name| {
+            let here = dir.path().join(name);
+            std::fs::create_dir_all(&here).unwrap();
+            start_service_with(&here, free_port(), &key, &[("PIP_REDIS_URL", &url)])
+        })
+        .collect();
+    for svc in &replicas {
+        let (s, v) = call(svc, "POST", "/accounts", json!({ "id": "shared-a", "tenant": "shared", "balance": 1_000_000_000 }));
+        assert_eq!(s, 201, "{v}");
+    }
+    let (mut allowed, mut refused, mut retry_after) = ([0u64; 2], [0u64; 2], [false; 2]);
+    let start = Instant::now();
+    let mut i = 0usize;
+    while start.elapsed() < Duration::from_millis(1500) {
+        let which = i % 2;
+        i += 1;
+        let body = json!({ "tenant": "shared", "account": "shared-a", "amount": 1 }).to_string();
+        let r = http(&replicas[which].addr, "POST", "/payments", Some(&body)).unwrap();
+        match r.status {
+            201 => allowed[which] += 1,
+            429 => {
+                refused[which] += 1;
+                retry_after[which] |= r.head.contains("\r\nretry-after: ");
+            }
+            other => panic!("payment answered {other}: {}", r.body),
+        }
+    }
+    // Every admission lies between the first request's send and the last answer: a span of S
+    // holds at most 100 × (⌊S / 1 s⌋ + 1) admissions of one exact 100-per-1s window (the span
+    // measured, not assumed: a loaded machine may stall a request).
+    let span = start.elapsed();
+    let total: u64 = allowed.iter().sum();
+    assert!(total <= 100 * (span.as_secs() + 1), "two replicas admitted {allowed:?} in {span:?}: the limit is not shared");
+    assert!(allowed.iter().all(|&a| a > 0), "both replicas admitted some: {allowed:?}");
+    assert!(refused.iter().all(|&r| r > 0) && retry_after == [true, true], "refused {refused:?}, Retry-After {retry_after:?}");
+    // Each replica counted its own decisions, and no decision failed on the backend.
+    for (n, svc) in replicas.iter().enumerate() {
+        let metrics = http(&svc.addr, "GET", "/metrics", None).unwrap().body;
+        let value = |line_start: &str| -> f64 {
+            metrics
+                .lines()
+                .find(|l| l.starts_with(line_start))
+                .and_then(|l| l.rsplit(' ').next())
+                .and_then(|v| v.parse().ok())
+                .unwrap_or_else(|| panic!("no `{line_start}` in /metrics:\n{metrics}"))
+        };
+        let admitted = value("pip_rate_limit_decisions_total{spec=\"payments\",limit=\"per_tenant\",outcome=\"allowed\"}");
+        assert!(admitted >= allowed[n] as f64, "replica {n}: {admitted} counted, {} seen", allowed[n]);
+        for reason in pip_conventions::backend_error::ALL {
+            let errors =
+                value(&format!("pip_rate_limit_backend_errors_total{{spec=\"payments\",limit=\"per_tenant\",reason=\"{reason}\"}}"));
+            assert_eq!(errors, 0.0, "replica {n}: backend errors ({reason})");
+        }
+    }
+    for svc in replicas {
+        svc.proc.stop();
+    }
+    redis.stop();
 }
 
 /// `payments.rules.yml` for a copy of the spec whose billing expectation is 5 s instead of
