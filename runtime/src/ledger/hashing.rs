@@ -250,14 +250,33 @@ pub(crate) fn sha256_prefixed_pair(prefix: u8, a: &[u8], b: &[u8]) -> ([u8; DIGE
     (digest_of(&sa), digest_of(&sb))
 }
 
-/// SHA-256 of `prefix || left || right` for two 32-byte hashes (an RFC 6962 interior node):
-/// exactly two compressions.
-pub(crate) fn sha256_prefixed_two(prefix: u8, left: &[u8; DIGEST_LEN], right: &[u8; DIGEST_LEN]) -> [u8; DIGEST_LEN] {
-    let mut both = [0u8; 2 * DIGEST_LEN];
-    let (l, r) = both.split_at_mut(DIGEST_LEN);
+/// The two blocks of `prefix || left || right` for two 32-byte hashes (65 bytes): the prefix,
+/// `left` and the first 31 bytes of `right`; then `right`'s last byte, `0x80`, zeros and the
+/// bit length, 520, big-endian.
+fn two_blocks(prefix: u8, left: &[u8; DIGEST_LEN], right: &[u8; DIGEST_LEN]) -> [Block; 2] {
+    let mut first = [0u8; BLOCK_LEN];
+    let mut second = [0u8; BLOCK_LEN];
+    let (p, rest) = first.split_at_mut(1);
+    let (l, r) = rest.split_at_mut(DIGEST_LEN);
+    p.copy_from_slice(&[prefix]);
     l.copy_from_slice(left);
-    r.copy_from_slice(right);
-    sha256_prefixed(prefix, &both)
+    let (head, last) = right.split_at(DIGEST_LEN - 1);
+    r.copy_from_slice(head);
+    let (start, _) = second.split_at_mut(2);
+    start.copy_from_slice(&[last.first().copied().unwrap_or(0), 0x80]);
+    let (_, bits) = second.split_at_mut(BLOCK_LEN - 2);
+    bits.copy_from_slice(&520u16.to_be_bytes());
+    [first, second]
+}
+
+/// SHA-256 of `prefix || left || right` for two 32-byte hashes (an RFC 6962 interior node):
+/// exactly two compressions, on blocks built in place.
+pub(crate) fn sha256_prefixed_two(prefix: u8, left: &[u8; DIGEST_LEN], right: &[u8; DIGEST_LEN]) -> [u8; DIGEST_LEN] {
+    let [x, y] = two_blocks(prefix, left, right);
+    let mut state = IV;
+    compress(&mut state, &x);
+    compress(&mut state, &y);
+    digest_of(&state)
 }
 
 /// [`sha256_prefixed_two`] of two pairs of hashes, their compressions interleaved.
@@ -266,14 +285,14 @@ pub(crate) fn sha256_prefixed_two_pair(
     a: (&[u8; DIGEST_LEN], &[u8; DIGEST_LEN]),
     b: (&[u8; DIGEST_LEN], &[u8; DIGEST_LEN]),
 ) -> ([u8; DIGEST_LEN], [u8; DIGEST_LEN]) {
-    let join = |(l, r): (&[u8; DIGEST_LEN], &[u8; DIGEST_LEN])| {
-        let mut both = [0u8; 2 * DIGEST_LEN];
-        let (x, y) = both.split_at_mut(DIGEST_LEN);
-        x.copy_from_slice(l);
-        y.copy_from_slice(r);
-        both
-    };
-    sha256_prefixed_pair(prefix, &join(a), &join(b))
+    let [a1, a2] = two_blocks(prefix, a.0, a.1);
+    let [b1, b2] = two_blocks(prefix, b.0, b.1);
+    let (mut sa, mut sb) = (IV, IV);
+    compress(&mut sa, &a1);
+    compress(&mut sb, &b1);
+    compress(&mut sa, &a2);
+    compress(&mut sb, &b2);
+    (digest_of(&sa), digest_of(&sb))
 }
 
 /// Whether two MACs are equal, in time that does not depend on where they differ (the
@@ -306,6 +325,14 @@ mod tests {
         let expect: [u8; 32] = Sha256::new().chain_update([1u8]).chain_update(l).chain_update(r).finalize().into();
         assert_eq!(sha256_prefixed_two(1, &l, &r), expect);
         assert_eq!(sha256_prefixed_two_pair(1, (&l, &r), (&r, &l)), (expect, sha256_prefixed_two(1, &r, &l)));
+        for seed in 0..8u8 {
+            let (l, r): ([u8; 32], [u8; 32]) = (bytes(32, seed).try_into().unwrap(), bytes(32, seed + 50).try_into().unwrap());
+            let want = |p: u8, l: &[u8; 32], r: &[u8; 32]| -> [u8; 32] {
+                Sha256::new().chain_update([p]).chain_update(l).chain_update(r).finalize().into()
+            };
+            assert_eq!(sha256_prefixed_two(seed, &l, &r), want(seed, &l, &r), "seed {seed}");
+            assert_eq!(sha256_prefixed_two_pair(1, (&l, &r), (&r, &l)), (want(1, &l, &r), want(1, &r, &l)), "seed {seed}");
+        }
     }
 
     #[test]

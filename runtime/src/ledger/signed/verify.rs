@@ -16,6 +16,8 @@
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use super::SignedFile;
 use super::witnessed::{self, WitnessProblem, WitnessRequirement, Witnessed};
@@ -228,6 +230,10 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> SignedVerifyError + '_ {
     move |source| SignedVerifyError::Io { path: path.to_path_buf(), source }
 }
 
+/// Signed notes checked per step of the hashing threads' side work (one Ed25519 check is
+/// ~35 µs: a step stays well under a millisecond).
+const NOTES_PER_STEP: usize = 8;
+
 /// What [`verify_signed_with`] checks besides the signed checkpoints.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct VerifyOptions<'a> {
@@ -272,21 +278,35 @@ pub fn verify_signed_with(
     want.extend(trusted.map(|t| t.checkpoint.size));
     want.sort_unstable();
     want.dedup();
-    let open_all =
-        || file.notes.iter().map(|n| note::Checkpoint::open(n.message.as_bytes(), verifiers).map(|(cp, _)| cp)).collect::<Vec<_>>();
+    let open = |n: &super::StoredNote| note::Checkpoint::open(n.message.as_bytes(), verifiers).map(|(cp, _)| cp);
     let check_cosigned = || match (&cosigned, witnesses) {
         (Some(f), Some(w)) => witnessed::check_file(f, verifiers, w.keys),
         _ => Vec::new(),
     };
-    let (opened, checked, hashed) = std::thread::scope(|scope| {
-        let signatures = scope.spawn(open_all);
-        let cosignatures = scope.spawn(check_cosigned);
-        let hashed = roots_at(ledger, &want);
-        // The threads cannot panic on these inputs; if one did, its work is done here instead.
-        let opened = signatures.join().unwrap_or_else(|_| open_all());
-        let checked = cosignatures.join().unwrap_or_else(|_| check_cosigned());
-        (opened, checked, hashed)
-    });
+    // The signatures are checked by the hashing threads whenever they have no part to hash: the
+    // cosigned file in one step, then the notes a few at a time.
+    let opened_slots: Vec<OnceLock<Result<note::Checkpoint, NoteError>>> = file.notes.iter().map(|_| OnceLock::new()).collect();
+    let checked_slot = OnceLock::new();
+    let next_note = AtomicUsize::new(0);
+    let cosigned_taken = AtomicBool::new(false);
+    let side = || -> bool {
+        if !cosigned_taken.swap(true, Ordering::Relaxed) {
+            let _ = checked_slot.set(check_cosigned());
+            return true;
+        }
+        let from = next_note.fetch_add(NOTES_PER_STEP, Ordering::Relaxed);
+        let notes = file.notes.iter().zip(&opened_slots).skip(from).take(NOTES_PER_STEP);
+        let mut any = false;
+        for (n, slot) in notes {
+            let _ = slot.set(open(n));
+            any = true;
+        }
+        any
+    };
+    let hashed = roots_at(ledger, &want, &side);
+    // Every step ran before the hashing returned; whatever did not (an error cut it short) is done here.
+    let opened: Vec<_> = file.notes.iter().zip(opened_slots).map(|(n, slot)| slot.into_inner().unwrap_or_else(|| open(n))).collect();
+    let checked = checked_slot.into_inner().unwrap_or_else(check_cosigned);
     let (entries, roots, unreadable) = hashed?;
     let mut problems = Vec::new();
     let mut origin: Option<String> = origin.map(str::to_owned);
@@ -375,9 +395,14 @@ pub fn verify_signed_with(
 }
 
 /// The ledger's well-formed entry count, its roots at each of `sizes` (ascending) it
-/// reaches, and where it stops being well framed, on all cores.
+/// reaches, and where it stops being well framed, on all cores, which run `side` (see
+/// [`super::roots::roots_at`]) when they have nothing to hash.
 #[expect(clippy::type_complexity, reason = "one private result")]
-fn roots_at(ledger: &Path, sizes: &[u64]) -> Result<(u64, Vec<(u64, Hash)>, Option<(u64, String)>), SignedVerifyError> {
+fn roots_at(
+    ledger: &Path,
+    sizes: &[u64],
+    side: &(dyn Fn() -> bool + Sync),
+) -> Result<(u64, Vec<(u64, Hash)>, Option<(u64, String)>), SignedVerifyError> {
     let mut file = crate::fsread::open(ledger).map_err(io(ledger))?;
     let len = file.metadata().map_err(io(ledger))?.len();
     let mut header = [0u8; HEADER_LEN];
@@ -385,6 +410,6 @@ fn roots_at(ledger: &Path, sizes: &[u64]) -> Result<(u64, Vec<(u64, Hash)>, Opti
         .map_err(|_| SignedVerifyError::NotALedger { path: ledger.to_path_buf(), what: "shorter than a ledger header".into() })?;
     Header::decode(&header).map_err(|e| SignedVerifyError::NotALedger { path: ledger.to_path_buf(), what: e.to_string() })?;
     let threads = std::thread::available_parallelism().map_or(1, usize::from);
-    let r = super::roots::roots_at(&mut file, len, sizes, threads).map_err(io(ledger))?;
+    let r = super::roots::roots_at(&mut file, len, sizes, threads, side).map_err(io(ledger))?;
     Ok((r.entries, r.roots, r.unreadable))
 }
