@@ -16,6 +16,14 @@
 //! admission would (0 false negatives, 0 false positives). Keys live in shards (a mutex
 //! around a swiss table each), picked by the key's hash, so threads rarely contend.
 //!
+//! For keys of an integer type (the macro's limit sites key by a 64-bit digest), a key over
+//! its limit is refused without the shard's lock: when a decision leaves a key's log full,
+//! the shard publishes a hint "this key has `R` admissions in `[oldest, now]`", and a later
+//! request at a reading in `[now, oldest + τ)` is refused from the hint alone — those `R`
+//! admissions all lie in its window, so the exact window refuses it too (the `hints` module
+//! says why a stale hint is never wrong). Admissions always take the lock; hinted refusals
+//! are counted in per-thread counter stripes, summed with the shards' counts at scrape time.
+//!
 //! Each shard also counts the decisions it takes, under the lock the decision holds anyway;
 //! the metrics ([`LimiterMetrics`]) sum the shards when they are scraped. So no cache line
 //! is written by every decision of every thread, and no scrape misses a decision taken
@@ -29,7 +37,8 @@
 //! bytes of log). For `u64` keys and `R = 100` that is at most about 1 KiB per key, ~150
 //! bytes for a key admitted a few times. Keys are bounded by `max_keys`, so the limiter never
 //! holds more than about `max_keys · (entry + 80 + 8·R)` bytes plus the keys' own heap data
-//! (and 256 bytes per shard); tables shrink again once most keys have gone idle.
+//! (and 256 bytes per shard); tables shrink again once most keys have gone idle. A limiter
+//! over integer keys also holds its hint table: 64 bytes per `max_keys`, 2 KiB to 512 KiB.
 //!
 //! # Idle keys and the key cap
 //! A key whose latest admission is at least `τ` old holds nothing that can change a
@@ -61,6 +70,7 @@
 //! how, what a backend failure decides, and what holds under failover). They are the same
 //! `RateLimiter` type to callers; they have no key cap (Redis expires idle keys).
 
+mod hints;
 mod log;
 #[cfg(feature = "redis")]
 mod redis;
@@ -79,6 +89,7 @@ use pip_conventions::rate_limit;
 
 use crate::clock::Clock;
 use crate::metrics::{Attached, Metrics, Source, Totals};
+use hints::{Hints, KeyBits, Stripes};
 use shard::{KeyBudget, Params, Shard, Step};
 
 pub use crate::metrics::LimiterMetrics;
@@ -275,6 +286,8 @@ struct Core<K> {
     shards: Box<[Padded<Mutex<Shard<K>>>]>,
     shard_mask: usize,
     budget: KeyBudget,
+    /// Rejections taken from a hint, without a shard (see `hints`).
+    hinted_rejections: Stripes,
 }
 
 impl<K> Core<K> {
@@ -302,6 +315,7 @@ impl<K: Send> Source for Core<K> {
             t.key_cap += c.key_cap;
             t
         });
+        totals.rejected += self.hinted_rejections.sum();
         totals.keys = u64::try_from(self.budget.tracked.load(Ordering::Acquire)).unwrap_or(u64::MAX);
         totals
     }
@@ -318,6 +332,9 @@ pub struct RateLimiter<K, S = RandomState> {
     /// At the key cap, no key goes idle before this time: until then a new key is refused
     /// without sweeping every shard (so an attacker at the cap costs O(1) per request).
     cap_quiet_until: AtomicU64,
+    /// For keys of an integer type: rejections of keys over their limit without the shard's
+    /// lock (see `hints`).
+    hints: Option<Hints>,
     /// Its place in the metrics; dropped with the limiter.
     _exported: Attached,
     /// When set, decisions are Redis's and the shards stay empty.
@@ -363,7 +380,8 @@ impl<K: Hash + Eq + Clone, S: BuildHasher> RateLimiter<K, S> {
             // `params()` checked that it is below u32::MAX.
             max: usize::try_from(config.max_keys).unwrap_or(usize::MAX),
         };
-        let core = Arc::new(Core { shards, shard_mask: shard_count - 1, budget });
+        let core = Arc::new(Core { shards, shard_mask: shard_count - 1, budget, hinted_rejections: Stripes::new(cores) });
+        let hints = hints::integer_key::<K>().then(|| Hints::new(config.max_keys));
         let exported = metrics.rate_limits.attach(&config.spec, &config.name, Arc::clone(&core) as Arc<dyn Source>);
         Ok(RateLimiter {
             config,
@@ -372,6 +390,7 @@ impl<K: Hash + Eq + Clone, S: BuildHasher> RateLimiter<K, S> {
             hasher,
             clock,
             cap_quiet_until: AtomicU64::new(0),
+            hints,
             _exported: exported,
             #[cfg(feature = "redis")]
             remote: None,
@@ -390,15 +409,35 @@ impl<K: Hash + Eq + Clone, S: BuildHasher> RateLimiter<K, S> {
         if let Some(remote) = &self.remote {
             return remote.check(key);
         }
-        let hash = self.hasher.hash_one(key);
         let reading = self.clock.monotonic_nanos();
+        let bits = match &self.hints {
+            Some(hints) => {
+                let mut h = KeyBits::default();
+                key.hash(&mut h);
+                let bits = h.get();
+                if let Some(refusal) = bits.and_then(|b| hints.refuses(b, reading)) {
+                    // `limit` admissions of the key lie in `(reading - window, reading]`.
+                    self.core.hinted_rejections.add_one();
+                    let retry_after = Duration::from_nanos(refusal.retry_after_nanos);
+                    return Decision { outcome: Outcome::Rejected { retry_after }, at_nanos: reading };
+                }
+                bits
+            }
+            None => None,
+        };
+        let hash = self.hasher.hash_one(key);
         let (step, at_nanos) = {
             let mut s = lock(self.core.shard(hash));
             // A reading taken before another thread's later one may get the lock after it:
             // the shard decides at the latest time it has seen, so that its decisions are
             // ordered by their times (a decision's time may trail the clock by the wait).
             let now = s.advance(reading);
-            (s.decide(hash, key, now, self.params, &self.core.budget), now)
+            let step = s.decide(hash, key, now, self.params, &self.core.budget);
+            if let (Some(hints), Some(bits), Some(oldest)) = (&self.hints, bits, s.full_since()) {
+                // Every admission of the key so far is at or before `now`.
+                hints.publish(bits, oldest, now, self.params.window, now);
+            }
+            (step, now)
         };
         match step {
             Step::Admitted => Decision { outcome: Outcome::Allowed, at_nanos },
@@ -465,6 +504,7 @@ impl<K: Hash + Eq + Clone + Send + 'static> RateLimiter<K, RandomState> {
         // One empty shard: the decisions never reach it.
         let mut limiter = RateLimiter::build(config, metrics, clock, RandomState::new(), 1)?;
         limiter.remote = Some(redis::Remote::new(backend, &limiter.config, metrics));
+        limiter.hints = None;
         Ok(limiter)
     }
 }
@@ -491,7 +531,7 @@ impl<K, S> RateLimiter<K, S> {
 
     /// Heap bytes held by the limiter's tables and logs (keys' own heap data excluded).
     pub fn heap_bytes(&self) -> usize {
-        self.core.shards().map(|s| lock(s).heap_bytes()).sum()
+        self.core.shards().map(|s| lock(s).heap_bytes()).sum::<usize>() + self.hints.as_ref().map_or(0, Hints::heap_bytes)
     }
 
     /// The configuration it was built from: the names on its series, `limit`, window and key cap.

@@ -48,6 +48,13 @@ impl AdmitLog {
         self.times.get((head + len + cap - 1) % cap).copied().unwrap_or(self.oldest)
     }
 
+    /// The oldest of the last `limit` admissions, when the log holds `limit` (read beside the
+    /// ring: no slot is touched).
+    #[inline]
+    pub(super) fn full_since(&self, limit: usize) -> Option<u64> {
+        (self.len as usize == limit).then_some(self.oldest)
+    }
+
     /// Decides a request at `now` and records it when admitted.
     ///
     /// Admitted iff fewer than `limit` admissions lie in `(now - window, now]`. The log holds

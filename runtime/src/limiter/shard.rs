@@ -98,6 +98,9 @@ pub(super) struct Shard<K> {
     table: HashTable<Entry<K>>,
     /// The latest time this shard has seen; every decision uses `max(clock, reading)`.
     clock: u64,
+    /// After a decision that left its key's log full: the oldest of its `limit` admissions
+    /// (all of them at or before the decision's time; what a hint publishes), else `None`.
+    full: Option<u64>,
     // INVARIANT: `idle_at == queue.front().map_or(u64::MAX, |r| r.at.saturating_add(window))`:
     // a decision learns whether any key may be idle without reading the queue.
     idle_at: u64,
@@ -120,6 +123,7 @@ impl<K> Default for Shard<K> {
         Shard {
             table: HashTable::new(),
             clock: 0,
+            full: None,
             idle_at: u64::MAX,
             allowed: 0,
             rejected: 0,
@@ -148,6 +152,7 @@ impl<K> Shard<K> {
         K: Borrow<Q>,
         Q: Eq + ToOwned<Owned = K> + ?Sized,
     {
+        self.full = None;
         let step = self.step(hash, key, now, p, budget);
         match step {
             Step::Admitted => self.allowed += 1,
@@ -155,6 +160,12 @@ impl<K> Shard<K> {
             Step::NeedsRoom => {}
         }
         step
+    }
+
+    /// The oldest admission of the key the last decision was about, when its log holds
+    /// `limit` of them (all at or before that decision's time).
+    pub(super) fn full_since(&self) -> Option<u64> {
+        self.full
     }
 
     /// Counts a request refused because its key was new and the limiter at its key cap.
@@ -181,7 +192,9 @@ impl<K> Shard<K> {
         }
 
         if let Some(entry) = self.table.find_mut(hash, |e| e.key.borrow() == key) {
-            return match entry.log.decide(now, p.limit, p.window) {
+            let verdict = entry.log.decide(now, p.limit, p.window);
+            self.full = entry.log.full_since(p.limit);
+            return match verdict {
                 Verdict::Admitted => {
                     if now - entry.queued_at >= p.requeue_after() {
                         entry.queued_at = now;
