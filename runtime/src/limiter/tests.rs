@@ -206,3 +206,41 @@ fn an_unusable_redis_url_makes_every_limit_fail_rather_than_hold_per_process() {
     let err = limiters.get::<u64>("payments", "per_tenant").unwrap_err();
     assert!(matches!(&err, LimiterError::Backend { reason } if reason.starts_with("PIP_REDIS_URL: ")), "{err}");
 }
+
+#[test]
+fn integer_keys_over_their_limit_are_refused_from_hints_exactly_as_the_window_says() {
+    let (l, clock, metrics) = limiter::<u64>(3, 1_000, 10);
+    for t in [0, 100, 200] {
+        clock.set_nanos(t * MS);
+        assert!(l.check(&7).is_allowed(), "admission at {t} ms");
+    }
+    // The third admission filled the log: every refusal until 1000 ms comes from the hint.
+    for t in [200, 500, 999] {
+        clock.set_nanos(t * MS);
+        let d = l.check(&7);
+        assert_eq!(d.retry_after(), Some(Duration::from_millis(1_000 - t)), "at {t} ms");
+        assert_eq!(d.at_nanos, t * MS);
+    }
+    assert_eq!(l.core.hinted_rejections.sum(), 3, "the refusals did not take the hint");
+    // At 1000 ms the admission at 0 ms has left the window: the hint no longer vouches, the
+    // locked path admits, and publishes the new span (oldest 100 ms).
+    clock.set_nanos(1_000 * MS);
+    assert!(l.check(&7).is_allowed());
+    assert_eq!(l.check(&7).retry_after(), Some(Duration::from_millis(100)));
+    assert_eq!(l.core.hinted_rejections.sum(), 4);
+    // Another key is never refused by key 7's hint, and the scrape counts every refusal.
+    assert!(l.check(&8).is_allowed());
+    let text = scrape(&metrics);
+    assert!(text.contains("outcome=\"rejected\"} 4"), "{text}");
+    assert!(text.contains("outcome=\"allowed\"} 5"), "{text}");
+}
+
+#[test]
+fn keys_that_are_not_integers_never_take_a_hint() {
+    let (l, _, _) = limiter::<String>(1, 1_000, 10);
+    assert!(allowed(&l, "a"));
+    assert!(!allowed(&l, "a"));
+    assert!(!allowed(&l, "a"));
+    assert!(l.hints.is_none());
+    assert_eq!(l.core.hinted_rejections.sum(), 0);
+}
