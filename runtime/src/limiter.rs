@@ -434,8 +434,7 @@ impl<K: Hash + Eq + Clone, S: BuildHasher> RateLimiter<K, S> {
             let now = s.advance(reading);
             let step = s.decide(hash, key, now, self.params, &self.core.budget);
             if let (Some(hints), Some(bits), Some(oldest)) = (&self.hints, bits, s.full_since()) {
-                // Every admission of the key so far is at or before `now`.
-                hints.publish(bits, oldest, now, self.params.window, now);
+                hints.publish(bits, oldest, now, self.params.window);
             }
             (step, now)
         };

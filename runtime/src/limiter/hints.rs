@@ -195,11 +195,11 @@ impl Hints {
         None
     }
 
-    /// Publishes "`key` has `R` admissions from `oldest + window`… to `newest`": called under the
-    /// key's shard lock when a decision leaves its log full, at `now`. Takes the key's own slot,
-    /// else an expired or empty one, else the second; gives up (a hint is optional) when another
-    /// shard is writing the bucket at the same moment.
-    pub(super) fn publish(&self, key: u64, oldest: u64, newest: u64, window: u64, now: u64) {
+    /// Publishes "`key` has `R` admissions from `oldest` to `now`": called under the key's shard
+    /// lock when a decision at `now` leaves its log full (every admission so far is at or before
+    /// `now`). Takes the key's own slot, else an expired or empty one, else the second; gives up
+    /// (a hint is optional) when another shard is writing the bucket at the same moment.
+    pub(super) fn publish(&self, key: u64, oldest: u64, now: u64, window: u64) {
         let until = oldest.saturating_add(window);
         let bucket = self.bucket(key);
         let [a, b] = &bucket.0;
@@ -219,7 +219,7 @@ impl Hints {
         }
         fence(Ordering::Release);
         slot.key.store(key, Ordering::Relaxed);
-        slot.from.store(newest, Ordering::Relaxed);
+        slot.from.store(now, Ordering::Relaxed);
         slot.until.store(until, Ordering::Relaxed);
         slot.seq.store(seq + 2, Ordering::Release);
     }
@@ -302,14 +302,14 @@ mod tests {
         let h = Hints::new(100);
         assert_eq!(h.refuses(1, 50), None);
         // R admissions from 10 to 40, window 100: refused from 40 (the newest) until 110.
-        h.publish(1, 10, 40, 100, 40);
+        h.publish(1, 10, 40, 100);
         assert_eq!(h.refuses(1, 39), None, "before the newest admission: not vouched for");
         assert_eq!(h.refuses(1, 40), Some(Refusal { retry_after_nanos: 70 }));
         assert_eq!(h.refuses(1, 109), Some(Refusal { retry_after_nanos: 1 }));
         assert_eq!(h.refuses(1, 110), None, "the oldest left the window");
         assert_eq!(h.refuses(2, 50), None);
         // A newer span replaces the key's own slot.
-        h.publish(1, 110, 120, 100, 120);
+        h.publish(1, 110, 120, 100);
         assert_eq!(h.refuses(1, 150), Some(Refusal { retry_after_nanos: 60 }));
     }
 
@@ -318,7 +318,7 @@ mod tests {
         let h = Hints::new(32);
         // 32 buckets of two slots; 200 keys must collide.
         for k in 0..200u64 {
-            h.publish(k, k, k + 1, 1_000, k + 1);
+            h.publish(k, k, k + 1, 1_000);
         }
         for k in 0..200u64 {
             if let Some(r) = h.refuses(k, k + 1) {
@@ -342,7 +342,7 @@ mod tests {
                     let mut k = w;
                     while !stop.load(Ordering::Relaxed) {
                         k = (k + 1) % 64;
-                        h.publish(k, k * 3, k * 3, 1_000, k * 3);
+                        h.publish(k, k * 3, k * 3, 1_000);
                         published.fetch_add(1, Ordering::Relaxed);
                     }
                 })
