@@ -399,3 +399,64 @@ fn a_flushed_script_is_loaded_again_and_the_decision_still_counts() {
     assert!(limiter.check(&7).retry_after().is_some(), "the window held both admissions across the reload");
     assert_eq!(all_errors(&metrics, "flushed"), 0);
 }
+
+// ---- (e) pipelining --------------------------------------------------------------------------
+
+/// A field of `INFO stats`.
+fn stat(server: &Server, name: &str) -> u64 {
+    let info: String = redis::cmd("INFO").arg("stats").query(&mut server.connection().unwrap()).unwrap();
+    info.lines().find_map(|l| l.strip_prefix(&format!("{name}:"))).unwrap().trim().parse().unwrap()
+}
+
+#[test]
+fn many_callers_share_a_few_pipelined_connections_and_every_decision_stays_exact_across_a_script_flush() {
+    const CALLERS: u64 = 32;
+    const EACH: u64 = 60;
+    const KEYS: u64 = 6;
+    const R: u64 = 50;
+    let server = Server::start();
+    let c = config("piped", R, Duration::from_secs(3600), BackendFailure::Deny, Duration::from_secs(10));
+    let (limiters, metrics) = limiters_on(&server.url(), &[c]);
+    let limiter = limiters.get::<u64>(SPEC, "piped").unwrap();
+    let mut flusher = server.connection().unwrap();
+    let before = stat(&server, "total_connections_received");
+    let decided = std::sync::atomic::AtomicU64::new(0);
+    let admitted: Vec<u64> = std::thread::scope(|s| {
+        let callers: Vec<_> = (0..CALLERS)
+            .map(|t| {
+                let (limiter, decided) = (&limiter, &decided);
+                s.spawn(move || {
+                    let mut admitted = vec![0u64; KEYS as usize];
+                    for i in 0..EACH {
+                        let key = (t + i) % KEYS;
+                        if limiter.check(&key).is_allowed() {
+                            admitted[key as usize] += 1;
+                        }
+                        decided.fetch_add(1, Ordering::Relaxed);
+                    }
+                    admitted
+                })
+            })
+            .collect();
+        // Mid-run, the server forgets the script: the batches in flight meet NOSCRIPT.
+        wait_until("a third of the decisions are made", || decided.load(Ordering::Relaxed) >= CALLERS * EACH / 3);
+        let _: () = redis::cmd("SCRIPT").arg("FLUSH").query(&mut flusher).unwrap();
+        callers.into_iter().map(|h| h.join().unwrap()).fold(vec![0; KEYS as usize], |a, b| a.iter().zip(&b).map(|(x, y)| x + y).collect())
+    });
+    let after = stat(&server, "total_connections_received");
+    assert_eq!(all_errors(&metrics, "piped"), 0, "{}", scrape(&metrics));
+    assert!(script_loads(&server) >= 2, "the flush made the limiter load the script again");
+    // Each key was asked 320 times within one window: exactly R admitted, and Redis holds exactly R members.
+    assert_eq!(admitted, vec![R; KEYS as usize]);
+    let mut conn = server.connection().unwrap();
+    let sets: Vec<String> = redis::cmd("KEYS").arg(format!("pip:{{{SPEC}:piped:*")).query(&mut conn).unwrap();
+    assert_eq!(sets.len(), KEYS as usize);
+    for set in sets {
+        let members: u64 = redis::cmd("ZCARD").arg(&set).query(&mut conn).unwrap();
+        assert_eq!(members, R, "{set}");
+    }
+    // 32 callers went through at most 4 connections (the backend's pipelines in flight): the
+    // others' decisions were sent in those pipelines. (`after` counts its own connection.)
+    let opened = after - before - 1;
+    assert!((1..=4).contains(&opened), "{opened} connections for {CALLERS} callers");
+}

@@ -35,7 +35,7 @@
 //! timeout; either way it is counted in `pip_rate_limit_backend_errors_total{reason}` and as an
 //! `allowed` or `rejected` decision. Nothing panics.
 //!
-//! Connections: a pool of idle sync connections (at most [`IDLE_MAX`] kept; a caller that
+//! Connections: a pool of idle sync connections (at most [`IDLE_MAX`] kept; a pipeline that
 //! finds none opens one). A connection that timed out or broke is dropped (a broken one with
 //! the idle ones: they lead to the same, gone, server); a broken pooled connection is retried once on a fresh
 //! connection within the same deadline, so a restarted Redis does not cost a failed
@@ -51,12 +51,18 @@
 //! promoted replica behind the old primary) cannot widen the window: a key's time never goes
 //! below its latest admission.
 //!
-//! # No pipelining
-//! Each decision is one round trip on a connection of its own (taken from the pool): no
-//! decision waits behind another's reply, so latency is one loopback/LAN round trip, and
-//! throughput grows with concurrent callers up to Redis's own (single-threaded) script rate.
-//! Batching waiting decisions into one pipeline would save syscalls per decision at the cost
-//! of a queue and a connection thread; it is not done.
+//! # Pipelining
+//! Decisions waiting at the same time share pipelines ([`combine`]: flat combining). A caller
+//! that finds fewer than [`PIPELINES`] pipelines in flight sends at once — with one caller,
+//! a decision is one round trip on its own. Callers arriving meanwhile queue; whoever leads
+//! next sends up to [`BATCH_MAX`] queued decisions as one pipeline of EVALSHAs on one
+//! connection (each script still atomic, run in the order sent; a NOSCRIPT answer to some of
+//! them loads the script and sends only those again) and hands each caller its answer. A
+//! pipeline's socket timeout is the earliest deadline among its decisions; a decision that
+//! waited in the queue past its own deadline is taken out and never sent. The trade: a
+//! decision may wait one pipeline's round trip in the queue, and in exchange many concurrent
+//! callers need [`PIPELINES`] connections and one system call per batch rather than one
+//! connection and round trip each, which brings them to about Redis's own script rate.
 
 use std::hash::{Hash, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -69,10 +75,17 @@ use redis::{Connection, ErrorKind, RedisError, ServerErrorKind};
 use sha2::{Digest as _, Sha256};
 
 use super::{BackendFailure, Decision, LimitConfig, Outcome, lock};
+use combine::{Combiner, Job};
+
+mod combine;
 use crate::metrics::{Attached, BackendErrorLabels, Metrics, Source, Totals};
 
-/// Most idle connections the pool keeps; more concurrent callers open more, closed on return.
+/// Most idle connections the pool keeps (at least [`PIPELINES`]: one per pipeline in flight).
 pub(crate) const IDLE_MAX: usize = 16;
+/// Most pipelines in flight at once per backend (each on a connection of its own).
+pub(crate) const PIPELINES: usize = 4;
+/// Most decisions in one pipeline.
+pub(crate) const BATCH_MAX: usize = 128;
 /// The first wait after a failed connect; doubled per failure up to [`BACKOFF_MAX`].
 const BACKOFF_MIN: Duration = Duration::from_millis(100);
 /// The longest wait between two connection attempts while Redis is down.
@@ -132,7 +145,22 @@ impl Failure {
 // INVARIANT: the order of `Failure::index`.
 const REASONS: [&str; 3] = [backend_error::TIMEOUT, backend_error::UNAVAILABLE, backend_error::ERROR];
 
+/// The script's reply to one request as Redis sent it: {admitted, now µs, retry_after µs}.
+type ScriptReply = redis::RedisResult<(i64, i64, i64)>;
+
+/// One decision to send: the script's key and arguments.
+struct Request {
+    /// The key's sorted set, `pip:{<spec>:<limit>:<key-id>}`.
+    key: String,
+    limit: u64,
+    window_micros: u64,
+    /// The admission's member, unique across every process.
+    member: String,
+    ttl_millis: u64,
+}
+
 /// The script's answer.
+#[derive(Clone)]
 struct Reply {
     admitted: bool,
     now_micros: u64,
@@ -161,6 +189,8 @@ pub(crate) struct RedisBackend {
     reconnect: Mutex<Reconnect>,
     process: String,
     next_member: AtomicU64,
+    /// Decisions waiting to be sent, and the callers sending them as pipelines.
+    combiner: Combiner<Request, Result<Reply, Failure>>,
 }
 
 impl std::fmt::Debug for RedisBackend {
@@ -190,6 +220,7 @@ impl RedisBackend {
             reconnect: Mutex::new(Reconnect::default()),
             process: crate::hex::to_hex(&id),
             next_member: AtomicU64::new(0),
+            combiner: Combiner::new(PIPELINES, BATCH_MAX),
         })
     }
 
@@ -198,17 +229,41 @@ impl RedisBackend {
         format!("{}:{}", self.process, self.next_member.fetch_add(1, Ordering::Relaxed))
     }
 
-    /// Runs the script for `key` within `timeout`.
-    fn decide(&self, key: &str, limit: u64, window_micros: u64, ttl_millis: u64, timeout: Duration) -> Result<Reply, Failure> {
+    /// Decides `request` within `timeout`: in a batch this caller or another one sends.
+    fn decide(&self, request: Request, timeout: Duration) -> Result<Reply, Failure> {
         let deadline = Instant::now() + timeout;
-        let member = self.member();
+        self.combiner.submit(request, deadline, &|jobs| self.run_batch(jobs)).unwrap_or(Err(Failure::Timeout))
+    }
+
+    /// Answers a batch of queued decisions, one answer per job in order: those whose caller has
+    /// given up already are not sent; the others go as one pipeline, bounded by the earliest
+    /// deadline among them.
+    fn run_batch(&self, jobs: Vec<Job<Request>>) -> Vec<Result<Reply, Failure>> {
+        let now = Instant::now();
+        let live: Vec<bool> = jobs.iter().map(|j| j.deadline > now).collect();
+        let requests: Vec<&Request> = jobs.iter().filter(|j| j.deadline > now).map(|j| &j.request).collect();
+        let deadline = jobs.iter().filter(|j| j.deadline > now).map(|j| j.deadline).min();
+        let mut replies = match deadline {
+            Some(deadline) => match self.batch(&requests, deadline) {
+                Ok(replies) => replies,
+                Err(failure) => vec![Err(failure); requests.len()],
+            },
+            None => Vec::new(),
+        }
+        .into_iter();
+        live.into_iter().map(|live| if live { replies.next().unwrap_or(Err(Failure::Error)) } else { Err(Failure::Timeout) }).collect()
+    }
+
+    /// Sends `requests` as one pipeline before `deadline`: one answer each, or the failure
+    /// that left the whole batch unanswered.
+    fn batch(&self, requests: &[&Request], deadline: Instant) -> Result<Vec<Result<Reply, Failure>>, Failure> {
         let mut retried = false;
         loop {
             let mut lease = self.acquire(deadline)?;
-            match self.run(&mut lease.conn, deadline, key, limit, window_micros, &member, ttl_millis) {
-                Ok(reply) => {
+            match self.pipeline(&mut lease.conn, deadline, requests) {
+                Ok(replies) => {
                     self.release(lease.conn);
-                    return Ok(reply);
+                    return Ok(replies);
                 }
                 Err(Failed { failure: Failure::Error, conn_ok: true, .. }) => {
                     self.release(lease.conn);
@@ -269,49 +324,37 @@ impl RedisBackend {
         }
     }
 
-    /// EVALSHA, with SCRIPT LOAD first if the sha is not known and again on NOSCRIPT (a
-    /// restarted or flushed server).
-    #[expect(clippy::too_many_arguments, reason = "the script's arguments, passed through once")]
-    fn run(
-        &self,
-        conn: &mut Connection,
-        deadline: Instant,
-        key: &str,
-        limit: u64,
-        window_micros: u64,
-        member: &str,
-        ttl_millis: u64,
-    ) -> Result<Reply, Failed> {
+    /// EVALSHA of every request in one pipeline, with SCRIPT LOAD first if the sha is not
+    /// known; the requests that met NOSCRIPT (a restarted or flushed server) are sent again
+    /// after loading it. One answer per request: an error reply to one request is its own
+    /// failure (`error`), not the batch's.
+    fn pipeline(&self, conn: &mut Connection, deadline: Instant, requests: &[&Request]) -> Result<Vec<Result<Reply, Failure>>, Failed> {
         let known = lock(&self.sha).clone();
         let sha = match known {
             Some(sha) => sha,
             None => self.load(conn, deadline)?,
         };
-        let eval = |conn: &mut Connection, sha: &str| -> Result<Reply, Failed> {
-            timeouts(conn, deadline)?;
-            let (admitted, now, retry): (i64, i64, i64) = redis::cmd("EVALSHA")
-                .arg(sha)
-                .arg(1)
-                .arg(key)
-                .arg(limit)
-                .arg(window_micros)
-                .arg(member)
-                .arg(ttl_millis)
-                .query(conn)
-                .map_err(Failed::of)?;
-            Ok(Reply {
-                admitted: admitted == 1,
-                now_micros: u64::try_from(now).unwrap_or(0),
-                retry_after_micros: u64::try_from(retry).unwrap_or(0),
-            })
-        };
-        match eval(conn, &sha) {
-            Err(Failed { failure: Failure::Error, conn_ok: true, noscript: true }) => {
-                let sha = self.load(conn, deadline)?;
-                eval(conn, &sha)
+        let mut replies = evalsha(conn, deadline, &sha, requests.iter().copied())?;
+        let noscript = |r: &ScriptReply| r.as_ref().is_err_and(|e| e.kind() == ErrorKind::Server(ServerErrorKind::NoScript));
+        if replies.iter().any(noscript) {
+            let sha = self.load(conn, deadline)?;
+            let again: Vec<&Request> = requests.iter().zip(&replies).filter(|(_, r)| noscript(r)).map(|(q, _)| *q).collect();
+            let mut resent = evalsha(conn, deadline, &sha, again.into_iter())?.into_iter();
+            for reply in replies.iter_mut().filter(|r| noscript(r)) {
+                *reply = resent.next().unwrap_or_else(|| Err(RedisError::from((ErrorKind::Client, "no reply"))));
             }
-            other => other,
         }
+        Ok(replies
+            .into_iter()
+            .map(|r| {
+                r.map(|(admitted, now, retry)| Reply {
+                    admitted: admitted == 1,
+                    now_micros: u64::try_from(now).unwrap_or(0),
+                    retry_after_micros: u64::try_from(retry).unwrap_or(0),
+                })
+                .map_err(|e| Failure::of(&e))
+            })
+            .collect())
     }
 
     fn load(&self, conn: &mut Connection, deadline: Instant) -> Result<String, Failed> {
@@ -328,18 +371,17 @@ impl RedisBackend {
 struct Failed {
     failure: Failure,
     conn_ok: bool,
-    noscript: bool,
 }
 
 impl Failed {
     fn of(e: RedisError) -> Failed {
         let failure = Failure::of(&e);
         let reply = matches!(e.kind(), ErrorKind::Server(_) | ErrorKind::Extension);
-        Failed { failure, conn_ok: failure == Failure::Error && reply, noscript: e.kind() == ErrorKind::Server(ServerErrorKind::NoScript) }
+        Failed { failure, conn_ok: failure == Failure::Error && reply }
     }
 
     fn timeout() -> Failed {
-        Failed { failure: Failure::Timeout, conn_ok: false, noscript: false }
+        Failed { failure: Failure::Timeout, conn_ok: false }
     }
 }
 
@@ -353,6 +395,22 @@ fn timeouts(conn: &mut Connection, deadline: Instant) -> Result<(), Failed> {
     let left = remaining(deadline).ok_or_else(Failed::timeout)?;
     conn.set_write_timeout(Some(left)).map_err(Failed::of)?;
     conn.set_read_timeout(Some(left)).map_err(Failed::of)
+}
+
+/// Sends one EVALSHA per request as a pipeline and reads one reply each (an error reply is
+/// that request's `Err`; the whole call fails only when the connection does).
+fn evalsha<'r>(
+    conn: &mut Connection,
+    deadline: Instant,
+    sha: &str,
+    requests: impl Iterator<Item = &'r Request>,
+) -> Result<Vec<ScriptReply>, Failed> {
+    let mut pipe = redis::pipe();
+    for r in requests {
+        pipe.cmd("EVALSHA").arg(sha).arg(1).arg(&r.key).arg(r.limit).arg(r.window_micros).arg(&r.member).arg(r.ttl_millis);
+    }
+    timeouts(conn, deadline)?;
+    pipe.ignore_errors().query(conn).map_err(Failed::of)
 }
 
 /// Feeds a key's `Hash` into SHA-256, integers little-endian, so that every replica on any
@@ -475,7 +533,14 @@ impl Remote {
         name.push_str(&self.prefix);
         name.push_str(&KeyDigest::of(key));
         name.push('}');
-        match self.backend.decide(&name, self.limit, self.window_micros, self.ttl_millis, self.timeout) {
+        let request = Request {
+            key: name,
+            limit: self.limit,
+            window_micros: self.window_micros,
+            member: self.backend.member(),
+            ttl_millis: self.ttl_millis,
+        };
+        match self.backend.decide(request, self.timeout) {
             Ok(reply) => {
                 let at_nanos = reply.now_micros.saturating_mul(1_000);
                 if reply.admitted {
