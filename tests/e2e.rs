@@ -450,7 +450,11 @@ fn break_invariant(svc: &Service, tenant: &str, invariant: &str, charge: u64) {
 
 /// `promtool check metrics` (Prometheus's linter for exposition text) on `/metrics`.
 fn check_metrics_with_promtool(svc: &Service) {
-    let text = http(&svc.addr, "GET", "/metrics", None).unwrap().body;
+    let response = http(&svc.addr, "GET", "/metrics", None).unwrap();
+    // No `Accept`: the classic text format, as its content type says (Prometheus itself asks
+    // for OpenMetrics and scrapes the same endpoint in these tests).
+    assert!(response.head.contains("content-type: text/plain; version=0.0.4; charset=utf-8"), "{}", response.head);
+    let text = response.body;
     assert!(text.contains("pip_invariant_checks_total{") && text.contains("http_requests_total{"), "{text}");
     let mut child = Command::new(require_tool("promtool"))
         .args(["check", "metrics"])

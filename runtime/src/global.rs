@@ -2,7 +2,8 @@
 //! ledgers that receive evidence, and the rate limiters (read on the TSC clock).
 //!
 //! A service registers its ledgers at startup ([`Runtime::register_ledger`]) and serves
-//! [`Runtime::render`] on `/metrics`. Everything else is created on first use, so an
+//! [`Runtime::exposition`] on `/metrics` (with feature `axum`, [`crate::http::metrics`] is that
+//! handler), or registers pip's metrics into its own registry ([`Runtime::register_into`]). Everything else is created on first use, so an
 //! annotated function works (and counts) without any setup.
 //!
 //! The rate limits decide in process unless `PIP_REDIS_URL` is set when the runtime is first
@@ -18,7 +19,7 @@ use prometheus_client::registry::Registry;
 use crate::clock::TscClock;
 use crate::evidence::EvidenceSink;
 use crate::limiter::Limiters;
-use crate::metrics::Metrics;
+use crate::metrics::{Exposition, Format, Metrics};
 
 /// What generated code reports to, one per process: the registry, metrics, limiters and ledgers (see [`runtime`]).
 pub struct Runtime {
@@ -67,9 +68,27 @@ impl Runtime {
         f(&mut self.registry.lock().unwrap_or_else(PoisonError::into_inner))
     }
 
-    /// Every metric in the Prometheus text format (what `/metrics` serves).
+    /// Every metric of the registry in OpenMetrics text 1.0.0. A `/metrics` endpoint serves
+    /// [`Runtime::exposition`] instead, which answers each client in the format it reads.
     pub fn render(&self) -> String {
         crate::metrics::render(&self.registry.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// What `/metrics` answers a request whose `Accept` header is `accept`: OpenMetrics to
+    /// Prometheus (which asks for it), the Prometheus text format 0.0.4 to every other client
+    /// (`curl`, `promtool check metrics`), with the content type to send.
+    pub fn exposition(&self, accept: Option<&str>) -> Exposition {
+        crate::metrics::exposition::encode(&self.registry.lock().unwrap_or_else(PoisonError::into_inner), Format::negotiate(accept))
+    }
+
+    /// Registers pip's metrics (every check, ledger, limiter and store of the process counts
+    /// there) in a service's own `prometheus-client` registry, for a service that already
+    /// serves one: call once at start-up, and serve that registry as before (with
+    /// [`crate::metrics::exposition::encode`] for the right format). Metrics registered here
+    /// are then exported twice if the service also serves [`Runtime::exposition`]: serve one
+    /// of the two.
+    pub fn register_into(&self, registry: &mut Registry) {
+        self.metrics.register_into(registry);
     }
 
     /// Makes `sink` the ledger named `ledger` of spec `spec`: invariants whose spec says

@@ -21,6 +21,8 @@ pub mod evidence;
 pub mod fsread;
 pub mod global;
 pub mod hex;
+#[cfg(feature = "axum")]
+pub mod http;
 pub mod invariant;
 pub mod ledger;
 pub mod limiter;

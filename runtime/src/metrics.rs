@@ -19,8 +19,10 @@ use std::sync::atomic::AtomicU64;
 
 use pip_conventions::metric;
 
+pub mod exposition;
 mod limiters;
 
+pub use exposition::{Exposition, Format};
 pub use limiters::LimiterMetrics;
 pub(crate) use limiters::{Attached, Source, Totals};
 
@@ -191,7 +193,15 @@ impl Metrics {
     /// limiters' collector, which exports under theirs.
     pub fn register(registry: &mut Registry) -> Metrics {
         let m = Metrics::default();
-        let r = registry;
+        m.register_into(registry);
+        m
+    }
+
+    /// Registers these families (shared, not copied: the registry reads the same counters) and
+    /// the rate limiters' collector in `registry`, e.g. a service's own `prometheus-client`
+    /// registry that it already serves.
+    pub fn register_into(&self, registry: &mut Registry) {
+        let (m, r) = (self, registry);
         r.register(metric::INVARIANT_CHECKS.base, metric::INVARIANT_CHECKS.help, m.invariant_checks.clone());
         r.register(metric::INVARIANT_VIOLATIONS.base, metric::INVARIANT_VIOLATIONS.help, m.invariant_violations.clone());
         r.register_collector(Box::new(m.rate_limits.clone()));
@@ -217,11 +227,11 @@ impl Metrics {
             metric::VERSIONED_ROLLBACK_MISMATCHES.help,
             m.versioned_rollback_mismatches.clone(),
         );
-        m
     }
 }
 
-/// Renders a registry in the Prometheus text format (what `/metrics` serves).
+/// Renders a registry in OpenMetrics text 1.0.0, as `prometheus-client` encodes it; for what a
+/// `/metrics` endpoint answers each client, see [`exposition`].
 pub fn render(registry: &Registry) -> String {
     let mut out = String::new();
     // Writing into a String cannot fail.

@@ -7,7 +7,7 @@ use std::time::Instant;
 use axum::Json;
 use axum::Router;
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -24,7 +24,7 @@ use serde_json::{Value, json};
 
 use crate::bank::{Account, BankError, Books, Refund};
 use crate::config::{ConfigError, ConfigStore, FeeSchedule};
-use crate::{evidence, exposition};
+use crate::evidence;
 
 /// Labels of `http_requests_total`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
@@ -103,7 +103,7 @@ pub fn router(app: Arc<App>, metrics: HttpMetrics) -> Router {
         .route("/settlements", post(settle))
         .route("/config", get(get_config).put(put_config))
         .route("/config/rollback", post(rollback))
-        .route("/metrics", get(metrics_text))
+        .route("/metrics", get(pip_runtime::http::metrics))
         .route("/healthz", get(|| async { "ok\n" }))
         .route_layer(middleware::from_fn_with_state(metrics, track))
         .with_state(app)
@@ -119,19 +119,6 @@ async fn track(State(m): State<HttpMetrics>, req: Request, next: Next) -> Respon
     m.durations.get_or_create(&RouteLabels { method: method.clone(), route: route.clone() }).observe(start.elapsed().as_secs_f64());
     m.requests.get_or_create(&RequestLabels { method, route, code }).inc();
     response
-}
-
-/// `/metrics`: OpenMetrics to clients that accept it (Prometheus asks for it), the classic
-/// Prometheus text format to the others (`curl`, `promtool check metrics`).
-async fn metrics_text(headers: HeaderMap) -> impl IntoResponse {
-    let text = runtime().render();
-    let accepts =
-        headers.get_all(header::ACCEPT).iter().filter_map(|v| v.to_str().ok()).any(|v| v.contains("application/openmetrics-text"));
-    if accepts {
-        ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], text)
-    } else {
-        ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], exposition::to_prometheus_text(&text))
-    }
 }
 
 /// How a refused request is answered: each variant maps to a status code and a JSON `error`.

@@ -5,8 +5,8 @@
 //! - [`evidence`]: the spec's ledger `audit` (every payment, transfer, refund, settlement,
 //!   invariant violation and configuration change), verified periodically;
 //! - [`config`]: the fee schedule in the spec's versioned store `config_store`, on disk;
-//! - [`http`]: the HTTP API, and `/metrics` with pip's metrics and the HTTP metrics the
-//!   spec's thresholds read ([`exposition`]: in the format the client asks for).
+//! - [`http`]: the HTTP API, and `/metrics` (`pip_runtime::http::metrics`: pip's metrics and
+//!   the HTTP metrics the spec's thresholds read, in the format the client asks for).
 //!
 //! The binary (`main.rs`) parses its arguments and calls [`serve`].
 #![warn(missing_docs)]
@@ -14,7 +14,6 @@
 pub mod bank;
 pub mod config;
 pub mod evidence;
-pub mod exposition;
 pub mod http;
 
 use std::net::SocketAddr;

@@ -10,11 +10,9 @@ fn s(v: &str) -> String {
     v.to_string()
 }
 
-/// Touches one series of every family (and builds a limiter, whose collector exports the
-/// limiter metrics) and checks that the rendered names, labels, types and help texts are
-/// exactly the conventions'.
-#[test]
-fn exported_names_and_labels_are_the_conventions() {
+/// A registry with one series of every family (and a limiter, whose collector exports the
+/// limiter metrics; kept alive with it).
+fn every_family() -> (Registry, Metrics, RateLimiter<u64>) {
     let mut registry = Registry::default();
     let m = Metrics::register(&mut registry);
     let inv = InvariantLabels { spec: s("a"), invariant: s("b"), check: s("requires"), severity: s("critical") };
@@ -43,7 +41,13 @@ fn exported_names_and_labels_are_the_conventions() {
     m.versioned_upgrades.get_or_create(&store).inc();
     m.versioned_rollbacks.get_or_create(&store).inc();
     m.versioned_rollback_mismatches.get_or_create(&store).inc();
+    (registry, m, limiter)
+}
 
+/// The rendered names, labels, types and help texts are exactly the conventions'.
+#[test]
+fn exported_names_and_labels_are_the_conventions() {
+    let (registry, _m, _limiter) = every_family();
     let text = render(&registry);
     for metric in pip_conventions::metric::ALL {
         let line = text
@@ -62,4 +66,52 @@ fn exported_names_and_labels_are_the_conventions() {
         // The registry ends help texts with a period; the limiters' collector does too.
         assert!(has(format!("# HELP {} {}.", metric.base, metric.help)), "help of {}:\n{text}", metric.base);
     }
+}
+
+/// `promtool check metrics` on `text`: whether it passed, and what it said.
+fn promtool_check_metrics(text: &str) -> (bool, String) {
+    use std::io::Write as _;
+    use std::process::{Command, Stdio};
+
+    let spawned =
+        Command::new("promtool").args(["check", "metrics"]).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn();
+    let Ok(mut child) = spawned else { panic!("promtool is not installed; run tests/run-all.sh, which installs what the tests need") };
+    child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let report = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    (out.status.success() && report.trim().is_empty(), report)
+}
+
+/// What a `/metrics` endpoint serves a client that is not Prometheus passes Prometheus's own
+/// linter (`promtool check metrics`, installed by tests/run-all.sh): help text and type for every
+/// family, names as the text format wants them.
+#[test]
+fn the_prometheus_text_format_passes_promtool_check_metrics() {
+    let (registry, _m, _limiter) = every_family();
+    let exposition = exposition::encode(&registry, Format::Prometheus);
+    assert_eq!(exposition.content_type, "text/plain; version=0.0.4; charset=utf-8");
+    let (clean, report) = promtool_check_metrics(&exposition.body);
+    assert!(clean, "promtool check metrics:\n{report}\non:\n{}", exposition.body);
+    // The check's own check: the OpenMetrics rendering of the same registry is what a
+    // Prometheus-format reader rejects.
+    let (clean, report) = promtool_check_metrics(&render(&registry));
+    assert!(!clean && report.contains("no help text"), "{report}");
+    assert_eq!(exposition::encode(&registry, Format::OpenMetrics).body, render(&registry));
+}
+
+/// A service's own registry given pip's metrics exports the very counters pip counts in.
+#[test]
+fn metrics_registered_into_a_service_registry_are_shared_not_copied() {
+    let mut ours = Registry::default();
+    let m = Metrics::register(&mut ours);
+    let mut service = Registry::default();
+    service.register("http_requests", "HTTP requests", Counter::<u64>::default());
+    m.register_into(&mut service);
+    let inv = InvariantLabels { spec: s("a"), invariant: s("b"), check: s("requires"), severity: s("critical") };
+    m.invariant_checks.get_or_create(&inv).inc_by(3);
+    let line = "pip_invariant_checks_total{spec=\"a\",invariant=\"b\",check=\"requires\",severity=\"critical\"} 3";
+    for text in [render(&ours), render(&service)] {
+        assert!(text.lines().any(|l| l == line), "{text}");
+    }
+    assert!(render(&service).contains("# TYPE http_requests counter"));
 }
