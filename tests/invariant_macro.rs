@@ -173,6 +173,39 @@ fn ensures_is_checked_on_the_question_mark_path_and_the_tail() {
     assert!(matches!(odd, BankError::Invariant(ref m) if m.contains("ensures")), "{odd:?}");
 }
 
+#[derive(Debug, PartialEq)]
+struct Route {
+    tenant: String,
+    backend: u16,
+}
+
+#[pip_invariant("checks.routed_to_the_sender")]
+fn route(tenant: &str, backend_tenant: &str) -> Result<Route, BankError> {
+    if backend_tenant.is_empty() {
+        return Err(BankError::Parse);
+    }
+    Ok(Route { tenant: backend_tenant.to_string(), backend: 7 })
+}
+
+#[test]
+fn an_ensures_on_ok_is_checked_on_every_ok_return_and_only_there() {
+    audit();
+    let checks = || count("checks", "routed_to_the_sender", "ensures", "high");
+    let violations = || count("violations", "routed_to_the_sender", "ensures", "high");
+    let (c0, v0) = (checks(), violations());
+    assert_eq!(route("t1", "t1"), Ok(Route { tenant: "t1".into(), backend: 7 }));
+    assert_eq!((checks(), violations()), (c0 + 1, v0));
+    // An `Err` return has no `Ok` value to check: the check does not run.
+    assert_eq!(route("t1", ""), Err(BankError::Parse));
+    assert_eq!((checks(), violations()), (c0 + 1, v0));
+    let err = route("t1", "t2").unwrap_err();
+    assert!(matches!(err, BankError::Invariant(ref m) if m.contains("ensures `ok.tenant == tenant`")), "{err:?}");
+    assert_eq!((checks(), violations()), (c0 + 2, v0 + 1));
+    let event = events_about("routed_to_the_sender").last().unwrap().clone();
+    assert_eq!(event.payload["values"]["ok"], "Route { tenant: \"t2\", backend: 7 }");
+    assert_eq!(event.payload["values"]["tenant"], "\"t1\"");
+}
+
 #[pip_invariant("checks.non_empty_name")]
 fn greet(name: &str) -> String {
     format!("hello {name}")

@@ -6,7 +6,7 @@
 //!     const _: &[u8] = include_bytes!("spec.pips");   // rebuild when the spec changes
 //!     <requires: count, or record the violation and deny/record>
 //!     let result = call::<R, _>(|| { original body }); // `return` and `?` leave the closure
-//!     <ensures, reading `result`>
+//!     <ensures, reading `result`; one reading `ok` inside `if let Ok(ok) = &result`>
 //!     result
 //! }
 //! ```
@@ -74,6 +74,7 @@ fn invariant(args: &Args, mut f: ItemFn, spec: &Spec, inv: &ir::Invariant, loade
         return Err(syn::Error::new_spanned(key, format!("`key` is for rate limits, and `{}.{}` is an invariant", spec.name, inv.name)));
     }
     valid::checks_read_arguments(&f, inv, &loaded.dir)?;
+    valid::checks_fit_the_return(&f, inv, &loaded.dir, &args.target)?;
     let policy = spec.severity(inv.severity);
     let deny = inv.on_violation == OnViolation::Deny;
 
@@ -127,7 +128,7 @@ fn invariant(args: &Args, mut f: ItemFn, spec: &Spec, inv: &ir::Invariant, loade
             let text = &c.expr;
             let read: Vec<String> = c.reads.iter().filter(|r| *r != "self").cloned().collect();
             let values = values(&read, omit);
-            Ok(quote! {
+            let check = quote! {
                 let __pip_ok: bool = #expr;
                 if __pip_ok {
                     __PIP_SITE.held(::pip_runtime::invariant::Clause::Ensures);
@@ -135,6 +136,13 @@ fn invariant(args: &Args, mut f: ItemFn, spec: &Spec, inv: &ir::Invariant, loade
                     let __pip_violation = __PIP_SITE.violated(::pip_runtime::invariant::Clause::Ensures, #text, #values);
                     #on_violation
                 }
+            };
+            // A check of the `Ok` value runs only on an `Ok` return.
+            let ok = syn::Ident::new(pip_frontend::ast_to_ir::OK, Span::call_site());
+            Ok(if c.reads.iter().any(|r| r == pip_frontend::ast_to_ir::OK) {
+                quote! { if let ::core::result::Result::Ok(#ok) = &result { #check } }
+            } else {
+                check
             })
         })
         .collect::<syn::Result<Vec<_>>>()?;

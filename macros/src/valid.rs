@@ -117,7 +117,8 @@ pub fn checks_read_arguments(f: &ItemFn, inv: &ir::Invariant, dir: &std::path::P
     let clauses = inv.requires.iter().map(|c| ("requires", c, false)).chain(inv.ensures.iter().map(|c| ("ensures", c, true)));
     for (clause, check, may_read_result) in clauses {
         for read in &check.reads {
-            let known = args.contains(read) || (may_read_result && read == pip_frontend::ast_to_ir::RESULT);
+            let returned = [pip_frontend::ast_to_ir::RESULT, pip_frontend::ast_to_ir::OK];
+            let known = args.contains(read) || (may_read_result && returned.contains(&read.as_str()));
             if !known {
                 let list: Vec<&str> = args.iter().map(String::as_str).collect();
                 // The offending tokens: the argument list that lacks the name.
@@ -142,6 +143,91 @@ pub fn checks_read_arguments(f: &ItemFn, inv: &ir::Invariant, dir: &std::path::P
         }
     }
     Ok(())
+}
+
+/// What an `ensures` may say of the return value: `ok` (the `Ok` value) needs a function
+/// returning `Result`, and one not taking an argument named `ok`; on a function returning
+/// `Result`, `result.<field>` can only be a mistake for `ok.<field>`. Each is an error on the
+/// attribute's construct name, naming the spec line.
+pub fn checks_fit_the_return(f: &ItemFn, inv: &ir::Invariant, dir: &std::path::Path, target: &syn::LitStr) -> syn::Result<()> {
+    let ok = pip_frontend::ast_to_ir::OK;
+    let returns_result = result_error_type(f).is_some();
+    let returns = match &f.sig.output {
+        ReturnType::Default => "()".to_string(),
+        ReturnType::Type(_, ty) => type_text(ty),
+    };
+    for check in &inv.ensures {
+        let at = format!(
+            "`ensures {}` of invariant `{}` ({}:{})",
+            check.expr,
+            inv.name,
+            check.source.file.split('/').fold(dir.to_path_buf(), |p, c| p.join(c)).display(),
+            check.source.line
+        );
+        if check.reads.iter().any(|r| r == ok) {
+            if !returns_result {
+                return Err(syn::Error::new_spanned(
+                    target,
+                    format!("{at} reads `ok`, the `Ok` value of a function returning `Result`, but `{}` returns `{returns}`", f.sig.ident),
+                ));
+            }
+            if argument_names(f).iter().any(|a| a == ok) {
+                return Err(syn::Error::new_spanned(
+                    &f.sig.inputs,
+                    format!("{at} reads `ok` as the `Ok` value, but `{}` has an argument named `ok`: rename the argument", f.sig.ident),
+                ));
+            }
+        }
+        if returns_result {
+            let Ok(expr) = syn::parse_str::<syn::Expr>(&check.expr) else { continue };
+            let mut fields = ResultFields::default();
+            syn::visit::Visit::visit_expr(&mut fields, &expr);
+            if let Some(field) = fields.0 {
+                return Err(syn::Error::new_spanned(
+                    target,
+                    format!(
+                        "{at} reads `result.{field}`, but `result` is the whole `{returns}` that `{}` returns, which has no fields: \
+                         write `ok.{field}` to check the `Ok` value (the check then runs only when the function returns `Ok`)",
+                        f.sig.ident
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A type as a person writes it (`Result<Upstream, String>`, not the token stream's
+/// `Result < Upstream , String >`).
+fn type_text(ty: &Type) -> String {
+    let mut text = quote::ToTokens::to_token_stream(ty).to_string();
+    for (spaced, tight) in [(" < ", "<"), (" <", "<"), (" >", ">"), (" ,", ","), ("& ", "&"), (" :: ", "::")] {
+        text = text.replace(spaced, tight);
+    }
+    text
+}
+
+/// The first field read directly on `result` (`result.tenant`, not `result.as_ref()`).
+#[derive(Default)]
+struct ResultFields(Option<String>);
+
+impl<'a> syn::visit::Visit<'a> for ResultFields {
+    fn visit_expr_field(&mut self, e: &'a syn::ExprField) {
+        let mut base = e.base.as_ref();
+        while let syn::Expr::Paren(p) = base {
+            base = p.expr.as_ref();
+        }
+        if self.0.is_none()
+            && let syn::Expr::Path(p) = base
+            && p.path.is_ident(pip_frontend::ast_to_ir::RESULT)
+        {
+            self.0 = Some(match &e.member {
+                syn::Member::Named(i) => i.to_string(),
+                syn::Member::Unnamed(i) => i.index.to_string(),
+            });
+        }
+        syn::visit::visit_expr_field(self, e);
+    }
 }
 
 /// `Result<T, E>` → `Some(Some(E))`; another `...Result<T>` alias → `Some(None)`; else `None`.

@@ -17,7 +17,7 @@ use crate::source::Sources;
 use crate::span::{FileId, Span};
 use values::{Cx, Settings};
 
-pub use rust_expr::RESULT;
+pub use rust_expr::{OK, RESULT};
 
 /// A parsed file ready for checking.
 pub struct ParsedFile<'a> {

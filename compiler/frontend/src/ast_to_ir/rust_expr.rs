@@ -15,6 +15,10 @@ use crate::span::Span;
 /// The name the return value has inside `ensures`.
 pub const RESULT: &str = "result";
 
+/// The name of the `Ok` value of a function returning `Result`, inside `ensures`: a check
+/// reading it runs only when the function returns `Ok` (it is a reference to the value).
+pub const OK: &str = "ok";
+
 /// Which clause an expression belongs to.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Clause {
@@ -47,18 +51,20 @@ pub(crate) fn check(cx: &mut Cx<'_>, e: &RustExpr, clause: Clause) -> Option<Che
                 .help("use `==` to compare"),
         );
     }
-    if clause == Clause::Requires && finder.reads.contains(RESULT) {
-        ok = false;
-        let at = find_word(&e.text, RESULT).unwrap_or(0);
-        cx.push(
-            Diagnostic::error(
-                Code::ResultInRequires,
-                Span::new(e.span.file, e.span.start + at, e.span.start + at + RESULT.len()),
-                "`result` is only available in `ensures`",
-            )
-            .label("the function has not returned yet")
-            .help("move this check to `ensures`"),
-        );
+    for returned in [RESULT, OK] {
+        if clause == Clause::Requires && finder.reads.contains(returned) {
+            ok = false;
+            let at = find_word(&e.text, returned).unwrap_or(0);
+            cx.push(
+                Diagnostic::error(
+                    Code::ResultInRequires,
+                    Span::new(e.span.file, e.span.start + at, e.span.start + at + returned.len()),
+                    format!("`{returned}` is only available in `ensures`"),
+                )
+                .label("the function has not returned yet")
+                .help("move this check to `ensures`"),
+            );
+        }
     }
     ok.then(|| Check { expr: e.text.clone(), reads: finder.reads.into_iter().collect(), source: cx.src(e.span) })
 }

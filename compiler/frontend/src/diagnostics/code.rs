@@ -86,7 +86,7 @@ codes! {
     // invariant
     RustExpr = "pips::rust-expr", "a `requires` or `ensures` check is not a valid Rust expression";
     AssignmentInCheck = "pips::assignment-in-check", "a check assigns (`=`) where it should compare (`==`)";
-    ResultInRequires = "pips::result-in-requires", "a `requires` check reads `result`, which exists only once the function has returned";
+    ResultInRequires = "pips::result-in-requires", "a `requires` check reads `result` or `ok`, which exist only once the function has returned";
     NoEvidence = "pips::no-evidence", "warning: an invariant names no `evidence` ledger, so its violations leave no evidence";
     // rate_limit and threshold conditions
     ZeroRate = "pips::zero-rate", "a rate limit admits zero requests per window";

@@ -56,8 +56,8 @@ impl EvidenceValues {
 pub struct Check {
     /// The Rust expression after `requires`/`ensures`, as written; it parses as a `syn::Expr`.
     pub expr: String,
-    /// Free identifiers the expression reads (arguments, `self`, `result`), sorted and
-    /// deduplicated; `result` only in an `ensures`.
+    /// Free identifiers the expression reads (arguments, `self`, `result`, `ok`), sorted and
+    /// deduplicated; `result` and `ok` only in an `ensures`.
     pub reads: Vec<String>,
     /// Where the expression is written.
     pub source: SourceRef,
@@ -77,7 +77,8 @@ pub struct Invariant {
     pub severity: Severity,
     /// The `requires <expr>` lines, in order: checked on entry, before the body runs.
     pub requires: Vec<Check>,
-    /// The `ensures <expr>` lines, in order: checked on every return, with `result` bound.
+    /// The `ensures <expr>` lines, in order: checked on every return, with `result` bound (a
+    /// line reading `ok` only on an `Ok` return, with `ok` bound to the `Ok` value).
     pub ensures: Vec<Check>,
     /// `on_violation = deny | record`, default [`OnViolation::Deny`].
     pub on_violation: OnViolation,
