@@ -1,6 +1,9 @@
-//! `timeline.html`: the window's events in time order for people, rendered with handlebars
-//! into one self-contained page (inline style and script, a policy that forbids loading
-//! anything), violations and anomalies highlighted, filterable by subsystem.
+//! `timeline.html`: what happened in the window, for people, rendered with handlebars into one
+//! self-contained page (inline SVG, style and script, a policy that forbids loading anything):
+//! a picture of the window ([`svg`]: lanes per ledger and subsystem with event density,
+//! violations, denials, version changes, evidence gaps and checkpoints; hover for the entry,
+//! click for its row, drag across it to select a time range), then the events in time order,
+//! violations and anomalies highlighted, filterable by subsystem and by the selected range.
 //!
 //! It is a view, not evidence: it is re-rendered from the slice and the manifest when a
 //! bundle is verified and must come out byte for byte the same. A long window lists every
@@ -23,7 +26,9 @@ use pip_runtime::ledger::timefmt::format_millis;
 
 use crate::manifest::Manifest;
 
-const TEMPLATE: &str = include_str!("timeline.hbs");
+pub mod svg;
+
+const TEMPLATE: &str = include_str!("timeline/page.hbs");
 
 /// Most events the timeline lists per ledger by default.
 pub const DEFAULT_MAX_ROWS: usize = 2_000;
@@ -41,6 +46,8 @@ struct Page<'a> {
     bundle: &'a str,
     from: String,
     to: String,
+    /// The picture of the window (markup this module writes, every text in it escaped).
+    svg: String,
     ledgers: Vec<LedgerView<'a>>,
 }
 
@@ -87,6 +94,8 @@ struct Count<'a> {
 #[derive(Serialize)]
 struct Row<'a> {
     seq: u64,
+    /// Unix ms, for the picture's time-range filter.
+    t: u64,
     time: String,
     subsystem: &'a str,
     actor: &'a str,
@@ -188,6 +197,7 @@ pub fn render(manifest: &Manifest, slices: &[&[Entry]]) -> Result<String, handle
             .into_iter()
             .map(|e| Row {
                 seq: e.seq,
+                t: e.ts_millis,
                 time: format_millis(e.ts_millis),
                 subsystem: &e.subsystem,
                 actor: &e.actor,
@@ -236,6 +246,16 @@ pub fn render(manifest: &Manifest, slices: &[&[Entry]]) -> Result<String, handle
         bundle: &manifest.bundle,
         from: format_millis(manifest.window.from_ms),
         to: format_millis(manifest.window.to_ms),
+        svg: svg::draw(
+            manifest.window.from_ms,
+            manifest.window.to_ms,
+            &manifest
+                .ledgers
+                .iter()
+                .zip(slices)
+                .map(|(l, entries)| svg::LedgerPicture { name: &l.name, checkpoints: &l.checkpoints, gaps: &l.gaps, entries })
+                .collect::<Vec<_>>(),
+        ),
         ledgers,
     };
     let mut hb = Handlebars::new();

@@ -542,6 +542,7 @@ fn the_timeline_renders_its_events_in_headless_chromium() {
     assert_eq!(dom.matches("class=\"event violation\"").count(), 1, "the violation is highlighted once");
     assert!(dom.contains("Evidence gap (P1)"), "the billing silence is highlighted");
     assert!(dom.contains("acct/&lt;script&gt;") && !dom.contains("acct/<script>"), "text is escaped");
+    picture_shows_the_window(&dom, &manifest_of(&zip));
     let shot = out_dir.join("timeline.png");
     let _ = std::fs::remove_file(&shot);
     let s = Command::new(chromium)
@@ -554,6 +555,54 @@ fn the_timeline_renders_its_events_in_headless_chromium() {
     assert!(s.status.success(), "{}", text(&s.stderr));
     let png = std::fs::read(&shot).unwrap();
     assert!(png.starts_with(b"\x89PNG") && png.len() > 10_000, "screenshot at {}", shot.display());
+}
+
+/// The value of `name` in the element starting at `element` of `dom`.
+fn attr_of(element: &str, name: &str) -> String {
+    let tag = &element[..element.find('>').unwrap()];
+    let start = tag.find(&format!(" {name}=\"")).unwrap_or_else(|| panic!("no {name} in {tag}")) + name.len() + 3;
+    tag[start..start + tag[start..].find('"').unwrap()].to_string()
+}
+
+/// Every element of `dom` whose opening tag holds `marker`.
+fn elements<'d>(dom: &'d str, marker: &str) -> Vec<&'d str> {
+    dom.match_indices(marker).map(|(i, _)| &dom[dom[..=i].rfind('<').unwrap()..]).collect()
+}
+
+/// As Chromium laid the page out: the picture's violation, denial, evidence gaps and checkpoints
+/// each sit at their own time, within one bucket of where the window puts it. The times come
+/// from the table rows and the manifest, not from the picture.
+fn picture_shows_the_window(dom: &str, manifest: &Manifest) {
+    let svg = elements(dom, "id=\"timeline-svg\"")[0];
+    let num = |name: &str| attr_of(svg, name).parse::<f64>().unwrap();
+    let (from, to, left, plot, buckets) = (num("data-from"), num("data-to"), num("data-left"), num("data-plot"), num("data-buckets"));
+    assert_eq!((from as u64, to as u64), (manifest.window.from_ms, manifest.window.to_ms));
+    let x_of = |t: f64| left + (t - from) * plot / (to - from);
+    let bucket = plot / buckets;
+    let near =
+        |what: &str, x: f64, t: f64| assert!((x - x_of(t)).abs() <= bucket, "{what} drawn at x = {x}, its time {t} is at {}", x_of(t));
+    let row_time = |seq: &str| attr_of(elements(dom, &format!("data-seq=\"{seq}\" data-t="))[0], "data-t").parse::<f64>().unwrap();
+    for (kind, seq) in [("violation", "4"), ("denial", "6")] {
+        let marks = elements(dom, &format!("class=\"mark {kind}\""));
+        assert_eq!(marks.len(), 1, "one {kind} mark");
+        assert_eq!(attr_of(marks[0], "data-seq"), seq);
+        let x: f64 = attr_of(marks[0], "d")[1..].split(' ').next().unwrap().parse().unwrap();
+        near(kind, x, row_time(seq));
+    }
+    let gaps = elements(dom, "<rect class=\"gap\"");
+    let expected = &manifest.ledgers[0].gaps;
+    assert_eq!(gaps.len(), expected.len(), "one shaded gap per evidence gap");
+    for (g, want) in gaps.iter().zip(expected) {
+        let (x, w): (f64, f64) = (attr_of(g, "x").parse().unwrap(), attr_of(g, "width").parse().unwrap());
+        near("a gap's start", x, want.from_ms as f64);
+        near("a gap's end", x + w, want.to_ms as f64);
+        assert_eq!(attr_of(g, "data-severity"), want.severity);
+    }
+    let ticks = elements(dom, "class=\"checkpoint\"");
+    assert_eq!(ticks.len(), manifest.ledgers[0].checkpoints.len(), "a tick per checkpoint");
+    for (tick, c) in ticks.iter().zip(&manifest.ledgers[0].checkpoints) {
+        near("a checkpoint", attr_of(tick, "x1").parse().unwrap(), c.time_ms as f64);
+    }
 }
 
 #[test]
