@@ -679,9 +679,16 @@ fn the_incident_bundle_of_the_test_window_verifies_and_a_changed_one_does_not() 
     let from = now_millis();
     let port = free_port();
     let svc = start_service(dir.path(), port, &key);
+    let prom = start_prometheus(dir.path(), port);
+    wait_for_ledger_series(&prom, &svc);
+    // Billing last wrote 20 minutes ago (it is expected every 15): its gap alert fires until
+    // the traffic below writes again.
+    wait_alert(&prom, "PipEvidenceGap", &[("subsystem", "billing")], "firing");
     let charge = drive_traffic(&svc, "t1");
+    wait_for_violation_series(&prom, &svc);
     for invariant in INVARIANTS {
         break_invariant(&svc, "t1", invariant, charge);
+        wait_alert(&prom, "PipInvariantViolated", &[("invariant", invariant)], "firing");
     }
     let (s, v) = call(&svc, "PUT", "/config", json!({ "fee_bps": { "visa": 130 }, "routes": {} }));
     assert_eq!(s, 200, "{v}");
@@ -720,10 +727,13 @@ fn the_incident_bundle_of_the_test_window_verifies_and_a_changed_one_does_not() 
         &to.to_string(),
         "-o",
         bundle.to_str().unwrap(),
+        "--prometheus",
+        &format!("http://{}", prom.addr),
     ]);
     assert_eq!(code, 0, "pipc bundle:\n{out}");
     let (code, out) = pipc(&["verify-bundle", bundle.to_str().unwrap(), "--key-file", key_file.to_str().unwrap()]);
     assert_eq!(code, 0, "pipc verify-bundle:\n{out}");
+    the_timeline_shows_the_incident_and_its_alerts(&std::fs::read(&bundle).unwrap());
     // Every entry the service wrote is in the window; the two seeded ones are not.
     let entries = record_offsets(&std::fs::read(&ledger).unwrap()).len() - 2;
     assert!(out.contains("verified: spec `payments`") && out.contains(&format!(" {entries} ledger entries ")), "{out}");
@@ -747,6 +757,102 @@ fn the_incident_bundle_of_the_test_window_verifies_and_a_changed_one_does_not() 
     assert_ne!(code, 0, "a changed bundle verified:\n{out}");
     let (code, out) = pipc(&["verify-bundle", changed.to_str().unwrap(), "--verifier-key", &signing_key().1]);
     assert_ne!(code, 0, "a changed bundle verified with the verifier key:\n{out}");
+}
+
+/// The bundle's `alerts.json` holds each injected violation's alert firing and the billing
+/// gap's alert; headless Chromium lays out its `timeline.html`, and through the DOM each
+/// violation, each alert interval and each evidence gap sits within one bucket of its time
+/// (the times read from the table rows, `alerts.json` and the manifest). The screenshot is
+/// kept in `$CARGO_TARGET_TMPDIR/e2e-timeline/timeline.png`.
+fn the_timeline_shows_the_incident_and_its_alerts(zip: &[u8]) {
+    let files: std::collections::BTreeMap<String, Vec<u8>> =
+        pip_bundle::archive::read(zip, &pip_bundle::archive::Limits::default()).unwrap();
+    let history: Value = serde_json::from_slice(&files["alerts.json"]).unwrap();
+    let manifest: Value = serde_json::from_slice(&files["manifest.json"]).unwrap();
+    let firing = |name: &str, key: &str, value: &str| {
+        history["alerts"].as_array().unwrap().iter().any(|a| {
+            a["alertname"] == name && a["labels"][key] == value && a["intervals"].as_array().unwrap().iter().any(|i| i["state"] == "firing")
+        })
+    };
+    for invariant in INVARIANTS {
+        assert!(firing("PipInvariantViolated", "invariant", invariant), "{invariant}: {history}");
+    }
+    assert!(firing("PipEvidenceGap", "subsystem", "billing"), "{history}");
+
+    let out_dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("e2e-timeline");
+    std::fs::create_dir_all(&out_dir).unwrap();
+    let page = out_dir.join("timeline.html");
+    std::fs::write(&page, &files["timeline.html"]).unwrap();
+    let chromium = require_tool("chromium");
+    let profile = tempfile::tempdir().unwrap();
+    let common = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-extensions"];
+    let user_dir = format!("--user-data-dir={}", profile.path().display());
+    let url = format!("file://{}", page.display());
+    let dom = Command::new(&chromium).args(common).arg(&user_dir).args(["--dump-dom", &url]).output().unwrap();
+    assert!(dom.status.success(), "{}", String::from_utf8_lossy(&dom.stderr));
+    let dom = String::from_utf8(dom.stdout).unwrap();
+    let shot = out_dir.join("timeline.png");
+    let s = Command::new(&chromium)
+        .args(common)
+        .arg(&user_dir)
+        .arg(format!("--screenshot={}", shot.display()))
+        .args(["--window-size=1280,1100", &url])
+        .output()
+        .unwrap();
+    assert!(s.status.success() && std::fs::metadata(&shot).unwrap().len() > 10_000, "screenshot: {}", String::from_utf8_lossy(&s.stderr));
+
+    // Where the window puts a time, from the picture's own frame.
+    let tag_of = |at: usize| &dom[dom[..=at].rfind('<').unwrap()..][..dom[at..].find('>').unwrap() + at - dom[..=at].rfind('<').unwrap()];
+    let attr = |tag: &str, name: &str| -> String {
+        let start = tag.find(&format!(" {name}=\"")).unwrap_or_else(|| panic!("no {name} in {tag}")) + name.len() + 3;
+        tag[start..start + tag[start..].find('"').unwrap()].to_string()
+    };
+    let num = |tag: &str, name: &str| attr(tag, name).parse::<f64>().unwrap();
+    let svg = tag_of(dom.find("id=\"timeline-svg\"").unwrap());
+    let (from, to, left, plot, buckets) =
+        (num(svg, "data-from"), num(svg, "data-to"), num(svg, "data-left"), num(svg, "data-plot"), num(svg, "data-buckets"));
+    let x_of = |t: f64| left + (t - from) * plot / (to - from);
+    let near =
+        |what: &str, x: f64, t: f64| assert!((x - x_of(t)).abs() <= plot / buckets, "{what} at x = {x}, its time {t} is at {}", x_of(t));
+    let tags = |marker: &str| dom.match_indices(marker).map(|(i, _)| tag_of(i)).collect::<Vec<&str>>();
+
+    // Each violation row of the table has its mark at its time.
+    let rows = tags("<tr class=\"event violation\"");
+    assert_eq!(rows.len(), INVARIANTS.len(), "one violation row per injected violation");
+    for row in rows {
+        let seq = attr(row, "data-seq");
+        let mark =
+            tags(&format!("data-seq=\"{seq}\" data-t=")).into_iter().find(|t| t.starts_with("<path class=\"mark violation\"")).unwrap();
+        let x: f64 = attr(mark, "d")[1..].split(' ').next().unwrap().parse().unwrap();
+        near("a violation", x, num(row, "data-t"));
+    }
+    // Each interval of alerts.json, in its alert's lane.
+    let mut drawn = 0;
+    for a in history["alerts"].as_array().unwrap() {
+        for i in a["intervals"].as_array().unwrap() {
+            let marker = format!(
+                "class=\"interval {}\" data-state=\"{}\" data-from=\"{}\" data-to=\"{}\"",
+                i["state"].as_str().unwrap(),
+                i["state"].as_str().unwrap(),
+                i["from_ms"],
+                i["to_ms"]
+            );
+            let rect = tags(&marker).into_iter().next().unwrap_or_else(|| panic!("no {marker}"));
+            let (x, w) = (num(rect, "x"), num(rect, "width"));
+            near("an alert interval's start", x, i["from_ms"].as_f64().unwrap());
+            near("an alert interval's end", x + w, i["to_ms"].as_f64().unwrap());
+            drawn += 1;
+        }
+    }
+    assert!(drawn > INVARIANTS.len(), "{drawn} intervals drawn");
+    // Each evidence gap of the manifest.
+    let gaps = &manifest["ledgers"][0]["gaps"];
+    let rects = tags("<rect class=\"gap\"");
+    assert_eq!(rects.len(), gaps.as_array().unwrap().len(), "{gaps}");
+    for (rect, g) in rects.iter().zip(gaps.as_array().unwrap()) {
+        near("a gap's start", num(rect, "x"), g["from_ms"].as_f64().unwrap());
+        near("a gap's end", num(rect, "x") + num(rect, "width"), g["to_ms"].as_f64().unwrap());
+    }
 }
 
 /// Debian's `redis-server` on a free loopback port, without persistence; stopped by its pid.

@@ -38,6 +38,7 @@ fn bench(c: &mut Criterion) {
         allow_anomalies: false,
         signing_key: None,
         signed_file: None,
+        prometheus: None,
     };
     let zip = build(&opts, &Silent).unwrap().zip;
     let mut g = c.benchmark_group("bundle");

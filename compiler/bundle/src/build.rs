@@ -15,6 +15,7 @@ use pip_runtime::ledger::query::{Expectation, LedgerReader, evidence_gaps};
 use pip_runtime::ledger::slice;
 use pip_runtime::ledger::{Authenticity, Checkpoint, Entry, LedgerKey, verify_files, verify_slice};
 
+use crate::alerts::{self, ALERTS};
 use crate::error::{LedgerFault, LedgerProblem, OutputError, SpecError, UsageError, WholeLedgerAnomalies};
 use crate::manifest::{
     AnomalyInfo, CheckpointInfo, FORMAT, FORMAT_VERSION, FileInfo, GapInfo, IdentityInfo, LedgerInfo, Manifest, SLICE_ENCODING,
@@ -60,6 +61,10 @@ pub struct BuildOptions {
     pub signing_key: Option<PathBuf>,
     /// The signed checkpoint file (only with one ledger; default: the ledger's path plus `.signed`).
     pub signed_file: Option<PathBuf>,
+    /// The Prometheus to read the spec's alert history over the window from
+    /// ([`crate::alerts`]); the bundle then holds `alerts.json` and the timeline draws it.
+    /// `None`: no alert history.
+    pub prometheus: Option<crate::alerts::PrometheusSource>,
 }
 
 /// A built bundle, not yet written anywhere.
@@ -177,13 +182,24 @@ pub fn build(opts: &BuildOptions, progress: &dyn Progress) -> Result<Built, Bund
         progress.advance();
     }
 
+    let history = match &opts.prometheus {
+        Some(source) => {
+            progress.stage("reading the alerts from Prometheus");
+            let h = alerts::fetch(source, &spec.name, from_ms, to_ms)?;
+            contents.insert(ALERTS.to_string(), h.to_bytes().map_err(OutputError::Alerts)?);
+            progress.advance();
+            Some(h)
+        }
+        None => None,
+    };
+
     progress.stage("rendering the timeline");
     for f in &files {
         let bytes = match f.part {
-            Part::Manifest | Part::Ledger => continue,
+            Part::Manifest | Part::Ledger | Part::Alerts => continue,
             Part::Timeline => {
                 let refs: Vec<&[Entry]> = slices.iter().map(Vec::as_slice).collect();
-                timeline::render(&manifest, &refs).map_err(OutputError::Timeline)?.into_bytes()
+                timeline::render(&manifest, &refs, history.as_ref()).map_err(OutputError::Timeline)?.into_bytes()
             }
             Part::Spec => {
                 let name = f.source_name.as_deref().unwrap_or_default();
@@ -212,6 +228,14 @@ pub fn build(opts: &BuildOptions, progress: &dyn Progress) -> Result<Built, Bund
             })
         })
         .collect();
+    if let Some(b) = contents.get(ALERTS) {
+        manifest.files.push(FileInfo {
+            path: ALERTS.to_string(),
+            part: Part::Alerts,
+            size: b.len() as u64,
+            sha256: pip_compiler::sha256_hex(b),
+        });
+    }
     let keys: Vec<&pip_runtime::ledger::note::NoteSigner> = signers.iter().flatten().map(LedgerSigner::signer).collect();
     if !keys.is_empty() {
         manifest.signature = Some(SignatureInfo {

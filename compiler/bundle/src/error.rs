@@ -51,6 +51,9 @@ pub enum BundleError {
         /// Bytes of the slices before compression, all ledgers together.
         slice_bytes: u64,
     },
+    /// The alert history asked for (`--prometheus`) could not be read; no bundle is written.
+    #[error(transparent)]
+    Alerts(#[from] crate::alerts::AlertsError),
     /// The archive is refused before anything is checked.
     #[error("the archive is refused: {0}")]
     Archive(#[from] crate::archive::ArchiveError),
@@ -94,6 +97,14 @@ impl BundleError {
             ),
             BundleError::Anomalies(_) => Some(
                 "run `pipc verify-log` on the ledger to see every anomaly; to bundle the window anyway, with the anomalies recorded in its manifest and timeline (and reported by `pipc verify-bundle`), pass `--allow-anomalies`"
+                    .to_string(),
+            ),
+            BundleError::Alerts(crate::alerts::AlertsError::Unreachable { .. }) => Some(
+                "check that `--prometheus` is the server's base URL and that it answers from here; raise `--prometheus-timeout` for a long window; nothing was written"
+                    .to_string(),
+            ),
+            BundleError::Alerts(_) => Some(
+                "the bundle holds the alert history only as Prometheus answered it in full; retry when it answers, or bundle without `--prometheus`; nothing was written"
                     .to_string(),
             ),
             _ => None,
@@ -207,6 +218,9 @@ pub enum OutputError {
     /// The manifest could not be signed.
     #[error("cannot sign the manifest: {0}")]
     Sign(String),
+    /// `alerts.json` could not be serialised.
+    #[error("cannot write alerts.json: {0}")]
+    Alerts(serde_json::Error),
     /// The ZIP writer failed (it writes to memory: this is never a disk error).
     #[error("cannot write the archive: {0}")]
     Archive(zip::result::ZipError),

@@ -27,6 +27,7 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod alerts;
 pub mod archive;
 mod build;
 mod error;

@@ -24,6 +24,7 @@ use pip_runtime::hex::to_hex;
 use pip_runtime::ledger::Entry;
 use pip_runtime::ledger::timefmt::format_millis;
 
+use crate::alerts::AlertHistory;
 use crate::manifest::Manifest;
 
 pub mod svg;
@@ -185,8 +186,9 @@ fn chosen(entries: &[Entry], max_rows: usize) -> Vec<&Entry> {
     entries.iter().zip(keep).filter_map(|(e, k)| k.then_some(e)).collect()
 }
 
-/// Renders the page for a manifest and the entries of each of its ledgers (in its order).
-pub fn render(manifest: &Manifest, slices: &[&[Entry]]) -> Result<String, handlebars::RenderError> {
+/// Renders the page for a manifest, the entries of each of its ledgers (in its order) and the
+/// alert history when the bundle has one.
+pub fn render(manifest: &Manifest, slices: &[&[Entry]], alerts: Option<&AlertHistory>) -> Result<String, handlebars::RenderError> {
     let mut ledgers = Vec::new();
     for (info, entries) in manifest.ledgers.iter().zip(slices) {
         let mut by_subsystem: BTreeMap<&str, usize> = BTreeMap::new();
@@ -255,6 +257,7 @@ pub fn render(manifest: &Manifest, slices: &[&[Entry]]) -> Result<String, handle
                 .zip(slices)
                 .map(|(l, entries)| svg::LedgerPicture { name: &l.name, checkpoints: &l.checkpoints, gaps: &l.gaps, entries })
                 .collect::<Vec<_>>(),
+            alerts,
         ),
         ledgers,
     };

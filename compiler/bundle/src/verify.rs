@@ -15,6 +15,7 @@ use pip_runtime::ledger::query::{Expectation, evidence_gaps};
 use pip_runtime::ledger::slice;
 use pip_runtime::ledger::{Authenticity, Entry, LedgerKey, verify_slice};
 
+use crate::alerts::{ALERTS, AlertHistory};
 use crate::archive::{self, Limits};
 use crate::error::UsageError;
 use crate::manifest::{FORMAT, FORMAT_VERSION, GapInfo, IdentityInfo, LedgerInfo, Manifest};
@@ -133,9 +134,21 @@ pub fn verify_with(zip: &[u8], keys: Keys<'_>, limits: &Limits) -> Result<Verifi
     {
         return Err(Invalid::TrustedOtherOrigin { origin: t.origin.clone() }.into());
     }
+    let history = match manifest.files.iter().find(|f| f.part == Part::Alerts) {
+        Some(f) => {
+            let bytes = files.get(&f.path).map(Vec::as_slice).unwrap_or_default();
+            let h =
+                AlertHistory::from_bytes(bytes).map_err(|e| Invalid::AlertsUnreadable { path: f.path.clone(), reason: e.to_string() })?;
+            if (h.start_ms, h.end_ms) != (manifest.window.from_ms, manifest.window.to_ms) {
+                return Err(Invalid::AlertsOtherWindow { path: f.path.clone() }.into());
+            }
+            Some(h)
+        }
+        None => None,
+    };
     if let Some(f) = manifest.files.iter().find(|f| f.part == Part::Timeline) {
         let refs: Vec<&[Entry]> = slices.iter().map(Vec::as_slice).collect();
-        let again = timeline::render(&manifest, &refs).map_err(Invalid::TimelineUnrenderable)?;
+        let again = timeline::render(&manifest, &refs, history.as_ref()).map_err(Invalid::TimelineUnrenderable)?;
         if files.get(&f.path).map(Vec::as_slice) != Some(again.as_bytes()) {
             return Err(Invalid::TimelineMismatch { path: f.path.clone() }.into());
         }
@@ -214,6 +227,14 @@ fn rebuild(manifest: &Manifest, files: &BTreeMap<String, Vec<u8>>) -> Result<Spe
     let want: BTreeSet<(&str, Part)> = expected.iter().map(|f| (f.path.as_str(), f.part)).collect();
     let mut have: BTreeSet<(&str, Part)> = manifest.files.iter().map(|f| (f.path.as_str(), f.part)).collect();
     have.insert((BUNDLE_MANIFEST, Part::Manifest));
+    // The alert history is the one file the spec does not list: there when the builder asked
+    // Prometheus for it (and bound by the manifest like the rest), under its one name.
+    if let Some(f) = manifest.files.iter().find(|f| f.part == Part::Alerts) {
+        if f.path != ALERTS {
+            return Err(Invalid::NotPart { path: f.path.clone(), bundle: bundle.name.clone() }.into());
+        }
+        have.remove(&(ALERTS, Part::Alerts));
+    }
     if let Some((p, _)) = want.difference(&have).next() {
         return Err(Invalid::Lacks { bundle: bundle.name.clone(), path: (*p).to_string() }.into());
     }

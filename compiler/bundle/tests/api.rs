@@ -83,6 +83,7 @@ fn options(dir: &Path) -> BuildOptions {
         allow_anomalies: false,
         signing_key: None,
         signed_file: None,
+        prometheus: None,
     }
 }
 

@@ -544,6 +544,15 @@ pub struct BundleArgs {
     /// The signed checkpoint file of a single ledger (default: LEDGER.signed).
     #[arg(long = "signed", value_name = "FILE")]
     pub signed_file: Option<PathBuf>,
+    /// A Prometheus (`http://host:9090`) to read the spec's alert history over the window
+    /// from (`ALERTS{spec="..."}`): the bundle then holds `alerts.json`, bound by its manifest,
+    /// and the timeline draws each alert's pending and firing intervals. An unreachable or
+    /// slow Prometheus, or a partial answer, is an error and nothing is written.
+    #[arg(long, value_name = "URL")]
+    pub prometheus: Option<String>,
+    /// How long the alert query may take (default: 30s).
+    #[arg(long, value_name = "DURATION", requires = "prometheus")]
+    pub prometheus_timeout: Option<String>,
     /// The ZIP to write (never one of the command's inputs; an existing file only with `--force`).
     #[arg(short, long, value_name = "FILE")]
     pub output: PathBuf,

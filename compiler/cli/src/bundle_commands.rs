@@ -5,6 +5,7 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use pip_bundle::alerts::{self, PrometheusSource};
 use pip_bundle::archive::Limits;
 use pip_bundle::manifest::AnomalyInfo;
 use pip_bundle::signed::SignedKeys;
@@ -51,6 +52,16 @@ pub(crate) fn bundle(out: &mut Out<'_>, a: &BundleArgs) -> u8 {
             return EXIT_USAGE;
         }
     };
+    let prometheus = match (&a.prometheus, a.prometheus_timeout.as_deref().map(parse_window).transpose()) {
+        (_, Err(e)) => {
+            report(out, &e);
+            return EXIT_USAGE;
+        }
+        (Some(url), Ok(timeout)) => {
+            Some(PrometheusSource { url: url.clone(), timeout: timeout.map_or(alerts::DEFAULT_TIMEOUT, std::time::Duration::from_millis) })
+        }
+        (None, Ok(_)) => None,
+    };
     let ledgers: Vec<(Option<String>, PathBuf)> = a
         .ledgers
         .iter()
@@ -73,6 +84,7 @@ pub(crate) fn bundle(out: &mut Out<'_>, a: &BundleArgs) -> u8 {
         allow_anomalies: a.allow_anomalies,
         signing_key: a.signing_key.clone(),
         signed_file: a.signed_file.clone(),
+        prometheus,
     };
     if let Err(e) = check_output(&a.output, &opts, a.key.key_file.as_deref(), a.force) {
         out.err(format!("{e}; nothing written"));
@@ -93,7 +105,8 @@ pub(crate) fn bundle(out: &mut Out<'_>, a: &BundleArgs) -> u8 {
         Ok(b) => b,
         Err(e) => {
             report(out, &e);
-            return if matches!(e, BundleError::Usage(_)) { EXIT_USAGE } else { EXIT_FAIL };
+            // No answer from Prometheus judges no evidence: like a usage error, nothing was judged.
+            return if matches!(e, BundleError::Usage(_) | BundleError::Alerts(_)) { EXIT_USAGE } else { EXIT_FAIL };
         }
     };
     let mut tmp = a.output.as_os_str().to_os_string();

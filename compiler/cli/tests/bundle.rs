@@ -932,3 +932,151 @@ fn a_slice_swapped_for_another_ledgers_of_the_same_key_is_refused_even_when_re_s
     let r = verify_slice(&d.entries, &d.anchor, &d.checkpoints, &key(), mine.identity.digest(), Authenticity::ChainToCheckpoint);
     assert!(!r.is_clean() && r.authentic == 0, "{:?}", r.anomalies);
 }
+
+// ---- the alert history (`--prometheus`) -----------------------------------------------------
+
+/// A stand-in for Prometheus' HTTP API on loopback: answers every request with `status` and
+/// `body` (or, with `hang`, never answers), and keeps the request lines it got.
+struct FakePrometheus {
+    addr: String,
+    requests: Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl FakePrometheus {
+    fn start(status: u16, body: String, hang: bool) -> FakePrometheus {
+        use std::io::{BufRead, BufReader};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let requests = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = Arc::clone(&requests);
+        std::thread::spawn(move || {
+            let mut held = Vec::new();
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { return };
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut line = String::new();
+                let _ = reader.read_line(&mut line);
+                seen.lock().unwrap().push(line.trim_end().to_string());
+                loop {
+                    let mut header = String::new();
+                    if reader.read_line(&mut header).unwrap_or(0) == 0 || header == "\r\n" {
+                        break;
+                    }
+                }
+                if hang {
+                    held.push(stream); // never answered, closed when the test process ends
+                    continue;
+                }
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+            }
+        });
+        FakePrometheus { addr, requests }
+    }
+
+    fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+}
+
+/// A range-query answer: the violation's alert pending for a minute, then firing for two.
+fn alerts_answer(warnings: &[&str]) -> String {
+    let at = |min: u64| (ORIGIN_MS / 1000 + min * 60) as f64;
+    let samples = |from: u64, to: u64| (from..to).map(|m| serde_json::json!([at(m), "1"])).collect::<Vec<_>>();
+    let labels = |state: &str| serde_json::json!({"__name__": "ALERTS", "alertname": "PipInvariantViolated", "alertstate": state, "construct": "balance_non_negative", "severity": "critical", "spec": "shop"});
+    serde_json::json!({
+        "status": "success",
+        "warnings": warnings,
+        "data": {"resultType": "matrix", "result": [
+            {"metric": labels("pending"), "values": samples(4, 5)},
+            {"metric": labels("firing"), "values": samples(5, 7)},
+        ]}
+    })
+    .to_string()
+}
+
+fn bundle_with_prometheus(dir: &Path, url: &str, extra: &[&str]) -> Output {
+    let mut args =
+        vec!["bundle", "--spec", "shop.pips", "--ledger", "audit.ledger", "--key-file", "key", "-o", "incident.zip", "--prometheus", url];
+    args.extend_from_slice(extra);
+    pipc(dir, &args)
+}
+
+#[test]
+fn the_alert_history_is_bound_by_the_manifest_and_drawn_on_the_timeline() {
+    let dir = project();
+    let prom = FakePrometheus::start(200, alerts_answer(&[]), false);
+    let out = bundle_with_prometheus(dir.path(), &prom.url(), &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    // One range query of the spec's alerts over the window: a day over 10,000 steps.
+    let requests = prom.requests.lock().unwrap().clone();
+    assert_eq!(requests.len(), 1, "{requests:?}");
+    assert!(requests[0].starts_with("GET /api/v1/query_range?query=ALERTS%7Bspec%3D%22shop%22%7D&start="), "{requests:?}");
+    assert!(requests[0].contains("&step=8.640"), "{requests:?}");
+
+    let zip = std::fs::read(dir.path().join("incident.zip")).unwrap();
+    let manifest = manifest_of(&zip);
+    let listed = manifest.files.iter().find(|f| f.path == "alerts.json").expect("alerts.json is listed");
+    assert_eq!(listed.part, pip_compiler::emit::bundle::Part::Alerts);
+    let history: serde_json::Value =
+        serde_json::from_slice(&files_of(&zip).into_iter().find(|(n, _)| n == "alerts.json").unwrap().1).unwrap();
+    let intervals = &history["alerts"][0]["intervals"];
+    let min = |m: u64| ORIGIN_MS + m * 60_000;
+    // A sample a minute: each one its own interval of one step.
+    assert_eq!(intervals[0], serde_json::json!({"state": "pending", "from_ms": min(4), "to_ms": min(4) + 8_640}));
+    assert_eq!(intervals[1], serde_json::json!({"state": "firing", "from_ms": min(5), "to_ms": min(5) + 8_640}));
+    assert_eq!(intervals[2], serde_json::json!({"state": "firing", "from_ms": min(6), "to_ms": min(6) + 8_640}));
+    let timeline = text(&files_of(&zip).into_iter().find(|(n, _)| n == "timeline.html").unwrap().1);
+    assert!(
+        timeline.contains(&format!(r#"class="interval firing" data-state="firing" data-from="{}""#, min(5))),
+        "the timeline draws the interval"
+    );
+    assert!(timeline.contains(r#"data-alertname="PipInvariantViolated" data-construct="balance_non_negative" data-severity="critical""#));
+
+    let ok = pipc(dir.path(), &["verify-bundle", "incident.zip", "--key-file", "key"]);
+    assert_eq!(ok.status.code(), Some(0), "{}{}", text(&ok.stdout), text(&ok.stderr));
+    // The history is evidence of what Prometheus said: one changed byte is caught.
+    let files = files_of(&zip);
+    let changed: Vec<(String, Vec<u8>)> = files
+        .iter()
+        .map(|(n, b)| {
+            (
+                n.clone(),
+                if n == "alerts.json" { String::from_utf8(b.clone()).unwrap().replace("firing", "firinG").into_bytes() } else { b.clone() },
+            )
+        })
+        .collect();
+    let forged = archive::write(&changed).unwrap();
+    assert!(reason(&forged).contains("alerts.json"), "{}", reason(&forged));
+}
+
+#[test]
+fn no_bundle_is_written_when_prometheus_does_not_answer_in_full() {
+    let dir = project();
+    let refused = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}", l.local_addr().unwrap())
+    };
+    let partial = FakePrometheus::start(200, alerts_answer(&["some samples were dropped"]), false);
+    let failing = FakePrometheus::start(503, r#"{"status":"error","errorType":"unavailable","error":"starting up"}"#.to_string(), false);
+    let not_json = FakePrometheus::start(200, "<html>proxy login</html>".to_string(), false);
+    let silent = FakePrometheus::start(200, String::new(), true);
+    let cases: [(String, &[&str], &str); 6] = [
+        (refused, &[], "did not answer"),
+        (silent.url(), &["--prometheus-timeout", "1s"], "did not answer"),
+        (partial.url(), &[], "a partial result (warnings: some samples were dropped)"),
+        (failing.url(), &[], "HTTP 503, status `error`: unavailable: starting up"),
+        (not_json.url(), &[], "not Prometheus' JSON"),
+        ("https://prometheus.example.com".to_string(), &[], "only http:// is supported"),
+    ];
+    for (url, extra, said) in cases {
+        let out = bundle_with_prometheus(dir.path(), &url, extra);
+        assert_eq!(out.status.code(), Some(2), "{url}: {}", text(&out.stderr));
+        assert!(text(&out.stderr).contains(said), "{url}: {}", text(&out.stderr));
+        assert!(text(&out.stderr).contains("nothing was written"), "{url}: {}", text(&out.stderr));
+        assert!(!dir.path().join("incident.zip").exists(), "{url}: a bundle was written");
+    }
+}

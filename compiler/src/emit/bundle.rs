@@ -55,6 +55,10 @@ pub enum Part {
     BundleManifest,
     /// `timeline.html`: the window's events for people, rendered by the bundle crate, not evidence.
     Timeline,
+    /// `alerts.json`: the spec's alerts over the window as Prometheus recorded them. Not listed
+    /// by the spec (a bundle holds it when `pipc bundle --prometheus` asked for it); bound by
+    /// the bundle's manifest like every other file.
+    Alerts,
 }
 
 /// One file a bundle must hold.

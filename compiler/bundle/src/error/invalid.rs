@@ -353,6 +353,20 @@ pub enum Invalid {
         /// The timeline's path in the archive.
         path: String,
     },
+    /// The alert history does not read as one.
+    #[error("`{path}` is not an alert history: {reason}")]
+    AlertsUnreadable {
+        /// Its path in the archive.
+        path: String,
+        /// What the strict reader said.
+        reason: String,
+    },
+    /// The alert history covers another range than the bundle's window.
+    #[error("`{path}` covers another time range than the bundle's window")]
+    AlertsOtherWindow {
+        /// Its path in the archive.
+        path: String,
+    },
 }
 
 impl Invalid {
@@ -381,7 +395,9 @@ impl Invalid {
             | Invalid::Lacks { path, .. }
             | Invalid::NotPart { path, .. }
             | Invalid::ArtifactMismatch { path }
-            | Invalid::TimelineMismatch { path } => Some(path),
+            | Invalid::TimelineMismatch { path }
+            | Invalid::AlertsUnreadable { path, .. }
+            | Invalid::AlertsOtherWindow { path } => Some(path),
             _ => None,
         }
     }

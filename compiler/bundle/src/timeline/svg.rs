@@ -23,6 +23,7 @@ use pip_runtime::ledger::Entry;
 use pip_runtime::ledger::timefmt::format_millis;
 
 use super::is_violation;
+use crate::alerts::AlertHistory;
 use crate::manifest::{CheckpointInfo, GapInfo};
 
 /// What the picture shows of one ledger.
@@ -41,7 +42,7 @@ pub const MAX_MARKS: usize = 400;
 /// Width of the picture, in its own units (it scales to the page).
 const WIDTH: f64 = 1200.0;
 /// Where the plot starts: lane names are written left of it.
-const LEFT: f64 = 180.0;
+const LEFT: f64 = 250.0;
 /// The plot's width.
 const PLOT: f64 = WIDTH - LEFT - 10.0;
 /// Height of the time axis.
@@ -215,11 +216,18 @@ struct Lane<'e> {
     marks: BTreeMap<Mark, Vec<&'e Entry>>,
 }
 
-/// Draws the picture of `ledgers` over the window `[from_ms, to_ms)`.
-pub(crate) fn draw(from_ms: u64, to_ms: u64, ledgers: &[LedgerPicture<'_>]) -> String {
+/// Height of an alert's lane.
+const ALERT_LANE: f64 = 20.0;
+
+/// Draws the picture of `ledgers` over the window `[from_ms, to_ms)`, with the alerts'
+/// pending and firing intervals on top when there is an alert history.
+pub(crate) fn draw(from_ms: u64, to_ms: u64, ledgers: &[LedgerPicture<'_>], alerts: Option<&AlertHistory>) -> String {
     let s = Scale::new(from_ms, to_ms);
     let mut body = String::new();
     let mut y = AXIS + 6.0;
+    if let Some(h) = alerts {
+        y = alert_lanes(&mut body, s, y, h);
+    }
     for info in ledgers {
         let entries = info.entries;
         // The ledger's lane: its name and checkpoints.
@@ -281,6 +289,61 @@ pub(crate) fn draw(from_ms: u64, to_ms: u64, ledgers: &[LedgerPicture<'_>]) -> S
         r##"<rect id="timeline-selection" x="{LEFT:.1}" y="0" width="0" height="{height:.0}" fill="#3b7ddd" fill-opacity="0.12" visibility="hidden"/></svg>"##
     );
     out
+}
+
+/// The alerts' lanes from `y`: one per alert, its pending and firing intervals; returns
+/// where the next lane starts.
+fn alert_lanes(out: &mut String, s: Scale, mut y: f64, h: &AlertHistory) -> f64 {
+    let _ = write!(out, r#"<g class="alerts"><text x="4" y="{:.1}" font-size="12" font-weight="bold">alerts</text>"#, y + 13.0);
+    if h.alerts.is_empty() {
+        let _ = write!(
+            out,
+            r##"<text x="{LEFT:.1}" y="{:.1}" font-size="12" fill="#555">no alert of the spec was pending or firing in the window</text>"##,
+            y + 13.0
+        );
+    }
+    y += CHECKPOINT_LANE;
+    for a in &h.alerts {
+        let label = |k: &str| a.labels.get(k).map_or("", String::as_str);
+        let (construct, severity) = (label("construct"), label("severity"));
+        // What tells two alerts of one construct apart: a gap's subsystem, an SLO's tier.
+        let which =
+            ["subsystem", "burn_tier", "level"].into_iter().find_map(|k| a.labels.get(k).map(|v| format!(" {k}={v}"))).unwrap_or_default();
+        let name = format!("{} {construct}{which} ({severity})", a.alertname);
+        let short: String = if name.chars().count() > 40 { name.chars().take(39).chain(['…']).collect() } else { name.clone() };
+        let all: Vec<String> = a.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let _ = write!(
+            out,
+            r##"<g class="alert" data-alertname="{}" data-construct="{}" data-severity="{}"><text x="14" y="{:.1}" font-size="11" fill="#333"><title>{}</title>{}</text>"##,
+            esc(&a.alertname),
+            esc(construct),
+            esc(severity),
+            y + 14.0,
+            esc(&format!("{} {{{}}}", a.alertname, all.join(", "))),
+            esc(&short)
+        );
+        for i in &a.intervals {
+            let (x0, x1) = (s.x(i.from_ms), s.x(i.to_ms));
+            let (fill, opacity) = if i.state == "firing" { ("#e03131", "0.9") } else { ("#f08c00", "0.5") };
+            let _ = write!(
+                out,
+                r#"<rect class="interval {state}" data-state="{state}" data-from="{from}" data-to="{to}" x="{x0:.1}" y="{:.1}" width="{:.1}" height="{:.1}" fill="{fill}" fill-opacity="{opacity}"><title>{name} {state} from {} to {}</title></rect>"#,
+                y + 3.0,
+                (x1 - x0).max(1.0),
+                ALERT_LANE - 6.0,
+                format_millis(i.from_ms),
+                format_millis(i.to_ms),
+                state = esc(&i.state),
+                from = i.from_ms,
+                to = i.to_ms,
+                name = esc(&name)
+            );
+        }
+        out.push_str("</g>");
+        y += ALERT_LANE;
+    }
+    out.push_str("</g>");
+    y + 6.0
 }
 
 /// A subsystem's lane: gaps behind, density bars, then marks on top.
@@ -398,9 +461,9 @@ mod tests {
         &rest[start..start + rest[start..].find('"').unwrap()]
     }
 
-    /// Five minutes from t = 0: x = 180 + t / 300 000 × 1010.
+    /// Five minutes from t = 0: x = 250 + t / 300 000 × 940.
     fn five_minutes(entries: &[Entry], gaps: &[GapInfo], checkpoints: &[CheckpointInfo]) -> String {
-        draw(0, 300_000, &[LedgerPicture { name: "audit", checkpoints, gaps, entries }])
+        draw(0, 300_000, &[LedgerPicture { name: "audit", checkpoints, gaps, entries }], None)
     }
 
     #[test]
@@ -414,13 +477,13 @@ mod tests {
         let svg = five_minutes(&entries, &gaps, &checkpoints);
         assert_eq!(
             attr(&svg, r#"class="mark violation""#, "d"),
-            "M685.0 2.0l4 5l-4 5l-4 -5z".replace("2.0", &format!("{:.1}", attr_y(&svg, "billing") + 2.0))
+            "M720.0 2.0l4 5l-4 5l-4 -5z".replace("2.0", &format!("{:.1}", attr_y(&svg, "billing") + 2.0))
         );
         assert!(svg.contains(r#"class="mark violation" data-seq="15" data-t="150000""#), "{svg}");
-        assert!(attr(&svg, r#"class="mark denial""#, "d").starts_with("M382.0 "));
-        assert!(attr(&svg, r#"class="mark version""#, "d").starts_with("M516.7 "));
-        assert_eq!((attr(&svg, r#"class="gap""#, "x"), attr(&svg, r#"class="gap""#, "width")), ("382.0", "202.0"));
-        assert_eq!(attr(&svg, r#"class="checkpoint""#, "x1"), "584.0");
+        assert!(attr(&svg, r#"class="mark denial""#, "d").starts_with("M438.0 "));
+        assert!(attr(&svg, r#"class="mark version""#, "d").starts_with("M563.3 "));
+        assert_eq!((attr(&svg, r#"class="gap""#, "x"), attr(&svg, r#"class="gap""#, "width")), ("438.0", "188.0"));
+        assert_eq!(attr(&svg, r#"class="checkpoint""#, "x1"), "626.0");
         // Lanes: the gap's subsystem has one even without events, and lanes are sorted.
         let lanes: Vec<&str> = svg
             .match_indices(r#"class="lane" data-subsystem=""#)
@@ -435,6 +498,40 @@ mod tests {
     fn attr_y(svg: &str, subsystem: &str) -> f64 {
         let y: f64 = attr(svg, &format!(r#"class="lane" data-subsystem="{subsystem}""#), "y").parse().unwrap();
         y - 18.0
+    }
+
+    #[test]
+    fn each_alert_has_a_lane_with_its_pending_and_firing_intervals_at_their_times() {
+        use crate::alerts::{AlertSeries, Interval};
+        let labels = |construct: &str| {
+            [("construct", construct), ("severity", "critical")].into_iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        };
+        let interval = |state: &str, from_ms, to_ms| Interval { state: state.into(), from_ms, to_ms };
+        let h = AlertHistory {
+            query: "ALERTS{spec=\"shop\"}".into(),
+            start_ms: 0,
+            end_ms: 300_000,
+            step_ms: 30,
+            alerts: vec![
+                AlertSeries {
+                    alertname: "PipInvariantViolated".into(),
+                    labels: labels("a"),
+                    intervals: vec![interval("pending", 30_000, 60_000), interval("firing", 60_000, 150_000)],
+                },
+                AlertSeries {
+                    alertname: "PipInvariantViolated".into(),
+                    labels: labels("<b>"),
+                    intervals: vec![interval("firing", 240_000, 300_000)],
+                },
+            ],
+        };
+        let svg = draw(0, 300_000, &[], Some(&h));
+        assert_eq!(svg.matches(r#"<g class="alert" "#).count(), 2);
+        assert_eq!((attr(&svg, r#"class="interval pending""#, "x"), attr(&svg, r#"class="interval pending""#, "width")), ("344.0", "94.0"));
+        assert_eq!((attr(&svg, r#"class="interval firing""#, "x"), attr(&svg, r#"class="interval firing""#, "width")), ("438.0", "282.0"));
+        assert!(svg.contains(r#"data-construct="&lt;b&gt;""#) && !svg.contains("<b>"), "{svg}");
+        let quiet = AlertHistory { alerts: Vec::new(), ..h };
+        assert!(draw(0, 300_000, &[], Some(&quiet)).contains("no alert of the spec was pending or firing in the window"));
     }
 
     #[test]
@@ -470,7 +567,7 @@ mod tests {
                 entry(i + 1, i * day / 500_000, subsystems[(i % 4) as usize], action, result)
             })
             .collect();
-        let svg = draw(0, day, &[LedgerPicture { name: "audit", checkpoints: &[], gaps: &[], entries: &entries }]);
+        let svg = draw(0, day, &[LedgerPicture { name: "audit", checkpoints: &[], gaps: &[], entries: &entries }], None);
         assert_eq!(svg.matches(r#"class="density""#).count(), 4 * BUCKETS as usize);
         // 250 violations: each its own mark.
         assert_eq!(svg.matches(r#"<path class="mark violation""#).count(), 250);
