@@ -6,8 +6,9 @@
 //!
 //! The window is cut into [`BUCKETS`] equal buckets, so a day of half a million events draws
 //! as many rectangles as five minutes of twenty: one per non-empty bucket and lane. Marks are
-//! drawn one per entry up to [`MAX_MARKS`] per lane and kind, else one per bucket with its
-//! count, so the page stays small whatever the window holds. Every mark carries its time
+//! drawn one per entry within a budget for the whole picture ([`MARK_BUDGET`]; the kinds with
+//! fewest marks first), else one per bucket with their count; checkpoints one per bucket when
+//! there are more than buckets. So the page stays small whatever the window holds. Every mark carries its time
 //! (`data-t`, or `data-from`/`data-to`, Unix ms) and its entry's `data-seq`, a `<title>` that
 //! the browser shows on hover (seq, actor, action, resource, result, hash), and the page's
 //! script links a click to the entry's row of the table. Text from the ledger is escaped.
@@ -36,8 +37,10 @@ pub(crate) struct LedgerPicture<'a> {
 
 /// Buckets across the window.
 pub const BUCKETS: u64 = 240;
-/// Most marks of one kind drawn one per entry in a lane; beyond, one per bucket.
-pub const MAX_MARKS: usize = 400;
+/// Most marks drawn one per entry (with the entry's hash) in the whole picture: the lanes and
+/// kinds with the fewest marks are drawn one per entry while the budget lasts, the others one
+/// per bucket with their count, so the page stays small whatever the window holds.
+pub const MARK_BUDGET: usize = 600;
 
 /// Width of the picture, in its own units (it scales to the page).
 const WIDTH: f64 = 1200.0;
@@ -214,6 +217,52 @@ struct Lane<'e> {
     subsystem: &'e str,
     counts: BTreeMap<u64, u64>,
     marks: BTreeMap<Mark, Vec<&'e Entry>>,
+    /// The kinds drawn one mark per entry (within [`MARK_BUDGET`]).
+    single: std::collections::BTreeSet<Mark>,
+}
+
+impl<'e> Lane<'e> {
+    fn new(subsystem: &'e str) -> Lane<'e> {
+        Lane { subsystem, counts: BTreeMap::new(), marks: BTreeMap::new(), single: std::collections::BTreeSet::new() }
+    }
+}
+
+/// The lanes of each ledger, with [`MARK_BUDGET`] shared out: the (lane, kind) groups with the
+/// fewest marks are drawn one per entry while the budget lasts.
+fn lanes_of<'e>(s: Scale, ledgers: &[LedgerPicture<'e>]) -> Vec<BTreeMap<&'e str, Lane<'e>>> {
+    let mut all: Vec<BTreeMap<&str, Lane<'_>>> = Vec::new();
+    for info in ledgers {
+        let mut lanes: BTreeMap<&str, Lane<'_>> = BTreeMap::new();
+        for g in info.gaps {
+            lanes.entry(&g.subsystem).or_insert_with(|| Lane::new(&g.subsystem));
+        }
+        for e in info.entries {
+            let lane = lanes.entry(&e.subsystem).or_insert_with(|| Lane::new(&e.subsystem));
+            *lane.counts.entry(s.bucket(e.ts_millis)).or_default() += 1;
+            if let Some(m) = Mark::of(e) {
+                lane.marks.entry(m).or_default().push(e);
+            }
+        }
+        all.push(lanes);
+    }
+    let mut groups: Vec<(usize, usize, String, Mark)> = Vec::new();
+    for (i, lanes) in all.iter().enumerate() {
+        for (name, lane) in lanes {
+            groups.extend(lane.marks.iter().map(|(m, es)| (es.len(), i, (*name).to_string(), *m)));
+        }
+    }
+    groups.sort();
+    let mut left = MARK_BUDGET;
+    for (n, i, name, m) in groups {
+        if n > left {
+            break;
+        }
+        left -= n;
+        if let Some(lane) = all.get_mut(i).and_then(|l| l.get_mut(name.as_str())) {
+            lane.single.insert(m);
+        }
+    }
+    all
 }
 
 /// Height of an alert's lane.
@@ -228,8 +277,8 @@ pub(crate) fn draw(from_ms: u64, to_ms: u64, ledgers: &[LedgerPicture<'_>], aler
     if let Some(h) = alerts {
         y = alert_lanes(&mut body, s, y, h);
     }
+    let mut lanes = lanes_of(s, ledgers).into_iter();
     for info in ledgers {
-        let entries = info.entries;
         // The ledger's lane: its name and checkpoints.
         let _ = write!(
             body,
@@ -237,36 +286,9 @@ pub(crate) fn draw(from_ms: u64, to_ms: u64, ledgers: &[LedgerPicture<'_>], aler
             y + 13.0,
             name = esc(info.name)
         );
-        for c in info.checkpoints.iter().filter(|c| c.time_ms >= s.from && c.time_ms < s.to) {
-            let x = s.x(c.time_ms);
-            let _ = write!(
-                body,
-                r##"<line class="checkpoint" data-t="{t}" data-seq="{seq}" x1="{x:.1}" y1="{:.1}" x2="{x:.1}" y2="{:.1}" stroke="#2b8a3e" stroke-width="2"><title>checkpoint binding seq 1..{seq} at {time} (written by the {by})&#10;head {head}</title></line>"##,
-                y + 3.0,
-                y + CHECKPOINT_LANE - 3.0,
-                t = c.time_ms,
-                seq = c.seq,
-                time = format_millis(c.time_ms),
-                by = esc(&c.written_by),
-                head = esc(&c.head)
-            );
-        }
+        checkpoints(&mut body, s, y, info.checkpoints);
         y += CHECKPOINT_LANE;
-        let mut lanes: BTreeMap<&str, Lane<'_>> = BTreeMap::new();
-        for g in info.gaps {
-            lanes.entry(&g.subsystem).or_insert_with(|| Lane { subsystem: &g.subsystem, counts: BTreeMap::new(), marks: BTreeMap::new() });
-        }
-        for e in entries.iter() {
-            let lane = lanes.entry(&e.subsystem).or_insert_with(|| Lane {
-                subsystem: &e.subsystem,
-                counts: BTreeMap::new(),
-                marks: BTreeMap::new(),
-            });
-            *lane.counts.entry(s.bucket(e.ts_millis)).or_default() += 1;
-            if let Some(m) = Mark::of(e) {
-                lane.marks.entry(m).or_default().push(e);
-            }
-        }
+        let lanes = lanes.next().unwrap_or_default();
         let most = lanes.values().flat_map(|l| l.counts.values()).copied().max().unwrap_or(1).max(1);
         for lane in lanes.values() {
             draw_lane(&mut body, s, y, lane, most, info);
@@ -289,6 +311,45 @@ pub(crate) fn draw(from_ms: u64, to_ms: u64, ledgers: &[LedgerPicture<'_>], aler
         r##"<rect id="timeline-selection" x="{LEFT:.1}" y="0" width="0" height="{height:.0}" fill="#3b7ddd" fill-opacity="0.12" visibility="hidden"/></svg>"##
     );
     out
+}
+
+/// A ledger's checkpoints in the window: a tick each, or one per bucket when there are more
+/// than buckets.
+fn checkpoints(out: &mut String, s: Scale, y: f64, all: &[CheckpointInfo]) {
+    let inside: Vec<&CheckpointInfo> = all.iter().filter(|c| c.time_ms >= s.from && c.time_ms < s.to).collect();
+    let (y1, y2) = (y + 3.0, y + CHECKPOINT_LANE - 3.0);
+    if inside.len() as u64 <= BUCKETS {
+        for c in inside {
+            let x = s.x(c.time_ms);
+            let _ = write!(
+                out,
+                r##"<line class="checkpoint" data-t="{t}" data-seq="{seq}" x1="{x:.1}" y1="{y1:.1}" x2="{x:.1}" y2="{y2:.1}" stroke="#2b8a3e" stroke-width="2"><title>checkpoint binding seq 1..{seq} at {time} (written by the {by})&#10;head {head}</title></line>"##,
+                t = c.time_ms,
+                seq = c.seq,
+                time = format_millis(c.time_ms),
+                by = esc(&c.written_by),
+                head = esc(&c.head)
+            );
+        }
+        return;
+    }
+    let mut per: BTreeMap<u64, (u64, &CheckpointInfo)> = BTreeMap::new();
+    for c in inside {
+        let slot = per.entry(s.bucket(c.time_ms)).or_insert((0, c));
+        slot.0 += 1;
+        slot.1 = c;
+    }
+    for (b, (n, last)) in per {
+        let (start, end) = (s.bucket_start(b), s.bucket_start(b + 1));
+        let x = s.x(start) + Scale::bucket_width() / 2.0;
+        let _ = write!(
+            out,
+            r##"<line class="checkpoint many" data-from="{start}" data-to="{end}" data-count="{n}" data-seq="{seq}" x1="{x:.1}" y1="{y1:.1}" x2="{x:.1}" y2="{y2:.1}" stroke="#2b8a3e" stroke-width="2"><title>{n} checkpoint(s) from {} to {}; the last binds seq 1..{seq}</title></line>"##,
+            format_millis(start),
+            format_millis(end),
+            seq = last.seq
+        );
+    }
 }
 
 /// The alerts' lanes from `y`: one per alert, its pending and firing intervals; returns
@@ -392,7 +453,7 @@ fn draw_lane(out: &mut String, s: Scale, y: f64, lane: &Lane<'_>, most: u64, inf
             Mark::Denial => ("#e8590c", 9.0),
             Mark::Version => ("#7048e8", 16.0),
         };
-        if entries.len() <= MAX_MARKS {
+        if lane.single.contains(&kind) {
             for e in entries {
                 let x = s.x(e.ts_millis);
                 let _ = write!(
@@ -414,15 +475,15 @@ fn draw_lane(out: &mut String, s: Scale, y: f64, lane: &Lane<'_>, most: u64, inf
                 let (start, end) = (s.bucket_start(b), s.bucket_start(b + 1));
                 let _ = write!(
                     out,
-                    r#"<rect class="mark {class} many" data-seq="{seq}" data-from="{start}" data-to="{end}" data-count="{n}" x="{:.1}" y="{:.1}" width="{w:.2}" height="10" fill="{color}"><title>{n} {plural} from {} to {}; the first: {title}</title></rect>"#,
+                    r#"<rect class="mark {class} many" data-seq="{seq}" data-from="{start}" data-to="{end}" data-count="{n}" x="{:.1}" y="{:.1}" width="{w:.2}" height="10" fill="{color}"><title>{n} {plural} from {} to {}; the first: seq {seq} at {}</title></rect>"#,
                     s.x(start),
                     y + top,
                     format_millis(start),
                     format_millis(end),
+                    format_millis(first.ts_millis),
                     class = kind.class(),
                     plural = kind.plural(),
-                    seq = first.seq,
-                    title = esc(&entry_title(first))
+                    seq = first.seq
                 );
             }
         }
@@ -545,7 +606,7 @@ mod tests {
 
     #[test]
     fn beyond_the_mark_limit_violations_are_drawn_per_bucket_with_their_count() {
-        let n = MAX_MARKS as u64 + 100;
+        let n = MARK_BUDGET as u64 + 100;
         let entries: Vec<Entry> = (1..=n).map(|i| entry(i, i * 300_000 / (n + 1), "billing", "violation", "violated")).collect();
         let svg = five_minutes(&entries, &[], &[]);
         assert!(!svg.contains(r#"<path class="mark violation""#));
@@ -555,6 +616,32 @@ mod tests {
             .sum();
         assert_eq!(counted, n);
         assert!(svg.matches(r#"class="mark violation many""#).count() <= BUCKETS as usize);
+    }
+
+    #[test]
+    fn one_mark_per_entry_within_the_budget_for_the_fewest_and_checkpoints_per_bucket_beyond_the_buckets() {
+        // Three lanes of denials: 100, 300 and 500. The budget (600) takes 100 and 300 one by one.
+        let mut entries = Vec::new();
+        for (sub, n) in [("a", 100u64), ("b", 300), ("c", 500)] {
+            let base = entries.len() as u64;
+            entries.extend((0..n).map(|i| entry(base + i + 1, i * 500, sub, "charge", "denied")));
+        }
+        entries.sort_by_key(|e| e.ts_millis);
+        let checkpoints: Vec<CheckpointInfo> =
+            (0..1000u64).map(|i| CheckpointInfo { seq: i + 1, time_ms: i * 300, head: "ab".into(), written_by: "ledger".into() }).collect();
+        let svg = five_minutes(&entries, &[], &checkpoints);
+        assert_eq!(svg.matches(r#"<path class="mark denial""#).count(), 400);
+        let many: u64 = svg
+            .match_indices(r#"class="mark denial many""#)
+            .map(|(i, _)| attr(&svg[i..], "many", "data-count").parse::<u64>().unwrap())
+            .sum();
+        assert_eq!(many, 500);
+        assert_eq!(svg.matches(r#"<line class="checkpoint many""#).count(), BUCKETS as usize);
+        let ticks: u64 = svg
+            .match_indices(r#"class="checkpoint many""#)
+            .map(|(i, _)| attr(&svg[i..], "many", "data-count").parse::<u64>().unwrap())
+            .sum();
+        assert_eq!(ticks, 1000);
     }
 
     #[test]
