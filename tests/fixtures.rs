@@ -148,12 +148,15 @@ fn generated_artifacts_of_the_bundled_specs_are_pinned() {
             let text = String::from_utf8(a.contents.clone()).unwrap();
             let name = if a.path.ends_with(".rules.yml") {
                 format!("prometheus@{}", spec.name)
-            } else if a.path.ends_with(".test.yml") {
-                format!("promtool-test@{}", spec.name)
+            } else if let Some(file) = a.path.strip_suffix(".test.yml") {
+                // `<spec>`, or `<spec>.slo_<interval>` for an SLO test file.
+                format!("promtool-test@{}", file.trim_start_matches("prometheus/"))
             } else if let Some(d) = a.path.strip_prefix("grafana/") {
                 format!("grafana@{}", d.trim_end_matches(".json"))
             } else if a.path.ends_with(".manifest.json") {
                 format!("bundles@{}", spec.name)
+            } else if a.path.starts_with("alertmanager/") {
+                format!("alertmanager@{}", spec.name)
             } else {
                 continue;
             };

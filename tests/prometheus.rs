@@ -19,6 +19,16 @@ fn write(spec: &Spec, dir: &Path) {
     }
 }
 
+/// The names of a spec's promtool test files: `<spec>.test.yml`, then its SLO files.
+fn test_files(spec: &Spec) -> Vec<String> {
+    prometheus::emit(spec)
+        .unwrap()
+        .into_iter()
+        .map(|a| a.path.trim_start_matches("prometheus/").to_string())
+        .filter(|p| p.ends_with(".test.yml"))
+        .collect()
+}
+
 fn promtool(dir: &Path, args: &[&str]) -> (bool, String) {
     let out = Command::new(require_tool("promtool")).args(args).current_dir(dir).output().unwrap();
     (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
@@ -71,8 +81,10 @@ fn generated_tests_pass(which: fn(&Spec) -> bool) {
     for spec in specs {
         let dir = tempfile::tempdir().unwrap();
         write(&spec, dir.path());
-        let (ok, out) = promtool(dir.path(), &["test", "rules", &format!("{}.test.yml", spec.name)]);
-        assert!(ok, "{}: promtool test rules failed:\n{out}", spec.name);
+        for file in test_files(&spec) {
+            let (ok, out) = promtool(dir.path(), &["test", "rules", &file]);
+            assert!(ok, "{}: promtool test rules {file} failed:\n{out}", spec.name);
+        }
     }
 }
 
@@ -83,10 +95,10 @@ fn every_alert_and_recording_rule_has_a_test() {
     for spec in compiled_specs() {
         let artifacts = prometheus::emit(&spec).unwrap();
         let rules: serde_norway::Value = serde_norway::from_slice(&artifacts[0].contents).unwrap();
-        let tests: serde_norway::Value = serde_norway::from_slice(&artifacts[1].contents).unwrap();
+        let test_files: Vec<serde_norway::Value> = artifacts[1..].iter().map(|a| serde_norway::from_slice(&a.contents).unwrap()).collect();
         let mut fired = Vec::new();
         let mut expr_tested = String::new();
-        for t in tests["tests"].as_sequence().unwrap() {
+        for t in test_files.iter().flat_map(|f| f["tests"].as_sequence().unwrap()) {
             for a in t["alert_rule_test"].as_sequence().into_iter().flatten() {
                 for e in a["exp_alerts"].as_sequence().unwrap() {
                     fired.push((a["alertname"].as_str().unwrap().to_string(), serde_norway::to_string(&e["exp_labels"]).unwrap()));
@@ -161,14 +173,28 @@ fn mutations_are_caught(which: fn(&Spec) -> bool, at_least: usize) {
                         rule["expr"] = serde_norway::Value::String(m.expr.clone());
                         rule["for"] = serde_norway::Value::String(m.for_.to_string());
                         std::fs::write(&rules_file, serde_norway::to_string(&rules).unwrap()).unwrap();
-                        // Only this alert's own test groups: they are the ones that must notice.
-                        let tests_file = dir.path().join(format!("{}.test.yml", spec.name));
-                        let mut tests: serde_norway::Value = serde_norway::from_slice(&std::fs::read(&tests_file).unwrap()).unwrap();
+                        // Only this alert's own test groups (in whichever test files hold them):
+                        // they are the ones that must notice.
                         let prefix = format!("{} ", prefix);
-                        tests["tests"].as_sequence_mut().unwrap().retain(|t| t["name"].as_str().is_some_and(|n| n.starts_with(&prefix)));
-                        assert!(!tests["tests"].as_sequence().unwrap().is_empty(), "no test groups named {prefix}");
-                        std::fs::write(&tests_file, serde_norway::to_string(&tests).unwrap()).unwrap();
-                        let (ok, out) = promtool(dir.path(), &["test", "rules", &format!("{}.test.yml", spec.name)]);
+                        let mut outputs = Vec::new();
+                        let mut ok = true;
+                        for file in test_files(spec) {
+                            let tests_file = dir.path().join(&file);
+                            let mut tests: serde_norway::Value = serde_norway::from_slice(&std::fs::read(&tests_file).unwrap()).unwrap();
+                            tests["tests"]
+                                .as_sequence_mut()
+                                .unwrap()
+                                .retain(|t| t["name"].as_str().is_some_and(|n| n.starts_with(&prefix)));
+                            if tests["tests"].as_sequence().unwrap().is_empty() {
+                                continue;
+                            }
+                            std::fs::write(&tests_file, serde_norway::to_string(&tests).unwrap()).unwrap();
+                            let (passed, out) = promtool(dir.path(), &["test", "rules", &file]);
+                            ok &= passed;
+                            outputs.push(out);
+                        }
+                        assert!(!outputs.is_empty(), "no test groups named {prefix}");
+                        let out = outputs.join("\n");
                         if ok || !out.contains(alert.as_str()) {
                             survived.push(format!(
                                 "{}: {prefix}: {} ({}):\n{out}",
@@ -191,9 +217,11 @@ fn mutations_are_caught(which: fn(&Spec) -> bool, at_least: usize) {
 fn the_committed_test_files_name_their_rules_file() {
     for spec in compiled_specs() {
         let artifacts = prometheus::emit(&spec).unwrap();
-        let tests = String::from_utf8(artifacts[1].contents.clone()).unwrap();
-        assert!(tests.contains(&format!("- {}.rules.yml", spec.name)), "{tests}");
         assert_eq!(artifacts[1].path, promtool::tests_path(&spec));
+        for a in &artifacts[1..] {
+            let tests = String::from_utf8(a.contents.clone()).unwrap();
+            assert!(tests.contains(&format!("- {}.rules.yml", spec.name)), "{}: {tests}", a.path);
+        }
     }
 }
 
@@ -241,4 +269,34 @@ fn evidence_and_integrity_alerts_fire_when_their_series_vanish() {
         }
     }
     assert!(seen >= 9, "only {seen} absence-aware alerts");
+}
+
+/// The mutation check covers what makes a burn-rate tier: its factor (the threshold) and both
+/// its windows, each doubled and halved; and each tier's test groups live in one SLO test file.
+#[test]
+fn every_burn_tier_is_mutated_in_its_factor_and_both_windows() {
+    let mut tiers = 0;
+    for spec in compiled_specs() {
+        let artifacts = prometheus::emit(&spec).unwrap();
+        for r in plan(&spec).groups.iter().flat_map(|g| g.rules.iter()) {
+            let RulePlan::Alert(a) = r else { continue };
+            if a.burn().is_none() {
+                continue;
+            }
+            tiers += 1;
+            let what: Vec<String> = a.mutations().into_iter().map(|m| m.what).collect();
+            for kind in ["threshold", "long window", "short window"] {
+                assert_eq!(what.iter().filter(|w| w.starts_with(kind)).count(), 2, "{}: {}: {what:?}", spec.name, promtool::describe(a));
+            }
+            let prefix = format!("{} ", promtool::describe(a));
+            let holding: Vec<&str> = artifacts
+                .iter()
+                .filter(|f| String::from_utf8_lossy(&f.contents).contains(&format!("name: {prefix}")))
+                .map(|f| f.path.as_str())
+                .collect();
+            assert_eq!(holding.len(), 1, "{}: {prefix}: {holding:?}", spec.name);
+            assert!(holding[0].contains(".slo_"), "{holding:?}");
+        }
+    }
+    assert!(tiers >= 10, "only {tiers} burn-rate tiers");
 }

@@ -21,6 +21,7 @@ command -v chromium >/dev/null || apt_install chromium
 command -v unzip >/dev/null || apt_install unzip
 # the rate limits' Redis backend tests (runtime/tests/limiter_redis.rs) start their own server
 command -v redis-server >/dev/null || apt_install redis-server
+command -v amtool >/dev/null && command -v prometheus-alertmanager >/dev/null || apt_install prometheus-alertmanager
 python3 -c 'import jsonschema' 2>/dev/null || apt_install python3 python3-jsonschema
 if [ ! -x tests/grafana/node_modules/.bin/tsc ] || [ tests/grafana/package-lock.json -nt tests/grafana/node_modules/.package-lock.json ]; then
   (cd tests/grafana && npm ci --no-audit --no-fund --loglevel=error)

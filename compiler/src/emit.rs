@@ -2,11 +2,12 @@
 //! `generated/`; they run in the order listed in [`EMITTERS`].
 //!
 //! The emitters: [`ir_json`], [`prometheus`] (rules, and their tests through [`promtool`]),
-//! [`grafana`], [`bundle`]. What they share has its own module: [`promql`] (how PromQL text
+//! [`grafana`], [`bundle`], [`alertmanager`]. What they share has its own module: [`promql`] (how PromQL text
 //! is written) and [`plan`] (the alerts and recording rules of a spec, which the rules and
 //! their tests are both made from). Nothing imports back up this list: `promql` ← `plan` ←
 //! `promtool` ← `prometheus`, and `promql` ← `grafana`.
 
+pub mod alertmanager;
 pub mod bundle;
 pub mod grafana;
 pub mod ir_json;
@@ -69,7 +70,7 @@ pub struct Emitter {
 const PROMETHEUS: &str = "prometheus";
 
 /// Every emitter, in the order they run.
-pub const EMITTERS: &[Emitter] = &[ir_json::EMITTER, prometheus::EMITTER, grafana::EMITTER, bundle::EMITTER];
+pub const EMITTERS: &[Emitter] = &[ir_json::EMITTER, prometheus::EMITTER, grafana::EMITTER, bundle::EMITTER, alertmanager::EMITTER];
 
 /// `doc` as pretty-printed JSON with a final newline: the bytes of a JSON artifact.
 pub(crate) fn json_artifact(emitter: &'static str, path: String, doc: &impl serde::Serialize) -> Result<Artifact, EmitError> {

@@ -5,7 +5,7 @@ use std::fmt::Write;
 use crate::ir::ConstructKind;
 
 /// A valid single-file spec named `name` with `constructs` constructs: ledgers, invariants,
-/// rate limits, thresholds and versioned stores in rotation, one bundle and one dashboard.
+/// rate limits, thresholds, SLOs and versioned stores in rotation, one bundle and one dashboard.
 /// Each construct is written as the bundled specs are, with a `doc` line, so the byte
 /// count per construct (about 220) is close to theirs (about 280).
 pub fn spec(name: &str, constructs: usize) -> String {
@@ -56,7 +56,9 @@ enum Place {
 fn place(kind: ConstructKind) -> Place {
     match kind {
         ConstructKind::Ledger => Place::Lead,
-        ConstructKind::Invariant | ConstructKind::RateLimit | ConstructKind::Threshold | ConstructKind::Versioned => Place::Rotation,
+        ConstructKind::Invariant | ConstructKind::RateLimit | ConstructKind::Threshold | ConstructKind::Slo | ConstructKind::Versioned => {
+            Place::Rotation
+        }
         ConstructKind::Bundle | ConstructKind::Dashboard => Place::End,
     }
 }
@@ -95,6 +97,21 @@ fn construct(s: &mut String, kind: ConstructKind, i: usize, ledgers: usize) -> O
                 "\nthreshold errors_{i} {{\n  doc  = \"share of 5xx responses of service {i}\"\n  expr = `sum(rate(http_requests_total{{job=\"svc_{i}\",code=~\"5..\"}}[5m])) / sum(rate(http_requests_total{{job=\"svc_{i}\"}}[5m]))`\n  unit = percentunit\n  warn     when > 0.01 for 10m\n  critical when > 0.05 for 2m severity P0\n}}\n"
             );
             Some(format!("errors_{i}"))
+        }
+        // Events and latency SLOs in turn, grouped by tenant.
+        ConstructKind::Slo if i.is_multiple_of(2) => {
+            let _ = write!(
+                s,
+                "\nslo availability_{i} {{\n  doc       = \"requests of service {i} that do not fail\"\n  objective = 99.9%\n  period    = 30d\n  total     = `http_requests_total{{job=\"svc_{i}\"}}`\n  bad       = `http_requests_total{{job=\"svc_{i}\",code=~\"5..\"}}`\n  by        = [tenant]\n}}\n"
+            );
+            Some(format!("availability_{i}"))
+        }
+        ConstructKind::Slo => {
+            let _ = write!(
+                s,
+                "\nslo latency_{i} {{\n  doc       = \"requests of service {i} served within 300ms\"\n  objective = 99%\n  period    = 28d\n  latency   = `http_request_duration_seconds{{job=\"svc_{i}\"}}`\n  le        = 300ms\n  buckets   = [50ms, 100ms, 300ms, 1s]\n}}\n"
+            );
+            Some(format!("latency_{i}"))
         }
         ConstructKind::Versioned => {
             let _ = write!(

@@ -41,6 +41,14 @@ pub mod label {
     pub const REASON: &str = "reason";
     /// A witness of a ledger's signed checkpoints: the name of its cosignature verifier key.
     pub const WITNESS: &str = "witness";
+    /// An SLO burn-rate alert's tier: `1` for the fastest burn, counting up to the slowest (on alerts).
+    pub const BURN_TIER: &str = "burn_tier";
+    /// An SLO burn-rate alert's long window, e.g. `1h` (on alerts).
+    pub const LONG_WINDOW: &str = "long_window";
+    /// An SLO burn-rate alert's short window, e.g. `5m` (on alerts).
+    pub const SHORT_WINDOW: &str = "short_window";
+    /// An SLO's name on its recording rules (the error ratio, burn rates, budget).
+    pub const SLO: &str = "slo";
 }
 
 /// Values of [`label::REASON`] on [`metric::RATE_LIMIT_BACKEND_ERRORS`]: why a shared
@@ -137,7 +145,7 @@ pub mod rate_limit {
 }
 
 /// Labels that pip sets itself; a spec's `labels { ... }` may not use them.
-pub const RESERVED_LABELS: [&str; 17] = [
+pub const RESERVED_LABELS: [&str; 21] = [
     label::SPEC,
     label::CONSTRUCT,
     label::KIND,
@@ -153,6 +161,10 @@ pub const RESERVED_LABELS: [&str; 17] = [
     label::OUTCOME,
     label::CLASS,
     label::REASON,
+    label::BURN_TIER,
+    label::LONG_WINDOW,
+    label::SHORT_WINDOW,
+    label::SLO,
     "alertname",
     "job",
 ];
@@ -380,6 +392,25 @@ pub mod record {
     /// Rollback mismatches of a versioned store over 5 minutes.
     pub const ROLLBACK_MISMATCHES: &str = "pip:versioned_rollback_mismatches:increase5m";
 
+    /// An SLO's remaining error budget over its period: `1 − error ratio over the period / (1 −
+    /// objective)`; 1 with no traffic, below 0 once the budget is overspent. Labels `spec`, `slo`
+    /// and the SLO's grouping labels.
+    pub const SLO_BUDGET_REMAINING: &str = "pip:slo_error_budget:remaining_ratio";
+
+    /// An SLO's error ratio (bad events / all events) over `window` (`5m`, `1h`, `30d`, ... as
+    /// Prometheus writes durations): `pip:slo_errors:ratio_rate<window>`. Labels `spec`, `slo` and
+    /// the SLO's grouping labels; no sample while there is no traffic (never NaN).
+    pub fn slo_error_ratio(window: &str) -> String {
+        format!("pip:slo_errors:ratio_rate{window}")
+    }
+
+    /// An SLO's burn rate over `window`: its error ratio there divided by the error budget (1 =
+    /// spending the budget exactly over the period): `pip:slo_burn_rate:rate<window>`. Same labels
+    /// as [`slo_error_ratio`].
+    pub fn slo_burn_rate(window: &str) -> String {
+        format!("pip:slo_burn_rate:rate{window}")
+    }
+
     /// The default recording rule of a threshold: `pip:<spec>:<threshold>`.
     pub fn threshold(spec: &str, threshold: &str) -> String {
         format!("pip:{spec}:{threshold}")
@@ -406,6 +437,12 @@ pub mod alert {
     pub const LEDGER_WITNESS_SILENT: &str = "PipLedgerWitnessSilent";
     /// A rollback did not reproduce the recorded version.
     pub const ROLLBACK_MISMATCH: &str = "PipRollbackMismatch";
+    /// An SLO's error budget burns too fast over one tier's long and short windows (the tier in
+    /// `burn_tier`, its windows in `long_window` and `short_window`).
+    pub const SLO_BURN_RATE: &str = "PipSloBurnRate";
+    /// A latency SLO's histogram has `_count` series but no bucket at its `le`: the SLI cannot be
+    /// computed (the bucket boundaries changed, or `le` is written differently by the client).
+    pub const SLO_BUCKET_MISSING: &str = "PipSloBucketMissing";
 }
 
 /// Loki, where services ship ledger events as JSON log lines for dashboards to show.

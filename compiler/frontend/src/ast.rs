@@ -103,6 +103,17 @@ pub enum StatementKind {
     },
     /// `warn when > 0.01 for 10m severity P2`, `alert when rejected_ratio > 0.05 for 5m`.
     Condition(Condition),
+    /// `burn 14.4x over 1h and 5m [severity P0]` (an slo's burn-rate alert tier).
+    Burn {
+        /// The value after `burn`, checked to be a factor such as `14.4x`.
+        factor: Value,
+        /// The value after `over`: the long window, checked to be a duration.
+        long: Value,
+        /// The value after `and`: the short window, checked to be a duration.
+        short: Value,
+        /// `severity <P0..P3>` of the tier's alert, if written.
+        severity: Option<Value>,
+    },
     /// `include ledger audit, specs, ...`.
     Include(Vec<IncludeItem>),
     /// `row "title" { a, b }`.
@@ -210,6 +221,10 @@ pub enum ValueKind {
         /// The part after `per`: a number, quantity or name (checked to be a duration).
         per: Box<Value>,
     },
+    /// A percentage such as `99.9%`, as written (with its `%`).
+    Percent(String),
+    /// `[a, b, c]`: a bracketed list of values (possibly empty).
+    List(Vec<Value>),
     /// A double-quoted string literal, still escaped.
     Str(Str),
     /// A PromQL expression between backticks (without them).
@@ -232,6 +247,8 @@ impl ValueKind {
             ValueKind::Number(_) => "a number",
             ValueKind::Quantity(q) => crate::units::describe_quantity(q),
             ValueKind::Rate { .. } => "a rate",
+            ValueKind::Percent(_) => "a percentage",
+            ValueKind::List(_) => "a list",
             ValueKind::Str(_) => "a string",
             ValueKind::Promql(_) => "a PromQL expression",
             ValueKind::Call { .. } => "a function call",

@@ -171,11 +171,17 @@ fn check_spec(cx: &mut Cx<'_>, name: &str, members: &[Member<'_>]) -> Option<ir:
                 cx,
                 "spec",
                 s,
-                "`owner`, `runbook`, `doc`, `evidence_values`, `labels { ... }` and `severity P0 { ... }` overrides",
+                "`owner`, `runbook`, `doc`, `evidence_values`, `receiver`, `page_receiver`, `labels { ... }` and `severity P0 { ... }` overrides",
             ),
         }
     }
-    let settings = Settings::collect(cx, "spec", header.name.span, &["owner", "runbook", "doc", "evidence_values"], assigns);
+    let settings = Settings::collect(
+        cx,
+        "spec",
+        header.name.span,
+        &["owner", "runbook", "doc", "evidence_values", "receiver", "page_receiver"],
+        assigns,
+    );
     let owner = settings.require(cx, "spec", name, "owner", "\"team-name\"").and_then(|v| values::nonempty_string(cx, v, "the owner"));
     let runbook = settings.require(cx, "spec", name, "runbook", "\"https://runbooks.example.com/...\"").and_then(|v| values::url(cx, v));
     if let Some(v) = settings.get("doc") {
@@ -186,15 +192,16 @@ fn check_spec(cx: &mut Cx<'_>, name: &str, members: &[Member<'_>]) -> Option<ir:
         Some(v) => values::evidence_values(cx, v),
     };
     let severities = severity_overrides(cx, &overrides);
+    let routing = routing(cx, &settings, owner.as_deref(), settings.get("owner"));
     let labels = labels.map(|l| spec_labels(cx, l)).unwrap_or_default();
 
     let items: Vec<&Item> = members.iter().flat_map(|m| m.items.iter()).collect();
     // The constructs are checked even when the header has errors, so that one run reports
     // every error (their default runbook only matters when the spec is valid).
     let body = constructs::check_items(cx, name, &items, runbook.as_deref().unwrap_or_default(), evidence_values.unwrap_or_default());
-    let (owner, runbook, version, body, _) = (owner?, runbook?, version?, body?, evidence_values?);
+    let (owner, runbook, version, body, _, routing) = (owner?, runbook?, version?, body?, evidence_values?, routing?);
     let provenance = provenance(cx, members);
-    let constructs::Body { ledgers, invariants, rate_limits, thresholds, versioned, bundles, dashboards } = body;
+    let constructs::Body { ledgers, invariants, rate_limits, thresholds, slos, versioned, bundles, dashboards } = body;
     Some(ir::Spec {
         name: name.to_string(),
         version,
@@ -203,11 +210,13 @@ fn check_spec(cx: &mut Cx<'_>, name: &str, members: &[Member<'_>]) -> Option<ir:
         source: cx.src(header.name.span),
         provenance,
         severities,
+        routing,
         labels,
         ledgers,
         invariants,
         rate_limits,
         thresholds,
+        slos,
         versioned,
         bundles,
         dashboards,
@@ -240,7 +249,7 @@ fn severity_overrides(cx: &mut Cx<'_>, overrides: &[(&ast::Ident, &Vec<ast::Assi
             continue;
         }
         seen.push((s, sev.span));
-        let set = Settings::collect(cx, &format!("severity {s}"), sev.span, &["level", "respond", "page"], settings.iter());
+        let set = Settings::collect(cx, &format!("severity {s}"), sev.span, &["level", "respond", "page", "receiver"], settings.iter());
         let Some(policy) = policies.iter_mut().find(|p| p.severity == s) else { continue };
         policy.overridden = true;
         if let Some(v) = set.get("level")
@@ -260,8 +269,111 @@ fn severity_overrides(cx: &mut Cx<'_>, overrides: &[(&ast::Ident, &Vec<ast::Assi
         {
             policy.page = b;
         }
+        if let Some(v) = set.get("receiver") {
+            policy.receiver = receiver_name(cx, v);
+        }
     }
     policies
+}
+
+/// The spec's [`ir::Routing`]: `receiver` (else the owner) and `page_receiver` (else
+/// `<receiver>-page`), each a valid receiver name; `None` after an error, or without an owner
+/// to derive from. `owner_value` is where the owner is written, for the error when a derived
+/// name is not valid.
+fn routing(cx: &mut Cx<'_>, settings: &Settings<'_>, owner: Option<&str>, owner_value: Option<&ast::Value>) -> Option<ir::Routing> {
+    // Both settings are checked before either error returns, so one run reports both.
+    let given = settings.get("receiver").map(|v| receiver_name(cx, v));
+    let given_page = settings.get("page_receiver").map(|v| receiver_name(cx, v));
+    let receiver = match given {
+        Some(r) => r?,
+        // No owner: its own error is reported.
+        None => {
+            let owner = owner?;
+            if ir::is_valid_receiver(owner) {
+                owner.to_string()
+            } else {
+                if let Some(v) = owner_value {
+                    let help = format!(
+                        "name the receiver of the spec's alerts: `receiver = \"{}\"` in the spec block (ASCII letters, digits and `. _ - : / @`)",
+                        suggest_receiver(owner)
+                    );
+                    // The owner is shown as text, never as terminal control sequences.
+                    let message = format!("the owner `{}` cannot name an Alertmanager receiver", owner.escape_debug());
+                    cx.push(
+                        Diagnostic::error(Code::InvalidReceiver, v.span, message)
+                            .label("the spec's alerts would go to a receiver of this name")
+                            .help(help),
+                    );
+                }
+                return None;
+            }
+        }
+    };
+    let page_receiver = match given_page {
+        Some(r) => r?,
+        None => {
+            let derived = format!("{receiver}{}", ir::PAGE_RECEIVER_SUFFIX);
+            if !ir::is_valid_receiver(&derived) {
+                if let Some(v) = settings.get("receiver").or(owner_value) {
+                    cx.push(
+                        Diagnostic::error(
+                            Code::InvalidReceiver,
+                            v.span,
+                            format!("the page receiver `{derived}` derived from this name is too long"),
+                        )
+                        .label(format!("paging alerts would go to `{derived}`"))
+                        .help(format!("name it: `page_receiver = \"...\"` in the spec block (at most {} bytes)", ir::MAX_RECEIVER_LEN)),
+                    );
+                }
+                return None;
+            }
+            derived
+        }
+    };
+    Some(ir::Routing { receiver, page_receiver })
+}
+
+/// A receiver name (`receiver = "payments-pager"`): a string [`ir::is_valid_receiver`] accepts.
+fn receiver_name(cx: &mut Cx<'_>, v: &ast::Value) -> Option<String> {
+    let name = values::nonempty_string(cx, v, "the receiver name")?;
+    if ir::is_valid_receiver(&name) {
+        return Some(name);
+    }
+    let why = if name.len() > ir::MAX_RECEIVER_LEN {
+        format!("longer than {} bytes", ir::MAX_RECEIVER_LEN)
+    } else if let Some(first) = name.chars().next().filter(|c| !c.is_ascii_alphanumeric()) {
+        format!("starts with {}", describe_char(first))
+    } else {
+        let bad = name.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | ':' | '/' | '@')));
+        format!("holds {}", bad.map_or_else(|| "a character receiver names do not".to_string(), describe_char))
+    };
+    cx.push(
+        Diagnostic::error(Code::InvalidReceiver, v.span, format!("`{}` is not a valid receiver name", name.escape_debug()))
+            .label(why)
+            .help(format!(
+                "receiver names start with an ASCII letter or digit and hold only letters, digits and `. _ - : / @`, e.g. `{}`",
+                suggest_receiver(&name)
+            )),
+    );
+    None
+}
+
+/// A character as a label says it: `` `#` ``, or "a space".
+fn describe_char(c: char) -> String {
+    if c == ' ' { "a space".to_string() } else { format!("`{}`", c.escape_default()) }
+}
+
+/// A valid receiver name close to `text`: other characters as `-`, runs of `-` merged, trimmed.
+fn suggest_receiver(text: &str) -> String {
+    let mut out = String::new();
+    for c in text.chars() {
+        let c = if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | ':' | '/' | '@') { c } else { '-' };
+        if !(c == '-' && (out.is_empty() || out.ends_with('-'))) {
+            out.push(c);
+        }
+    }
+    let trimmed: String = out.trim_end_matches('-').chars().take(ir::MAX_RECEIVER_LEN).collect();
+    if trimmed.is_empty() || !ir::is_valid_receiver(&trimmed) { "team-oncall".to_string() } else { trimmed }
 }
 
 fn spec_labels(cx: &mut Cx<'_>, assigns: &[ast::Assign]) -> BTreeMap<String, String> {

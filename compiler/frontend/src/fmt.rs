@@ -241,9 +241,16 @@ impl<'a> Formatter<'a> {
         if !elements.get(i).is_some_and(is_assign) {
             return 0;
         }
+        // A line comment inside a setting (e.g. in a multi-line list) is printed on its own line
+        // before it, so it ends the group as an own-line comment does: otherwise the next
+        // formatting would align differently.
+        let own_line_comment = |inner: &[usize]| inner.iter().any(|ci| self.comments.get(*ci).is_some_and(|c| c.text.starts_with("//")));
         let joined = |a: &Element<'a>, b: &Element<'a>| match (a, b) {
-            (Element::Node(x, _), Element::Node(y, _)) => {
-                x.assign_key_len().is_some() && y.assign_key_len().is_some() && !self.blank_between(x.end(), y.start())
+            (Element::Node(x, _), Element::Node(y, inner)) => {
+                x.assign_key_len().is_some()
+                    && y.assign_key_len().is_some()
+                    && !self.blank_between(x.end(), y.start())
+                    && !own_line_comment(inner)
             }
             _ => false,
         };
@@ -358,6 +365,13 @@ impl<'a> Formatter<'a> {
                     self.out.push_str(&value(sv));
                 }
             }
+            StatementKind::Burn { factor, long, short, severity } => {
+                self.out.push_str(&format!("burn {} over {} and {}", value(factor), value(long), value(short)));
+                if let Some(sv) = severity {
+                    self.out.push_str(" severity ");
+                    self.out.push_str(&value(sv));
+                }
+            }
             StatementKind::Include(items) => {
                 let parts: Vec<String> = items
                     .iter()
@@ -406,7 +420,11 @@ impl<'a> Formatter<'a> {
 /// A value as it is printed (its source form).
 fn value(v: &Value) -> String {
     match &v.kind {
-        ValueKind::Number(n) | ValueKind::Quantity(n) | ValueKind::Path(n) => n.clone(),
+        ValueKind::Number(n) | ValueKind::Quantity(n) | ValueKind::Percent(n) | ValueKind::Path(n) => n.clone(),
+        ValueKind::List(items) => {
+            let items: Vec<String> = items.iter().map(value).collect();
+            format!("[{}]", items.join(", "))
+        }
         ValueKind::Rate { count, per } => format!("{} per {}", value(count), value(per)),
         ValueKind::Str(s) => format!("\"{}\"", s.raw),
         ValueKind::Promql(p) => format!("`{p}`"),

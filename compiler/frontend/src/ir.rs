@@ -18,6 +18,7 @@ mod kind;
 mod ledger;
 mod rate_limit;
 mod severity;
+mod slo;
 mod threshold;
 mod versioned;
 
@@ -28,6 +29,7 @@ pub use kind::ConstructKind;
 pub use ledger::*;
 pub use rate_limit::*;
 pub use severity::*;
+pub use slo::*;
 pub use threshold::*;
 pub use versioned::*;
 
@@ -75,6 +77,9 @@ pub struct Spec {
     /// Effective policy of each severity, P0..P3 in order, with the spec's `severity Px { ... }`
     /// overrides applied.
     pub severities: Vec<SeverityPolicy>,
+    /// The Alertmanager receivers of its alerts that no `severity Px { receiver = ... }` names
+    /// (`receiver`, `page_receiver` in the spec block, or their defaults from `owner`).
+    pub routing: Routing,
     /// `labels { team = "..." }`: extra labels put on every alert; valid Prometheus label
     /// names, none of them reserved by pip.
     pub labels: BTreeMap<String, String>,
@@ -87,6 +92,8 @@ pub struct Spec {
     pub rate_limits: Vec<RateLimit>,
     /// The `threshold` constructs, in the spec's order (as [`Spec::ledgers`]).
     pub thresholds: Vec<Threshold>,
+    /// The `slo` constructs, in the spec's order (as [`Spec::ledgers`]).
+    pub slos: Vec<Slo>,
     /// The `versioned` constructs, in the spec's order (as [`Spec::ledgers`]).
     pub versioned: Vec<Versioned>,
     /// The `bundle` constructs, in the spec's order (as [`Spec::ledgers`]).
@@ -118,6 +125,7 @@ impl Spec {
             ConstructKind::Invariant => of(&self.invariants, |c| &c.name),
             ConstructKind::RateLimit => of(&self.rate_limits, |c| &c.name),
             ConstructKind::Threshold => of(&self.thresholds, |c| &c.name),
+            ConstructKind::Slo => of(&self.slos, |c| &c.name),
             ConstructKind::Versioned => of(&self.versioned, |c| &c.name),
             ConstructKind::Bundle => of(&self.bundles, |c| &c.name),
             ConstructKind::Dashboard => of(&self.dashboards, |c| &c.name),

@@ -266,6 +266,9 @@ fn describe_rule(rule: Rule) -> &'static str {
         Rule::version => "`version`",
         Rule::value | Rule::numeric | Rule::call => "a value",
         Rule::quantity => "a quantity such as `10s` or `5MiB`",
+        Rule::percent => "a percentage such as `99.9%`",
+        Rule::list => "a list `[...]`",
+        Rule::burn_stmt => "a burn-rate tier",
         Rule::number | Rule::integer | Rule::digits => "a number",
         Rule::string | Rule::string_inner => "a string",
         Rule::promql | Rule::promql_inner => "a PromQL expression in backticks",
@@ -295,6 +298,9 @@ fn describe_rule(rule: Rule) -> &'static str {
         Rule::kw_row => "`row`",
         Rule::kw_labels => "`labels`",
         Rule::kw_per => "`per`",
+        Rule::kw_burn => "`burn`",
+        Rule::kw_over => "`over`",
+        Rule::kw_and => "`and`",
         Rule::EOI => "end of file",
         _ => "more input",
     }
@@ -466,6 +472,17 @@ impl Builder {
                 StatementKind::Witness { url, key }
             }
             Rule::condition_stmt => StatementKind::Condition(self.condition(inner, span)?),
+            Rule::burn_stmt => {
+                let mut it = self.children(inner);
+                let factor = self.value(self.next(&mut it, span)?)?;
+                let long = self.value(self.next(&mut it, span)?)?;
+                let short = self.value(self.next(&mut it, span)?)?;
+                let severity = match it.next() {
+                    Some(c) => Some(self.clause(c, span)?),
+                    None => None,
+                };
+                StatementKind::Burn { factor, long, short, severity }
+            }
             Rule::include_stmt => {
                 let items = self
                     .children(inner)
@@ -572,6 +589,8 @@ impl Builder {
         let kind = match inner.as_rule() {
             Rule::number => ValueKind::Number(inner.as_str().to_string()),
             Rule::quantity => ValueKind::Quantity(inner.as_str().to_string()),
+            Rule::percent => ValueKind::Percent(inner.as_str().to_string()),
+            Rule::list => ValueKind::List(self.children(inner).map(|q| self.value(q)).collect::<R<Vec<_>>>()?),
             Rule::path => ValueKind::Path(inner.as_str().to_string()),
             Rule::string => ValueKind::Str(self.string(inner)?),
             Rule::promql => ValueKind::Promql(inner.into_inner().next().map(|q| q.as_str().to_string()).unwrap_or_default()),
@@ -618,6 +637,9 @@ fn is_keyword(rule: Rule) -> bool {
             | Rule::kw_row
             | Rule::kw_labels
             | Rule::kw_per
+            | Rule::kw_burn
+            | Rule::kw_over
+            | Rule::kw_and
             | Rule::EOI
     )
 }

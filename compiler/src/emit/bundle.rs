@@ -138,6 +138,7 @@ pub fn bundle_files(spec: &Spec, bundle: &ir::Bundle) -> Vec<BundleFile> {
             Include::Rules => {
                 files.push(BundleFile::generated(prometheus::rules_path(spec), Part::Rules));
                 files.push(BundleFile::generated(promtool::tests_path(spec), Part::Rules));
+                files.extend(promtool::slo_tests_paths(spec).into_iter().map(|p| BundleFile::generated(p, Part::Rules)));
             }
             Include::Dashboards => {
                 files.extend(grafana::dashboards(spec).iter().map(|d| BundleFile::generated(grafana::path(d), Part::Dashboards)));
@@ -248,5 +249,27 @@ mod tests {
                 "timeline.html"
             ]
         );
+    }
+
+    /// A bundle that includes the rules carries every promtool test file the build writes,
+    /// the SLO tiers' files too.
+    #[test]
+    fn a_bundle_with_rules_carries_every_test_file_of_the_spec() {
+        let text = include_str!("../../../tests/fixtures/valid/every_construct.pips");
+        let (_, c) = crate::compile_str("every_construct.pips", text);
+        assert!(!c.has_errors(), "{:?}", c.diagnostics);
+        let spec = &c.specs[0];
+        assert!(!spec.slos.is_empty());
+        let written: Vec<String> = crate::emit::emit_all(std::slice::from_ref(spec))
+            .unwrap()
+            .into_iter()
+            .map(|a| a.path)
+            .filter(|p| p.starts_with("prometheus/"))
+            .map(|p| format!("generated/{p}"))
+            .collect();
+        let bundled: Vec<String> =
+            bundle_files(spec, &spec.bundles[0]).into_iter().filter(|f| f.part == Part::Rules).map(|f| f.path).collect();
+        assert!(written.iter().any(|p| p.contains(".slo_")), "{written:?}");
+        assert_eq!(bundled, written);
     }
 }

@@ -8,9 +8,10 @@
 //! provisioned dashboard, where nothing replaces them, falls back to the default datasource of
 //! each type.
 //!
-//! Each construct kind makes its own panels (`grafana/<kind>.rs`); this module lays them
-//! out in rows and writes the dashboard around them (`grafana/panel.rs` writes each
-//! panel).
+//! Each construct kind makes its own panels (`grafana/<kind>.rs`), each linked to its
+//! construct's runbook; this module lays them out in rows below a row of the spec's alerts
+//! (`grafana/alerts.rs`, also an annotation of firing alerts) and writes the dashboard around
+//! them (`grafana/panel.rs` writes each panel).
 
 use pip_conventions::{dashboard_uid, grafana as g};
 use serde::Serialize;
@@ -19,14 +20,16 @@ use serde_json::{Value, json};
 use super::{Artifact, EmitError, Emitter};
 use crate::ir::{self, ConstructKind, ConstructRef, Spec};
 
+mod alerts;
 mod invariant;
 mod ledger;
 mod panel;
 mod rate_limit;
+mod slo;
 mod threshold;
 mod versioned;
 
-use panel::{GRID_WIDTH, PANEL_HEIGHT, PanelSpec, panel_json, panel_name};
+use panel::{GRID_WIDTH, PANEL_HEIGHT, PanelSpec, panel_json, panel_name, runbook_link};
 
 /// The emitter: the dashboards of each spec, in `grafana/`.
 pub const EMITTER: Emitter = Emitter { name: "grafana", dir: "grafana", emit };
@@ -48,9 +51,11 @@ pub fn dashboards(spec: &Spec) -> Vec<ir::Dashboard> {
     }]
 }
 
-/// One row per construct kind that has panels and constructs, in the registry's order.
+/// One row per construct kind that has panels and constructs, in the registry's order; one
+/// row per SLO (its three panels fill the row).
 fn default_rows(spec: &Spec) -> Vec<ir::Row> {
     let mut rows = Vec::new();
+    let member = |kind, name: &str| ConstructRef { kind, name: name.to_string() };
     for kind in ConstructKind::ALL {
         let title = match kind {
             ConstructKind::Ledger => ledger::ROW,
@@ -58,10 +63,18 @@ fn default_rows(spec: &Spec) -> Vec<ir::Row> {
             ConstructKind::RateLimit => rate_limit::ROW,
             ConstructKind::Threshold => threshold::ROW,
             ConstructKind::Versioned => versioned::ROW,
+            ConstructKind::Slo => {
+                rows.extend(spec.slos.iter().map(|s| ir::Row {
+                    title: slo::row_title(&s.name),
+                    members: vec![member(kind, &s.name)],
+                    source: spec.source.clone(),
+                }));
+                continue;
+            }
             // No panels to show.
             ConstructKind::Bundle | ConstructKind::Dashboard => continue,
         };
-        let members: Vec<ConstructRef> = spec.names(kind).into_iter().map(|n| ConstructRef { kind, name: n.to_string() }).collect();
+        let members: Vec<ConstructRef> = spec.names(kind).into_iter().map(|n| member(kind, n)).collect();
         if !members.is_empty() {
             rows.push(ir::Row { title: title.to_string(), members, source: spec.source.clone() });
         }
@@ -74,20 +87,25 @@ pub fn path(d: &ir::Dashboard) -> String {
     format!("grafana/{}.json", d.name)
 }
 
-/// The panels of one construct (none for a name the spec does not define: the checker
-/// refuses such rows).
+/// The panels of one construct, each linked to the construct's runbook (none for a name the
+/// spec does not define: the checker refuses such rows).
 fn panels_for(spec: &Spec, r: &ConstructRef) -> Vec<PanelSpec> {
     let n = r.name.as_str();
-    let panels = match r.kind {
-        ConstructKind::Ledger => spec.ledgers.iter().find(|c| c.name == n).map(|c| ledger::panels(spec, c)),
-        ConstructKind::Invariant => spec.invariants.iter().find(|c| c.name == n).map(|c| invariant::panels(spec, c)),
-        ConstructKind::RateLimit => spec.rate_limits.iter().find(|c| c.name == n).map(|c| rate_limit::panels(spec, c)),
-        ConstructKind::Threshold => spec.thresholds.iter().find(|c| c.name == n).map(|c| threshold::panels(spec, c)),
-        ConstructKind::Versioned => spec.versioned.iter().find(|c| c.name == n).map(|c| versioned::panels(spec, c)),
+    let found = match r.kind {
+        ConstructKind::Ledger => spec.ledgers.iter().find(|c| c.name == n).map(|c| (ledger::panels(spec, c), &c.runbook)),
+        ConstructKind::Invariant => spec.invariants.iter().find(|c| c.name == n).map(|c| (invariant::panels(spec, c), &c.runbook)),
+        ConstructKind::RateLimit => spec.rate_limits.iter().find(|c| c.name == n).map(|c| (rate_limit::panels(spec, c), &c.runbook)),
+        ConstructKind::Threshold => spec.thresholds.iter().find(|c| c.name == n).map(|c| (threshold::panels(spec, c), &c.runbook)),
+        ConstructKind::Versioned => spec.versioned.iter().find(|c| c.name == n).map(|c| (versioned::panels(spec, c), &c.runbook)),
+        ConstructKind::Slo => spec.slos.iter().find(|c| c.name == n).map(|c| (slo::panels(spec, c), &c.runbook)),
         // A bundle is cut after the fact and a dashboard is the page itself: nothing to plot.
         ConstructKind::Bundle | ConstructKind::Dashboard => None,
     };
-    panels.unwrap_or_default()
+    let Some((mut panels, runbook)) = found else { return Vec::new() };
+    for p in &mut panels {
+        p.links.push(runbook_link(&format!("{} {n}", r.kind.keyword()), runbook));
+    }
+    panels
 }
 
 #[derive(Serialize)]
@@ -110,31 +128,33 @@ pub fn dashboard_json(spec: &Spec, d: &ir::Dashboard) -> Value {
     let mut id = 0u32;
     let mut y = 0u32;
     let mut kinds: Vec<&str> = Vec::new();
-    for row in &d.rows {
+    // The spec's alerts first, then the dashboard's rows.
+    let alert_row = vec![alerts::panel(spec)];
+    let rows = std::iter::once((alerts::ROW, alert_row))
+        .chain(d.rows.iter().map(|row| (row.title.as_str(), row.members.iter().flat_map(|m| panels_for(spec, m)).collect())));
+    for (title, row_panels) in rows {
         id += 1;
         panels.push(json!({
             "type": "row",
             "id": id,
-            "title": row.title,
+            "title": title,
             "collapsed": false,
             "panels": [],
             "gridPos": { "h": 1, "w": GRID_WIDTH, "x": 0, "y": y },
         }));
         y += 1;
         let mut x = 0u32;
-        for member in &row.members {
-            for p in panels_for(spec, member) {
-                if x + p.width > GRID_WIDTH {
-                    x = 0;
-                    y += PANEL_HEIGHT;
-                }
-                id += 1;
-                if !kinds.contains(&p.kind) {
-                    kinds.push(p.kind);
-                }
-                panels.push(panel_json(id, &p, x, y));
-                x += p.width;
+        for p in row_panels {
+            if x + p.width > GRID_WIDTH {
+                x = 0;
+                y += PANEL_HEIGHT;
             }
+            id += 1;
+            if !kinds.contains(&p.kind) {
+                kinds.push(p.kind);
+            }
+            panels.push(panel_json(id, &p, x, y));
+            x += p.width;
         }
         if x > 0 {
             y += PANEL_HEIGHT;
@@ -177,7 +197,7 @@ pub fn dashboard_json(spec: &Spec, d: &ir::Dashboard) -> Value {
             "iconColor": "rgba(0, 211, 255, 1)",
             "name": "Annotations & Alerts",
             "type": "dashboard",
-        }] },
+        }, alerts::annotation(spec)] },
         "description": format!(
             "Generated by pipc {} from {} (spec {} {}, sha256 {}; dashboard at {}:{}) — do not edit: change the spec and run `pipc build`.",
             crate::VERSION,

@@ -19,6 +19,7 @@ use crate::units::Duration;
 mod invariant;
 mod ledger;
 mod rate_limit;
+pub mod slo;
 mod threshold;
 mod versioned;
 
@@ -41,6 +42,7 @@ const GROUP_ORDER: [ConstructKind; ConstructKind::ALL.len()] = [
     ConstructKind::Threshold,
     ConstructKind::Ledger,
     ConstructKind::Versioned,
+    ConstructKind::Slo,
     ConstructKind::Bundle,
     ConstructKind::Dashboard,
 ];
@@ -70,6 +72,7 @@ pub fn plan(spec: &Spec) -> Plan {
             ConstructKind::RateLimit => (rate_limit::GROUP, rate_limit::rules(&cx)),
             ConstructKind::Threshold => (threshold::GROUP, threshold::rules(&cx)),
             ConstructKind::Versioned => (versioned::GROUP, versioned::rules(&cx)),
+            ConstructKind::Slo => (slo::GROUP, slo::rules(&cx)),
             // A bundle is cut after the fact and a dashboard only shows: no rules watch them.
             ConstructKind::Bundle | ConstructKind::Dashboard => continue,
         };
@@ -201,11 +204,32 @@ impl AlertPlan {
     /// The expression with another left side, threshold or absence window (`None`: no
     /// absence arm).
     fn expr_with(&self, lhs: &str, threshold: f64, window: Option<Duration>) -> String {
-        let comparison = format!("{lhs} {} {}", self.op.as_str(), number(threshold));
+        let comparison = match self.burn() {
+            // A burn-rate tier: the ratio over the long window (`lhs`) and over the short one.
+            Some((sig, tier)) => self.burn_expr(lhs, &slo::ratio_over(&sig.spec, &sig.slo, tier.short), threshold),
+            None => format!("{lhs} {} {}", self.op.as_str(), number(threshold)),
+        };
         match (&self.absence, window) {
             (Some(a), Some(w)) => format!("{comparison} or {}", a.arm(w)),
             _ => comparison,
         }
+    }
+
+    /// The SLO and tier of a burn-rate alert.
+    pub fn burn(&self) -> Option<(&slo::SloSignal, &ir::BurnTier)> {
+        match &self.signal {
+            Signal::Slo(sig) => match sig.role {
+                slo::SloRole::Burn { tier } => sig.slo.tiers.get(tier).map(|t| (sig.as_ref(), t)),
+                slo::SloRole::Record | slo::SloRole::BucketMissing => None,
+            },
+            _ => None,
+        }
+    }
+
+    /// `<long> > t and <short> > t`.
+    fn burn_expr(&self, long: &str, short: &str, threshold: f64) -> String {
+        let (op, t) = (self.op.as_str(), number(threshold));
+        format!("{long} {op} {t} and {short} {op} {t}")
     }
 
     /// The alert with a changed threshold, `for` or absence arm, each of which its generated
@@ -213,7 +237,7 @@ impl AlertPlan {
     /// by two evaluation intervals, and (when it has one) shortened by one; the absence arm
     /// dropped, its window lengthened by two evaluation intervals and shortened by one, or
     /// (when the comparison remembers its input) the comparison reading only the latest
-    /// sample.
+    /// sample; for a burn-rate tier, each of its windows doubled and halved.
     pub fn mutations(&self) -> Vec<Mutation> {
         let mut out = Vec::new();
         let window = self.absence.as_ref().map(|a| a.window);
@@ -250,6 +274,22 @@ impl AlertPlan {
                             for_: self.for_,
                         });
                     }
+                }
+            }
+        }
+        if let Some((sig, tier)) = self.burn() {
+            // Each window doubled and halved: the tier's scenarios time the first firing (long
+            // window) and the resolution after the burn stops (short window).
+            let (spec, slo) = (&sig.spec, &sig.slo);
+            let ratio = |w: Duration| slo::ratio_over(spec, slo, w);
+            for (which, w) in [("long", tier.long), ("short", tier.short)] {
+                for changed in [Duration::from_millis(w.millis.saturating_mul(2)), Duration::from_millis(w.millis / 2)] {
+                    let (l, s) = if which == "long" { (changed, tier.short) } else { (tier.long, changed) };
+                    out.push(Mutation {
+                        what: format!("{which} window {} → {}", super::promql::duration(w), super::promql::duration(changed)),
+                        expr: self.burn_expr(&ratio(l), &ratio(s), self.threshold),
+                        for_: self.for_,
+                    });
                 }
             }
         }
@@ -321,6 +361,9 @@ pub enum Signal {
         /// Labels of the input series.
         labels: BTreeMap<String, String>,
     },
+    /// The SLI of an SLO (its recording rules, burn-rate alerts, bucket alert): tested in files
+    /// of their own, at intervals scaled to each tier's windows (`promtool/scenarios/slo.rs`).
+    Slo(Box<slo::SloSignal>),
     /// A threshold's PromQL over the service's own metrics (its recording rule).
     Expression {
         /// The threshold's [`ir::Threshold::selectors`]; its test synthesizes a series matching each.

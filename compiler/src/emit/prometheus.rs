@@ -1,5 +1,6 @@
 //! `prometheus`: recording and alerting rules, `generated/prometheus/<spec>.rules.yml`, and
-//! their promtool unit tests, `generated/prometheus/<spec>.test.yml`.
+//! their promtool unit tests, `generated/prometheus/<spec>.test.yml` (and
+//! `<spec>.slo_<interval>.test.yml` for SLO burn-rate tiers).
 //!
 //! Both files are made from the spec's one [`plan`](super::plan): the rules file is the plan
 //! serialized; the tests ([`super::promtool`]) drive each rule of the same plan.
@@ -87,13 +88,18 @@ pub fn rules_yaml(spec: &Spec, plan: &Plan) -> Result<String, EmitError> {
     Ok(format!("{}{body}", yaml_header(spec, &format!("Prometheus rules of spec {}", spec.name))))
 }
 
-/// Emits `prometheus/<spec>.rules.yml` and `prometheus/<spec>.test.yml`.
+/// Emits `prometheus/<spec>.rules.yml`, `prometheus/<spec>.test.yml`, and for a spec with SLOs
+/// their tests by evaluation interval, `prometheus/<spec>.slo_<interval>.test.yml`.
 pub fn emit(spec: &Spec) -> Result<Vec<Artifact>, EmitError> {
     let plan = plan(spec);
     let rules = rules_yaml(spec, &plan)?;
     let tests = promtool::tests_yaml(spec, &plan)?;
-    Ok(vec![
+    let mut out = vec![
         Artifact { path: rules_path(spec), contents: rules.into_bytes() },
         Artifact { path: promtool::tests_path(spec), contents: tests.into_bytes() },
-    ])
+    ];
+    for (path, contents) in promtool::slo_tests(spec, &plan)? {
+        out.push(Artifact { path, contents: contents.into_bytes() });
+    }
+    Ok(out)
 }

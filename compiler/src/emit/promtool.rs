@@ -70,7 +70,7 @@ struct TestGroup {
     promql_expr_test: Vec<ExprTest>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, Clone)]
 struct InputSeries {
     series: String,
     values: String,
@@ -187,13 +187,83 @@ fn group_for(sibs: &Siblings<'_>, alert: &AlertPlan, mut s: Scenario) -> TestGro
 
 /// How an alert's test groups are named: their names start with this and a space.
 pub fn describe(alert: &AlertPlan) -> String {
-    let extra: Vec<String> =
-        [label::LEVEL, label::SUBSYSTEM, label::WITNESS].iter().filter_map(|k| alert.labels.get(*k).map(|v| format!("{k}={v}"))).collect();
+    let extra: Vec<String> = [label::LEVEL, label::SUBSYSTEM, label::WITNESS, label::BURN_TIER]
+        .iter()
+        .filter_map(|k| alert.labels.get(*k).map(|v| format!("{k}={v}")))
+        .collect();
     if extra.is_empty() {
         format!("{} {}", alert.alert, alert.construct)
     } else {
         format!("{} {} ({})", alert.alert, alert.construct, extra.join(", "))
     }
+}
+
+/// The path of a spec's test file of SLO burn-rate tiers evaluated every `interval`.
+pub fn slo_tests_path(spec: &Spec, interval: crate::units::Duration) -> String {
+    format!("prometheus/{}.slo_{}.test.yml", spec.name, super::promql::duration(interval))
+}
+
+/// The paths of a spec's SLO test files (what [`slo_tests`] writes), sorted: one per
+/// evaluation interval of its SLOs' tiers.
+pub fn slo_tests_paths(spec: &Spec) -> Vec<String> {
+    let intervals: std::collections::BTreeSet<u64> =
+        spec.slos.iter().flat_map(|s| s.tiers.iter()).map(|t| scenarios::slo::tier_interval(t.long.millis, t.short.millis)).collect();
+    intervals.into_iter().map(|i| slo_tests_path(spec, crate::units::Duration::from_millis(i))).collect()
+}
+
+/// The promtool tests of a plan's SLO burn-rate tiers and SLO recording rules: one file per
+/// evaluation interval (see `scenarios/slo.rs`), as `(path, contents)`, sorted by interval.
+pub fn slo_tests(spec: &Spec, plan: &Plan) -> Result<Vec<(String, String)>, EmitError> {
+    let unrepresentable = |message: String| EmitError::Unrepresentable { emitter: PROMETHEUS, path: tests_path(spec), message };
+    let burns: Vec<&AlertPlan> = plan
+        .groups
+        .iter()
+        .flat_map(|g| g.rules.iter())
+        .filter_map(|r| if let RulePlan::Alert(a) = r { a.burn().map(|_| a) } else { None })
+        .collect();
+    let mut files: BTreeMap<u64, Vec<TestGroup>> = BTreeMap::new();
+    let mut done: Vec<&str> = Vec::new();
+    for a in &burns {
+        let siblings: Vec<&AlertPlan> = burns.iter().copied().filter(|b| b.construct == a.construct).collect();
+        let (interval, groups) = scenarios::slo::tier_groups(&siblings, a).map_err(unrepresentable)?;
+        files.entry(interval).or_default().extend(groups);
+        // The recording rules once per SLO, with its fastest tier.
+        if !done.contains(&a.construct.as_str())
+            && let Some((sig, _)) = a.burn()
+        {
+            done.push(&a.construct);
+            let fastest = siblings
+                .iter()
+                .filter_map(|b| b.burn())
+                .map(|(_, t)| scenarios::slo::tier_interval(t.long.millis, t.short.millis))
+                .min()
+                .unwrap_or(interval);
+            files.entry(fastest).or_default().extend(scenarios::slo::record_groups(sig, fastest).map_err(unrepresentable)?);
+        }
+    }
+    let mut out = Vec::new();
+    for (interval, tests) in files {
+        let every = crate::units::Duration::from_millis(interval);
+        let path = slo_tests_path(spec, every);
+        let file =
+            TestFile { rule_files: vec![format!("{}.rules.yml", spec.name)], evaluation_interval: super::promql::duration(every), tests };
+        let body = serde_norway::to_string(&file).map_err(|e| EmitError::Serialize {
+            emitter: PROMETHEUS,
+            path: path.clone(),
+            message: e.to_string(),
+        })?;
+        let header = yaml_header(
+            spec,
+            &format!(
+                "promtool unit tests of the SLO burn-rate tiers of spec {} evaluated every {}: `promtool test rules {}`",
+                spec.name,
+                super::promql::duration(every),
+                path.trim_start_matches("prometheus/")
+            ),
+        );
+        out.push((path, format!("{header}{body}")));
+    }
+    Ok(out)
 }
 
 /// Serializes the promtool tests of a plan.
@@ -203,6 +273,8 @@ pub fn tests_yaml(spec: &Spec, plan: &Plan) -> Result<String, EmitError> {
     for r in plan.groups.iter().flat_map(|g| g.rules.iter()) {
         match r {
             RulePlan::Record(r) => tests.extend(record_group(r)),
+            // In the SLO test files (`slo_tests`).
+            RulePlan::Alert(a) if a.burn().is_some() => {}
             RulePlan::Alert(a) => {
                 let scenarios = alert_scenarios(&sibs, a).map_err(|message| EmitError::Unrepresentable {
                     emitter: PROMETHEUS,

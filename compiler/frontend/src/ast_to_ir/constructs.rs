@@ -9,6 +9,7 @@ mod invariant;
 mod ledger;
 mod rate_limit;
 mod shared;
+mod slo;
 mod threshold;
 mod versioned;
 
@@ -30,6 +31,7 @@ pub(crate) struct Body {
     pub invariants: Vec<ir::Invariant>,
     pub rate_limits: Vec<ir::RateLimit>,
     pub thresholds: Vec<ir::Threshold>,
+    pub slos: Vec<ir::Slo>,
     pub versioned: Vec<ir::Versioned>,
     pub bundles: Vec<ir::Bundle>,
     pub dashboards: Vec<ir::Dashboard>,
@@ -197,6 +199,7 @@ fn check_all(cx: &mut Cx<'_>, ctx: &Ctx<'_>, checked: &[(&Item, ConstructKind, &
             ConstructKind::Invariant => body.invariants.extend(invariant::check(cx, ctx, name, span, block)),
             ConstructKind::RateLimit => body.rate_limits.extend(rate_limit::check(cx, ctx, name, span, block)),
             ConstructKind::Threshold => body.thresholds.extend(threshold::check(cx, ctx, name, span, block)),
+            ConstructKind::Slo => body.slos.extend(slo::check(cx, ctx, name, span, block)),
             ConstructKind::Versioned => body.versioned.extend(versioned::check(cx, ctx, name, span, block)),
             ConstructKind::Bundle => body.bundles.extend(bundle::check(cx, ctx, name, span, block)),
             ConstructKind::Dashboard => body.dashboards.extend(dashboard::check(cx, ctx, name, span, block)),
@@ -209,11 +212,13 @@ impl Body {
     /// Appends another part's constructs after this part's. The pattern names every field,
     /// so a kind added to [`Body`] cannot be forgotten here.
     fn append(&mut self, other: Body) {
-        let Body { mut ledgers, mut invariants, mut rate_limits, mut thresholds, mut versioned, mut bundles, mut dashboards } = other;
+        let Body { mut ledgers, mut invariants, mut rate_limits, mut thresholds, mut slos, mut versioned, mut bundles, mut dashboards } =
+            other;
         self.ledgers.append(&mut ledgers);
         self.invariants.append(&mut invariants);
         self.rate_limits.append(&mut rate_limits);
         self.thresholds.append(&mut thresholds);
+        self.slos.append(&mut slos);
         self.versioned.append(&mut versioned);
         self.bundles.append(&mut bundles);
         self.dashboards.append(&mut dashboards);

@@ -459,6 +459,7 @@ pub(crate) fn describe_statement(s: &Statement) -> String {
         StatementKind::Expect { .. } => "`expect subsystem`".into(),
         StatementKind::Witness { .. } => "`witness`".into(),
         StatementKind::Condition(c) => format!("`{} when`", c.level.name),
+        StatementKind::Burn { .. } => "`burn`".into(),
         StatementKind::Include(_) => "`include`".into(),
         StatementKind::Row { .. } => "`row`".into(),
         StatementKind::SeverityOverride { .. } => "a severity override".into(),

@@ -69,6 +69,8 @@ codes! {
     SeverityOverride = "pips::severity-override", "a severity's policy is overridden twice";
     InvalidLabel = "pips::invalid-label", "a label name of `labels { ... }` is not a valid Prometheus label name";
     ReservedLabel = "pips::reserved-label", "a label of `labels { ... }` is one that pip sets itself";
+    // Alert routing (the spec header's receivers).
+    InvalidReceiver = "pips::invalid-receiver", "an Alertmanager receiver name, given or derived from `owner`, holds characters other than ASCII letters, digits and `. _ - : / @`, does not start with a letter or digit, or is longer than 128 bytes";
     // Numbers and quantities.
     Number = "pips::number", "a number cannot be used: not finite, or too large to represent";
     Unit = "pips::unit", "a duration or size has an unknown, mixed or misordered unit, a fraction of the smallest unit, or overflows";
@@ -101,6 +103,16 @@ codes! {
     PromqlSourceless = "pips::promql-sourceless", "a threshold's PromQL expression makes series out of nothing (`vector()`, `time()`) instead of reading metrics";
     UnknownUnit = "pips::unknown-unit", "warning: a threshold's unit is not a Grafana unit pip knows; it is passed on as is";
     InvalidMetricName = "pips::invalid-metric-name", "a threshold's recording rule name is not a valid Prometheus metric name";
+    // slo
+    InvalidObjective = "pips::invalid-objective", "an slo's `objective` is not a percentage strictly between 0% and 100%, or has more decimal places than pip keeps";
+    SloPeriod = "pips::slo-period", "an slo's `period` is shorter than a day or longer than 90 days";
+    SliMix = "pips::sli-mix", "an slo mixes the settings of an events SLI (`total` with `good` or `bad`) and a latency SLI (`latency`, `le`, `buckets`), or sets both `good` and `bad`";
+    SloSelector = "pips::slo-selector", "an SLI selector is not one plain vector selector with a metric name, or names a histogram by a series suffix or with an `le` matcher";
+    CounterName = "pips::counter-name", "warning: an events SLI's counter is not named `..._total`, as Prometheus counters are";
+    LatencyBound = "pips::latency-bound", "a latency SLI's `le` is not one of its `buckets`";
+    Buckets = "pips::buckets", "a latency SLI's `buckets` are empty, not positive, or not strictly ascending";
+    GroupLabel = "pips::group-label", "a label of an slo's `by` is not a valid Prometheus label name, is one that pip sets itself, or is repeated";
+    BurnTier = "pips::burn-tier", "a burn-rate tier cannot work: a zero factor, a short window not shorter than the long one, a long window beyond the period, windows used twice, or a factor the error ratio can never reach";
     // bundle
     UnknownPart = "pips::unknown-part", "a bundle's `include` names a part that does not exist";
     // dashboard

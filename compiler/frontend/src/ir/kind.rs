@@ -40,6 +40,7 @@ construct_kinds! {
     Invariant => "invariant",
     RateLimit => "rate_limit",
     Threshold => "threshold",
+    Slo => "slo",
     Versioned => "versioned",
     Bundle => "bundle",
     Dashboard => "dashboard",
@@ -58,6 +59,7 @@ impl ConstructKind {
             | ConstructKind::Invariant
             | ConstructKind::RateLimit
             | ConstructKind::Threshold
+            | ConstructKind::Slo
             | ConstructKind::Versioned => true,
             ConstructKind::Bundle | ConstructKind::Dashboard => false,
         }
@@ -82,6 +84,6 @@ mod tests {
     #[test]
     fn dashboards_show_the_kinds_that_have_panels() {
         let shown: Vec<&str> = ConstructKind::ALL.into_iter().filter(|k| k.showable()).map(ConstructKind::keyword).collect();
-        assert_eq!(shown, ["ledger", "invariant", "rate_limit", "threshold", "versioned"]);
+        assert_eq!(shown, ["ledger", "invariant", "rate_limit", "threshold", "slo", "versioned"]);
     }
 }

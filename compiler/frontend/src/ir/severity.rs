@@ -75,6 +75,9 @@ pub struct SeverityPolicy {
     pub page: bool,
     /// Whether the spec has a `severity Px { ... }` block for it (even one that changes nothing).
     pub overridden: bool,
+    /// `receiver = "..."` in its `severity Px { ... }` block: the Alertmanager receiver its
+    /// alerts go to, a valid [`is_valid_receiver`] name; `None` routes them by [`Routing`].
+    pub receiver: Option<String>,
 }
 
 impl SeverityPolicy {
@@ -87,6 +90,48 @@ impl SeverityPolicy {
             Severity::P2 => ("medium", Respond::Within(Duration::from_secs(4 * 3600)), false),
             Severity::P3 => ("low", Respond::NextBusinessDay, false),
         };
-        SeverityPolicy { severity, level: level.into(), respond, page, overridden: false }
+        SeverityPolicy { severity, level: level.into(), respond, page, overridden: false, receiver: None }
     }
 }
+
+/// Where a spec's alerts go in Alertmanager: receivers named in the spec (their integrations
+/// live in the ops repo's `alertmanager.yml`, which must define a receiver of each name).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Routing {
+    /// `receiver = "..."` in the spec block, else the spec's `owner`: where alerts of a
+    /// severity that does not page and names no receiver of its own go.
+    pub receiver: String,
+    /// `page_receiver = "..."` in the spec block, else `<receiver>-page`: where alerts of a
+    /// paging severity (`page = true`) that names no receiver of its own go.
+    pub page_receiver: String,
+}
+
+/// The suffix of the default [`Routing::page_receiver`]: `team-payments` pages `team-payments-page`.
+pub const PAGE_RECEIVER_SUFFIX: &str = "-page";
+
+impl Routing {
+    /// The receiver of a severity's alerts: its own `receiver`, else the page receiver when it
+    /// pages, else the spec's receiver.
+    pub fn receiver_of<'a>(&'a self, policy: &'a SeverityPolicy) -> &'a str {
+        match &policy.receiver {
+            Some(r) => r,
+            None if policy.page => &self.page_receiver,
+            None => &self.receiver,
+        }
+    }
+}
+
+/// Whether a receiver name is one pip writes: it starts with an ASCII letter or digit and holds
+/// only ASCII letters, digits and `. _ - : / @`, at most [`MAX_RECEIVER_LEN`] bytes.
+/// Alertmanager itself takes any non-empty name; this narrower set is safe unquoted in YAML,
+/// in `amtool` arguments and in the ops repo's scripts, and covers the usual names
+/// (`team-payments`, `payments.pager`, `pagerduty:payments`).
+pub fn is_valid_receiver(name: &str) -> bool {
+    let mut chars = name.chars();
+    name.len() <= MAX_RECEIVER_LEN
+        && chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | ':' | '/' | '@'))
+}
+
+/// The longest receiver name [`is_valid_receiver`] accepts.
+pub const MAX_RECEIVER_LEN: usize = 128;

@@ -26,5 +26,8 @@ pub(super) fn panels(spec: &Spec, i: &Invariant) -> Vec<PanelSpec> {
         thresholds: steps("green", &[("red", 1.0)]),
         loki: false,
         width: 12,
+        overrides: Vec::new(),
+        mappings: Vec::new(),
+        links: Vec::new(),
     }]
 }

@@ -4,21 +4,32 @@
 
 use pip_conventions::{alert, label, loki, metric, record};
 
-use super::panel::{GRID_WIDTH, PanelSpec, steps, where_};
+use serde_json::Value;
+
+use super::panel::{GRID_WIDTH, PanelSpec, steps, thresholds_of_series, where_};
 use crate::emit::promql::selector as sel;
 use crate::ir::{Ledger, Signing, Spec};
 
 /// The title of the default dashboard's row of ledgers.
 pub(super) const ROW: &str = "Evidence";
 
-/// Four panels: appends (half width), the silence and the head/anomaly stats (a quarter each,
-/// orange past the shortest `expect`, red past the longest), and a full-width Loki log panel.
+/// Four panels: appends (half width), the silence and the head/anomaly stats (a quarter each),
+/// and a full-width Loki log panel. Each expected subsystem's silence is coloured by its own
+/// `expect`: orange from half of it, red from it on (where `PipEvidenceGap` fires); a
+/// subsystem the spec expects nothing of stays green.
 pub(super) fn panels(spec: &Spec, l: &Ledger) -> Vec<PanelSpec> {
     let s = spec.name.as_str();
     let base = [(label::SPEC, s), (label::LEDGER, l.name.as_str())];
-    let longest = l.expects.iter().map(|e| e.every.as_secs_f64()).fold(0.0, f64::max);
-    let shortest = l.expects.iter().map(|e| e.every.as_secs_f64()).fold(f64::INFINITY, f64::min);
-    let silence_steps = if l.expects.is_empty() { steps("green", &[]) } else { steps("green", &[("orange", shortest), ("red", longest)]) };
+    // The legend `{{subsystem}}` names each series after its subsystem, which the overrides
+    // match by name (the checker refuses a subsystem expected twice).
+    let silence_overrides: Vec<Value> = l
+        .expects
+        .iter()
+        .map(|e| {
+            let every = e.every.as_secs_f64();
+            thresholds_of_series(&e.subsystem, steps("green", &[("orange", every / 2.0), ("red", every)]))
+        })
+        .collect();
     let desc = where_(spec, &l.source, l.doc.as_ref());
     let mut panels = vec![
         PanelSpec {
@@ -33,19 +44,22 @@ pub(super) fn panels(spec: &Spec, l: &Ledger) -> Vec<PanelSpec> {
             thresholds: steps("green", &[]),
             loki: false,
             width: 12,
+            overrides: Vec::new(),
+            mappings: Vec::new(),
+            links: Vec::new(),
         },
         PanelSpec {
             kind: "stat",
             title: format!("{}: seconds since last evidence", l.name),
-            description: format!(
-                "{desc}\n\nExpected: {}.",
-                l.expects.iter().map(|e| format!("\"{}\" every {}", e.subsystem, e.every)).collect::<Vec<_>>().join(", ")
-            ),
+            description: silence_description(&desc, l),
             targets: vec![(sel(record::LEDGER_SILENCE, &base), "{{subsystem}}".into())],
             unit: "s".into(),
-            thresholds: silence_steps,
+            thresholds: steps("green", &[]),
             loki: false,
             width: 6,
+            overrides: silence_overrides,
+            mappings: Vec::new(),
+            links: Vec::new(),
         },
         PanelSpec {
             kind: "stat",
@@ -59,6 +73,9 @@ pub(super) fn panels(spec: &Spec, l: &Ledger) -> Vec<PanelSpec> {
             thresholds: steps("green", &[]),
             loki: false,
             width: 6,
+            overrides: Vec::new(),
+            mappings: Vec::new(),
+            links: Vec::new(),
         },
         PanelSpec {
             kind: "logs",
@@ -69,12 +86,27 @@ pub(super) fn panels(spec: &Spec, l: &Ledger) -> Vec<PanelSpec> {
             thresholds: steps("green", &[]),
             loki: true,
             width: GRID_WIDTH,
+            overrides: Vec::new(),
+            mappings: Vec::new(),
+            links: Vec::new(),
         },
     ];
     if let Some(signing) = l.signing.as_ref().filter(|g| !g.witnesses.is_empty()) {
         panels.extend(witness_panels(spec, l, signing));
     }
     panels
+}
+
+/// What the silence stat shows and how it is coloured.
+fn silence_description(desc: &str, l: &Ledger) -> String {
+    if l.expects.is_empty() {
+        return format!("{desc}\n\nThe ledger expects no subsystem (no `expect` line): no silence is an alert.");
+    }
+    format!(
+        "{desc}\n\nExpected: {}. Each expected subsystem turns orange at half its interval and red at it, where {} fires.",
+        l.expects.iter().map(|e| format!("\"{}\" every {}", e.subsystem, e.every)).collect::<Vec<_>>().join(", "),
+        alert::EVIDENCE_GAP
+    )
 }
 
 /// Two panels for a ledger with witnesses: seconds since each witness's last cosignature
@@ -111,6 +143,9 @@ A witness silent for longer than {} fires {}; checkpoints since then are signed 
             thresholds: steps("green", &[("orange", silence / 2.0), ("red", silence)]),
             loki: false,
             width: 12,
+            overrides: Vec::new(),
+            mappings: Vec::new(),
+            links: Vec::new(),
         },
         PanelSpec {
             kind: "timeseries",
@@ -133,6 +168,9 @@ By witness and reason: `conflict` and `inconsistent` mean the witness holds anot
             thresholds: steps("green", &[]),
             loki: false,
             width: 12,
+            overrides: Vec::new(),
+            mappings: Vec::new(),
+            links: Vec::new(),
         },
     ]
 }

@@ -13,7 +13,7 @@ pub(super) const PANEL_HEIGHT: u32 = 8;
 
 /// A panel before it is placed on the grid.
 pub(super) struct PanelSpec {
-    /// Grafana's panel type: `timeseries`, `stat` or `logs`.
+    /// Grafana's panel type: `timeseries`, `stat`, `logs` or `state-timeline`.
     pub(super) kind: &'static str,
     pub(super) title: String,
     pub(super) description: String,
@@ -26,6 +26,32 @@ pub(super) struct PanelSpec {
     /// Width in grid columns, at most [`GRID_WIDTH`]; a panel that does not fit on the row
     /// starts the next one.
     pub(super) width: u32,
+    /// Field overrides (`fieldConfig.overrides`), e.g. thresholds of one series.
+    pub(super) overrides: Vec<Value>,
+    /// Value mappings (`fieldConfig.defaults.mappings`), e.g. a state's name for a number.
+    pub(super) mappings: Vec<Value>,
+    /// Panel links (to the runbook of what the panel shows).
+    pub(super) links: Vec<Link>,
+}
+
+/// A panel link: the icon in the panel's header opens `url` in a new tab.
+pub(super) struct Link {
+    pub(super) title: String,
+    pub(super) tooltip: String,
+    pub(super) url: String,
+}
+
+/// The link of a panel to the runbook section of the construct (or spec) it shows.
+pub(super) fn runbook_link(what: &str, url: &str) -> Link {
+    Link { title: "Runbook".into(), tooltip: format!("Runbook of {what}"), url: url.into() }
+}
+
+/// A field override giving the series displayed as `name` its own threshold steps.
+pub(super) fn thresholds_of_series(name: &str, thresholds: Value) -> Value {
+    json!({
+        "matcher": { "id": "byName", "options": name },
+        "properties": [{ "id": "thresholds", "value": thresholds }],
+    })
 }
 
 /// Threshold steps: `base` below the first step, then each colour from its value on.
@@ -59,6 +85,7 @@ pub(super) fn panel_name(kind: &str) -> &'static str {
         "timeseries" => "Time series",
         "stat" => "Stat",
         "logs" => "Logs",
+        "state-timeline" => "State timeline",
         _ => "Panel",
     }
 }
@@ -95,6 +122,14 @@ pub(super) fn panel_json(id: u32, p: &PanelSpec, x: u32, y: u32) -> Value {
             "textMode": "auto",
             "wideLayout": true,
         }),
+        "state-timeline" => json!({
+            "alignValue": "left",
+            "legend": { "calcs": [], "displayMode": "list", "placement": "bottom", "showLegend": true },
+            "mergeValues": true,
+            "rowHeight": 0.9,
+            "showValue": "auto",
+            "tooltip": { "mode": "single", "sort": "none" },
+        }),
         _ => json!({
             "dedupStrategy": "none",
             "enableLogDetails": true,
@@ -107,7 +142,35 @@ pub(super) fn panel_json(id: u32, p: &PanelSpec, x: u32, y: u32) -> Value {
             "wrapLogMessage": true,
         }),
     };
-    let custom = if p.kind == "timeseries" { json!({ "thresholdsStyle": { "mode": "line" } }) } else { json!({}) };
+    let custom = match p.kind {
+        "timeseries" => json!({ "thresholdsStyle": { "mode": "line" } }),
+        "state-timeline" => json!({ "fillOpacity": 80, "lineWidth": 0 }),
+        _ => json!({}),
+    };
+    let defaults = if p.mappings.is_empty() {
+        json!({ "custom": custom, "thresholds": p.thresholds, "unit": p.unit })
+    } else {
+        // The mapped states are coloured by their mappings; the thresholds colour the rest.
+        json!({ "color": { "mode": "thresholds" }, "custom": custom, "mappings": p.mappings, "thresholds": p.thresholds, "unit": p.unit })
+    };
+    let links: Vec<Value> = p
+        .links
+        .iter()
+        .map(|l| {
+            json!({
+                "asDropdown": false,
+                "icon": "doc",
+                "includeVars": false,
+                "keepTime": false,
+                "tags": [],
+                "targetBlank": true,
+                "title": l.title,
+                "tooltip": l.tooltip,
+                "type": "link",
+                "url": l.url,
+            })
+        })
+        .collect();
     json!({
         "type": p.kind,
         "id": id,
@@ -115,10 +178,8 @@ pub(super) fn panel_json(id: u32, p: &PanelSpec, x: u32, y: u32) -> Value {
         "description": p.description,
         "datasource": ds,
         "gridPos": { "h": PANEL_HEIGHT, "w": p.width, "x": x, "y": y },
-        "fieldConfig": {
-            "defaults": { "custom": custom, "thresholds": p.thresholds, "unit": p.unit },
-            "overrides": [],
-        },
+        "fieldConfig": { "defaults": defaults, "overrides": p.overrides },
+        "links": links,
         "options": options,
         "targets": targets,
     })

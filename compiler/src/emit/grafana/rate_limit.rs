@@ -33,6 +33,9 @@ pub(super) fn panels(spec: &Spec, l: &RateLimit) -> Vec<PanelSpec> {
             thresholds: steps("green", &[]),
             loki: false,
             width: 12,
+            overrides: Vec::new(),
+            mappings: Vec::new(),
+            links: Vec::new(),
         },
         PanelSpec {
             kind: "timeseries",
@@ -43,6 +46,9 @@ pub(super) fn panels(spec: &Spec, l: &RateLimit) -> Vec<PanelSpec> {
             thresholds: ratio_steps,
             loki: false,
             width: 12,
+            overrides: Vec::new(),
+            mappings: Vec::new(),
+            links: Vec::new(),
         },
     ]
 }

@@ -27,6 +27,9 @@ pub(super) fn panels(spec: &Spec, t: &Threshold) -> Vec<PanelSpec> {
         thresholds: threshold_steps(&t.conditions),
         loki: false,
         width: 12,
+        overrides: Vec::new(),
+        mappings: Vec::new(),
+        links: Vec::new(),
     }]
 }
 

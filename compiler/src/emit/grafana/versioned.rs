@@ -32,5 +32,8 @@ pub(super) fn panels(spec: &Spec, v: &Versioned) -> Vec<PanelSpec> {
         thresholds: steps("green", &[]),
         loki: false,
         width: 12,
+        overrides: Vec::new(),
+        mappings: Vec::new(),
+        links: Vec::new(),
     }]
 }

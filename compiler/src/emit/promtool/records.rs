@@ -52,7 +52,8 @@ pub(super) fn record_group(r: &RecordPlan) -> Option<TestGroup> {
             let sel = series(&r.record, &r.labels);
             (inputs, format!("count({sel}) > bool 0"), vec![ExpSample { labels: "{}".into(), value: 1.0 }])
         }
-        Signal::Gauge { .. } | Signal::Decrease { .. } | Signal::CounterSteps { .. } => return None,
+        // An SLO's recording rules are tested in its own files (`scenarios/slo.rs`).
+        Signal::Gauge { .. } | Signal::Decrease { .. } | Signal::CounterSteps { .. } | Signal::Slo(_) => return None,
     };
     Some(TestGroup {
         name: format!("recording rule {} of {}", r.record, r.construct),

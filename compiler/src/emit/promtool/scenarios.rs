@@ -3,7 +3,7 @@
 //!
 //! The scenarios with the alert's input present (fires, healthy, boundary) depend on what
 //! the alert measures, so each construct kind makes its own ([`ledger`], [`invariant`],
-//! [`rate_limit`], [`threshold`], [`versioned`]; [`alert_scenarios`] dispatches on the
+//! [`rate_limit`], [`threshold`], [`versioned`], [`slo`]; [`alert_scenarios`] dispatches on the
 //! kind). The restart and "series vanish" scenarios depend only on the alert's input and
 //! its absence arm, whatever the kind ([`vanish`]).
 
@@ -17,6 +17,7 @@ use crate::ir::{ConstructKind, MAX_FOR};
 mod invariant;
 mod ledger;
 mod rate_limit;
+pub(super) mod slo;
 mod threshold;
 pub(super) mod vanish;
 mod versioned;
@@ -52,6 +53,8 @@ pub(super) fn alert_scenarios(sibs: &Siblings<'_>, alert: &AlertPlan) -> Result<
         ConstructKind::RateLimit => rate_limit::scenarios(alert, for_s, &name)?,
         ConstructKind::Threshold => threshold::scenarios(sibs, alert, for_s, &name)?,
         ConstructKind::Versioned => versioned::scenarios(alert, for_s, &name)?,
+        // `PipSloBucketMissing` here; the burn-rate tiers in files of their own (`slo.rs`).
+        ConstructKind::Slo => slo::scenarios(alert, for_s, &name)?,
         // The plan gives these kinds no alerts.
         ConstructKind::Bundle | ConstructKind::Dashboard => return Err(unexpected(alert, &name)),
     };

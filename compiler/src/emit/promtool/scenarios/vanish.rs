@@ -69,6 +69,7 @@ pub(super) fn restart(alert: &AlertPlan, for_s: u64, name: &str) -> Option<Scena
         | Signal::Gauge { .. }
         | Signal::Silence { .. }
         | Signal::Decrease { .. }
+        | Signal::Slo(_)
         | Signal::Expression { .. } => return None,
     };
     let end = T_EVENT + for_s + 120;
@@ -111,7 +112,7 @@ pub(in crate::emit::promtool) fn healthy(alert: &AlertPlan, interval: u64, n: u6
             counters.iter().map(|(m, l)| InputSeries { series: series(m, l), values: run(0.0, 0.0, n) }).collect()
         }
         Signal::Decrease { metric, labels } => vec![InputSeries { series: series(metric, labels), values: run(100.0, 1.0, n) }],
-        Signal::RejectedRatio { .. } | Signal::Gauge { .. } | Signal::Expression { .. } => Vec::new(),
+        Signal::RejectedRatio { .. } | Signal::Gauge { .. } | Signal::Expression { .. } | Signal::Slo(_) => Vec::new(),
     }
 }
 
@@ -185,7 +186,7 @@ fn gone(alert: &AlertPlan, absence: &Absence, name: &str) -> Result<Scenario, St
             vec![InputSeries { series: series(metric, labels), values: stopped(run(100.0, 1.0, n)) }],
             Box::new(move |t| (t <= vanish).then_some(0.0)),
         ),
-        Signal::RejectedRatio { .. } | Signal::Gauge { .. } | Signal::Expression { .. } => {
+        Signal::RejectedRatio { .. } | Signal::Gauge { .. } | Signal::Expression { .. } | Signal::Slo(_) => {
             return Err(format!("{name}: an absence arm on an input that has no vanish scenario"));
         }
     };
