@@ -23,6 +23,7 @@ use pip_runtime::evidence::Event;
 use pip_runtime::ledger::checkpoint::{CHECKPOINT_HEADER_LEN, CHECKPOINT_LEN};
 use pip_runtime::ledger::{Checkpoint, Ledger, LedgerKey};
 use pip_runtime::ledger::{FRAME_OVERHEAD, HEADER_LEN};
+use pip_tests::alertmanager::{Alertmanager, Webhook, config as alertmanager_config, eventually};
 use pip_tests::{require_tool, root};
 use serde_json::{Value, json};
 
@@ -149,10 +150,21 @@ fn start_prometheus(dir: &Path, service_port: u16) -> Prometheus {
 
 /// [`start_prometheus`] with another rules file.
 fn start_prometheus_with(dir: &Path, service_port: u16, rules: &Path) -> Prometheus {
+    start_prometheus_config(dir, service_port, rules, "")
+}
+
+/// [`start_prometheus`] sending its alerts to the Alertmanager at `alertmanager` (`host:port`).
+fn start_prometheus_alerting(dir: &Path, service_port: u16, alertmanager: &str) -> Prometheus {
+    let alerting = format!("alerting:\n  alertmanagers:\n    - static_configs:\n        - targets: ['{alertmanager}']\n");
+    start_prometheus_config(dir, service_port, &root().join("generated/prometheus/payments.rules.yml"), &alerting)
+}
+
+/// Prometheus scraping the service and evaluating `rules`, with `extra` appended to its configuration.
+fn start_prometheus_config(dir: &Path, service_port: u16, rules: &Path, extra: &str) -> Prometheus {
     let bin = require_tool("prometheus");
     let port = free_port();
     let config = format!(
-        "global:\n  scrape_interval: 200ms\n  scrape_timeout: 200ms\n  evaluation_interval: 200ms\nrule_files:\n  - {}\nscrape_configs:\n  - job_name: payments\n    static_configs:\n      - targets: ['127.0.0.1:{service_port}']\n",
+        "global:\n  scrape_interval: 200ms\n  scrape_timeout: 200ms\n  evaluation_interval: 200ms\nrule_files:\n  - {}\nscrape_configs:\n  - job_name: payments\n    static_configs:\n      - targets: ['127.0.0.1:{service_port}']\n{extra}",
         rules.display()
     );
     let home = dir.join(format!("prometheus-{port}"));
@@ -486,7 +498,12 @@ fn every_injected_violation_fires_its_alert_and_the_others_stay_silent() {
     seed_ledger(dir.path(), &key);
     let port = free_port();
     let svc = start_service(dir.path(), port, &key);
-    let prom = start_prometheus(dir.path(), port);
+    // Alerts go on to a real Alertmanager routed by the generated fragment, whose receivers
+    // are webhooks of this test.
+    let specs = pip_compiler::compile(&pip_tests::load("specs")).specs;
+    let hook = Webhook::start();
+    let am = Alertmanager::start(&alertmanager_config(&specs, &format!("http://127.0.0.1:{}", hook.port)));
+    let prom = start_prometheus_alerting(dir.path(), port, &format!("127.0.0.1:{}", am.port));
     wait_for_ledger_series(&prom, &svc);
 
     // Evidence gap: billing has been silent for 20 minutes (the spec expects 15m); settlement
@@ -521,6 +538,19 @@ fn every_injected_violation_fires_its_alert_and_the_others_stay_silent() {
             assert_silent(&prom, "PipInvariantViolated", &[("invariant", later)]);
         }
     }
+    // The P0 violation reached the paging receiver, through Prometheus and Alertmanager as
+    // the spec routes it (`page_receiver = "payments-pager"`).
+    eventually("the fired P0 alert reaches the paging receiver's webhook", || {
+        hook.bodies_at("/payments-pager").iter().any(|b| {
+            let v: Value = serde_json::from_str(b).unwrap_or(Value::Null);
+            v["receiver"] == "payments-pager"
+                && v["status"] == "firing"
+                && v["alerts"].as_array().is_some_and(|a| {
+                    a.iter()
+                        .any(|a| a["labels"]["alertname"] == "PipInvariantViolated" && a["labels"]["invariant"] == "balance_non_negative")
+                })
+        })
+    });
 
     // The rate limit: a burst far over 100 per 1s for one tenant. Its alert has `for: 5m`, so
     // it must be pending (the spec's 5 minutes are not waited out here).

@@ -5,6 +5,9 @@
 
 use std::path::PathBuf;
 
+#[path = "support/alertmanager.rs"]
+pub mod alertmanager;
+
 /// The repository root.
 pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().map(PathBuf::from).unwrap_or_default()
