@@ -54,6 +54,9 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = ErrorFormat::Human)]
         error_format: ErrorFormat,
     },
+    /// Serve the Language Server Protocol on stdin/stdout, for editors: diagnostics as you
+    /// type, hover, go to definition, references, completion, outline and formatting.
+    Lsp,
     /// Rewrite specs in the canonical layout, keeping every comment.
     Fmt {
         /// Spec files or directories (default: specs/).

@@ -75,6 +75,13 @@ pub fn run(args: impl IntoIterator<Item = impl Into<OsString> + Clone>, stdout: 
     let mut out = out::Out { stdout, stderr, color };
     match cli.command {
         Command::Check { paths, error_format } => commands::check(&mut out, &paths, error_format),
+        Command::Lsp => match pip_lsp::run_stdio() {
+            Ok(()) => EXIT_OK,
+            Err(e) => {
+                out.err(e);
+                EXIT_USAGE
+            }
+        },
         Command::Fmt { paths, check, error_format } => commands::fmt(&mut out, &paths, check, error_format),
         Command::Build { paths, out: dir, check, prune, error_format } => {
             let others = if prune || paths.is_empty() { pip_compiler::build::Others::Prune } else { pip_compiler::build::Others::Keep };

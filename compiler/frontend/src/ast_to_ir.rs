@@ -19,6 +19,19 @@ use values::{Cx, Settings};
 
 pub use rust_expr::{OK, RESULT};
 
+/// The settings of the `spec` block (`owner = ...`).
+pub const SPEC_SETTINGS: [&str; 6] = ["owner", "runbook", "doc", "evidence_values", "receiver", "page_receiver"];
+
+/// The settings whose value names a construct of the spec, with the kinds it may name
+/// (editors resolve, complete and rename these; the checks resolve them the same way).
+pub const REFERENCE_SETTINGS: [(&str, &[ConstructKind]); 1] = [(constructs::EVIDENCE, &constructs::EVIDENCE_KINDS)];
+
+/// The settings (`key = value` lines) a block of `kind` accepts: the one list per kind that
+/// its check reads them with (editors complete and explain them from here).
+pub fn settings(kind: ConstructKind) -> &'static [&'static str] {
+    constructs::settings(kind)
+}
+
 /// A parsed file ready for checking.
 pub struct ParsedFile<'a> {
     /// The file's id in the [`Sources`] the spans of `ast` point into.
@@ -175,13 +188,7 @@ fn check_spec(cx: &mut Cx<'_>, name: &str, members: &[Member<'_>]) -> Option<ir:
             ),
         }
     }
-    let settings = Settings::collect(
-        cx,
-        "spec",
-        header.name.span,
-        &["owner", "runbook", "doc", "evidence_values", "receiver", "page_receiver"],
-        assigns,
-    );
+    let settings = Settings::collect(cx, "spec", header.name.span, &SPEC_SETTINGS, assigns);
     let owner = settings.require(cx, "spec", name, "owner", "\"team-name\"").and_then(|v| values::nonempty_string(cx, v, "the owner"));
     let runbook = settings.require(cx, "spec", name, "runbook", "\"https://runbooks.example.com/...\"").and_then(|v| values::url(cx, v));
     if let Some(v) = settings.get("doc") {
@@ -438,6 +445,28 @@ fn check_across_specs(cx: &mut Cx<'_>, groups: &BTreeMap<String, Vec<Member<'_>>
                     dashboards.insert(name, (spec, span));
                 }
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{SPEC_SETTINGS, settings};
+    use crate::diagnostics::Code;
+    use crate::ir::ConstructKind;
+
+    /// The public tables are the lists the checks read: every setting listed is known to the
+    /// check (whatever it thinks of the value), and a setting not listed is not.
+    #[test]
+    fn every_listed_setting_is_one_the_check_knows() {
+        for kind in ConstructKind::ALL {
+            let lines: String = settings(kind).iter().map(|s| format!("  {s} = 1\n")).collect();
+            let spec_lines: String = SPEC_SETTINGS.iter().map(|s| format!("  {s} = 1\n")).collect();
+            let text = format!("spec s version \"1.0.0\" {{\n{spec_lines}}}\n{} x {{\n{lines}  not_a_setting = 1\n}}\n", kind.keyword());
+            let (_, c) = crate::compile_str("s.pips", &text);
+            let unknown: Vec<&str> = c.diagnostics.iter().filter(|d| d.code == Code::UnknownSetting).map(|d| d.message.as_str()).collect();
+            assert_eq!(unknown.len(), 1, "{}: {unknown:?}", kind.keyword());
+            assert!(unknown.iter().all(|m| m.contains("not_a_setting")), "{}: {unknown:?}", kind.keyword());
         }
     }
 }

@@ -21,7 +21,7 @@ use crate::diagnostics::{Code, Diagnostic};
 use crate::ir::{self, ConstructKind, ConstructRef};
 use crate::span::Span;
 
-pub(crate) use shared::misplaced;
+pub(crate) use shared::{EVIDENCE, EVIDENCE_KINDS, misplaced};
 
 /// The checked constructs of one spec, one list per kind in the spec's order (the fields of
 /// [`ir::Spec`] of the same names).
@@ -184,6 +184,21 @@ pub(crate) fn check_items(
         body
     };
     (cx.error_count() == before).then_some(body)
+}
+
+/// The settings (`key = value` lines) a block of `kind` accepts: the very list its check
+/// reads them with.
+pub(super) fn settings(kind: ConstructKind) -> &'static [&'static str] {
+    match kind {
+        ConstructKind::Ledger => &ledger::SETTINGS,
+        ConstructKind::Invariant => &invariant::SETTINGS,
+        ConstructKind::RateLimit => &rate_limit::SETTINGS,
+        ConstructKind::Threshold => &threshold::SETTINGS,
+        ConstructKind::Slo => &slo::SETTINGS,
+        ConstructKind::Versioned => &versioned::SETTINGS,
+        ConstructKind::Bundle => &bundle::SETTINGS,
+        ConstructKind::Dashboard => &dashboard::SETTINGS,
+    }
 }
 
 /// Specs with fewer constructs are checked on one thread.

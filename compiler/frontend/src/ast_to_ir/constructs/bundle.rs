@@ -15,11 +15,14 @@ pub const DEFAULT_BUNDLE_MAX_SIZE: u64 = 5 << 20;
 const PARTS: [(&str, Include); 4] =
     [("specs", Include::Specs), ("rules", Include::Rules), ("dashboards", Include::Dashboards), ("timeline", Include::Timeline)];
 
+/// The settings (`key = value` lines) a `bundle` block accepts.
+pub(super) const SETTINGS: [&str; 3] = ["doc", "window", "max_size"];
+
 /// Checks a `bundle` block into its IR node; `None` when it has errors (each one reported to `cx`).
 pub(crate) fn check(cx: &mut Cx<'_>, ctx: &Ctx<'_>, name: &str, span: Span, block: &Block) -> Option<ir::Bundle> {
     let before = cx.error_count();
     let (assigns, others) = split(block);
-    let s = Settings::collect(cx, "bundle", span, &["doc", "window", "max_size"], assigns);
+    let s = Settings::collect(cx, "bundle", span, &SETTINGS, assigns);
     if let Some(v) = s.get("doc") {
         values::string_value(cx, v);
     }

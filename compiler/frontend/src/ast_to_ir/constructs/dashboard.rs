@@ -8,11 +8,14 @@ use crate::diagnostics::{Code, Diagnostic};
 use crate::ir::{self, ConstructKind};
 use crate::span::Span;
 
+/// The settings (`key = value` lines) a `dashboard` block accepts.
+pub(super) const SETTINGS: [&str; 2] = ["title", "doc"];
+
 /// Checks a `dashboard` block into its IR node; `None` when it has errors (each one reported to `cx`).
 pub(crate) fn check(cx: &mut Cx<'_>, ctx: &Ctx<'_>, name: &str, span: Span, block: &Block) -> Option<ir::Dashboard> {
     let before = cx.error_count();
     let (assigns, others) = split(block);
-    let s = Settings::collect(cx, "dashboard", span, &["title", "doc"], assigns);
+    let s = Settings::collect(cx, "dashboard", span, &SETTINGS, assigns);
     let title = s.require(cx, "dashboard", name, "title", "\"Payments\"").and_then(|v| values::nonempty_string(cx, v, "the title"));
     if let Some(v) = s.get("doc") {
         values::string_value(cx, v);

@@ -10,12 +10,14 @@ use crate::diagnostics::{Code, Diagnostic};
 use crate::ir::{self, OnViolation};
 use crate::span::Span;
 
+/// The settings (`key = value` lines) an `invariant` block accepts.
+pub(super) const SETTINGS: [&str; 6] = ["doc", "severity", "on_violation", "evidence", "evidence_values", "runbook"];
+
 /// Checks an `invariant` block into its IR node; `None` when it has errors (each one reported to `cx`).
 pub(crate) fn check(cx: &mut Cx<'_>, ctx: &Ctx<'_>, name: &str, span: Span, block: &Block) -> Option<ir::Invariant> {
     let before = cx.error_count();
     let (assigns, others) = split(block);
-    let s =
-        Settings::collect(cx, "invariant", span, &["doc", "severity", "on_violation", "evidence", "evidence_values", "runbook"], assigns);
+    let s = Settings::collect(cx, "invariant", span, &SETTINGS, assigns);
     let doc = doc(cx, &s);
     let severity = s.require(cx, "invariant", name, "severity", "P1").and_then(|v| values::severity(cx, v));
     let on_violation = match s.get("on_violation") {

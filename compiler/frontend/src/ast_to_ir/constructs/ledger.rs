@@ -21,6 +21,12 @@ pub const DEFAULT_CHECKPOINT_EVERY: Duration = Duration::from_secs(10);
 /// does not say (`clock_tolerance = 5m`).
 pub const DEFAULT_CLOCK_TOLERANCE: Duration = Duration::from_secs(300);
 
+/// Every setting of a `ledger` block: its own, then those of signed checkpoints (`signing`).
+pub(super) const SETTINGS: [&str; 9] = {
+    let [s1, s2, s3, s4] = signing::SETTINGS;
+    ["doc", "key", "severity", "runbook", "clock_tolerance", s1, s2, s3, s4]
+};
+
 /// Checks a `ledger` block into its IR node; `None` when it has errors (each one reported to `cx`).
 pub(crate) fn check(cx: &mut Cx<'_>, ctx: &Ctx<'_>, name: &str, span: Span, block: &Block) -> Option<ir::Ledger> {
     let before = cx.error_count();
@@ -39,8 +45,7 @@ pub(crate) fn check(cx: &mut Cx<'_>, ctx: &Ctx<'_>, name: &str, span: Span, bloc
                 .help("write `witness \"https://witness.example.com/\" key \"<name>+<key id>+<key>\"`"),
         );
     }
-    let allowed: Vec<&str> = ["doc", "key", "severity", "runbook", "clock_tolerance"].into_iter().chain(signing::SETTINGS).collect();
-    let s = Settings::collect(cx, "ledger", span, &allowed, settings);
+    let s = Settings::collect(cx, "ledger", span, &SETTINGS, settings);
     let doc = s.get("doc").and_then(|v| values::string_value(cx, v));
     let key =
         s.require(cx, "ledger", name, "key", "env(\"PIP_AUDIT_KEY\")").and_then(|v| key_source(cx, v, "a ledger key", "PIP_AUDIT_KEY"));

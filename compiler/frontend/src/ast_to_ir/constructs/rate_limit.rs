@@ -14,7 +14,7 @@ use pip_conventions::rate_limit;
 pub const DEFAULT_MAX_KEYS: u64 = rate_limit::DEFAULT_MAX_KEYS;
 
 /// The settings of a `rate_limit` block.
-const SETTINGS: [&str; 8] = ["doc", "key", "limit", "max_keys", "on_backend_failure", "backend_timeout", "severity", "runbook"];
+pub(super) const SETTINGS: [&str; 8] = ["doc", "key", "limit", "max_keys", "on_backend_failure", "backend_timeout", "severity", "runbook"];
 
 /// Checks a `rate_limit` block into its IR node; `None` when it has errors (each one reported to `cx`).
 pub(crate) fn check(cx: &mut Cx<'_>, ctx: &Ctx<'_>, name: &str, span: Span, block: &Block) -> Option<ir::RateLimit> {

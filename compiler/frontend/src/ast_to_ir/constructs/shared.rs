@@ -9,13 +9,19 @@ use crate::diagnostics::{Code, Diagnostic};
 use crate::ir::{Comparator, ConstructKind, MAX_FOR};
 use crate::units::Duration;
 
+/// The setting that names the ledger receiving a construct's events.
+pub(crate) const EVIDENCE: &str = "evidence";
+
+/// The kinds `evidence` may name.
+pub(crate) const EVIDENCE_KINDS: [ConstructKind; 1] = [ConstructKind::Ledger];
+
 /// The `evidence` setting: the ledger that receives the construct's events, if any.
 pub(super) fn evidence(cx: &mut Cx<'_>, ctx: &Ctx<'_>, s: &Settings<'_>) -> Option<Option<String>> {
-    match s.get("evidence") {
+    match s.get(EVIDENCE) {
         None => Some(None),
         Some(v) => {
             let (target, span) = values::reference(cx, v, "the evidence ledger")?;
-            ctx.names.resolve(cx, target, span, &[ConstructKind::Ledger], "`evidence`").map(|r| Some(r.name))
+            ctx.names.resolve(cx, target, span, &EVIDENCE_KINDS, "`evidence`").map(|r| Some(r.name))
         }
     }
 }

@@ -14,7 +14,7 @@ use crate::span::Span;
 use crate::units::Duration;
 
 /// The settings of an `slo` block.
-const SETTINGS: [&str; 13] =
+pub(super) const SETTINGS: [&str; 13] =
     ["doc", "objective", "period", "total", "good", "bad", "latency", "le", "buckets", "by", "severity", "ticket_severity", "runbook"];
 
 /// The severity of the page tiers when the `slo` does not set `severity`.

@@ -50,11 +50,14 @@ pub const GRAFANA_UNITS: [&str; 36] = [
     "dateTimeAsIso",
 ];
 
+/// The settings (`key = value` lines) a `threshold` block accepts.
+pub(super) const SETTINGS: [&str; 5] = ["doc", "expr", "unit", "record", "runbook"];
+
 /// Checks a `threshold` block into its IR node; `None` when it has errors (each one reported to `cx`).
 pub(crate) fn check(cx: &mut Cx<'_>, ctx: &Ctx<'_>, name: &str, span: Span, block: &Block) -> Option<ir::Threshold> {
     let before = cx.error_count();
     let (assigns, others) = split(block);
-    let s = Settings::collect(cx, "threshold", span, &["doc", "expr", "unit", "record", "runbook"], assigns);
+    let s = Settings::collect(cx, "threshold", span, &SETTINGS, assigns);
     let doc = doc(cx, &s);
     let query = s.require(cx, "threshold", name, "expr", "`sum(rate(errors_total[5m]))`").and_then(|v| match &v.kind {
         ValueKind::Promql(text) => promql::check(cx, text, v.span).map(|q| (text.clone(), q)),
