@@ -36,6 +36,7 @@ fn declaring_the_spec_exports_every_series_at_zero_before_any_call() {
         ("parsed_even", "high"),
         ("async_positive", "high"),
         ("generic_len", "medium"),
+        ("routed_to_the_sender", "high"),
         ("no_evidence_record", "low"),
     ] {
         for c in ["requires", "ensures"] {
@@ -72,6 +73,6 @@ fn a_ledger_opens_with_the_specs_figures() {
     assert_eq!(c.clock_tolerance, Duration::from_secs(300), "the default `clock_tolerance`");
     assert_eq!(matches!(c.durability, Durability::EveryAppend), ledger.sync == pip_compiler::ir::Sync::EveryAppend);
     assert!(CHECKS.ledger_config("nope", "/x").is_none());
-    assert_eq!(CHECKS.invariants.len(), 8);
+    assert_eq!(CHECKS.invariants.len(), 9);
     assert_eq!(CHECKS.invariants[0].level, "critical");
 }

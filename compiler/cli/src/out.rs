@@ -25,11 +25,17 @@ impl Out<'_> {
         if diags.is_empty() {
             return;
         }
-        let text = match format {
-            ErrorFormat::Human => diagnostics::render_human(sources, diags, Style { color: self.color, ..Style::default() }),
-            ErrorFormat::Json => diagnostics::render_json(sources, diags),
-        };
-        let _ = self.stderr.write_all(text.as_bytes());
+        // The human report is for a person, beside the program's other messages (stderr); the
+        // JSON lines are the program's output, for a tool to read (stdout).
+        match format {
+            ErrorFormat::Human => {
+                let text = diagnostics::render_human(sources, diags, Style { color: self.color, ..Style::default() });
+                let _ = self.stderr.write_all(text.as_bytes());
+            }
+            ErrorFormat::Json => {
+                let _ = self.stdout.write_all(diagnostics::render_json(sources, diags).as_bytes());
+            }
+        }
     }
 }
 

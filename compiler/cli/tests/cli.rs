@@ -81,7 +81,9 @@ fn json_diagnostics_are_one_object_per_line_with_positions() {
     write(dir.path(), "specs/demo.pips", &format!("{HEADER}\ninvariant i {{\n  severity = P9\n  requires x >\n}}\n"));
     let out = pipc(dir.path(), &["check", "--error-format", "json"]);
     assert_eq!(out.status.code(), Some(1));
-    let lines: Vec<serde_json::Value> = text(&out.stderr).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    // The JSON lines are the program's output: stdout, nothing on stderr.
+    assert!(out.stderr.is_empty(), "{}", text(&out.stderr));
+    let lines: Vec<serde_json::Value> = text(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert!(!lines.is_empty());
     let first = &lines[0];
     assert_eq!(first["file"], "specs/demo.pips");
@@ -102,7 +104,7 @@ fn errors_of_all_files_and_all_constructs_are_reported_in_one_run() {
     );
     write(dir.path(), "specs/c.pips", "spec c version \"1\" { owner = \n");
     let out = pipc(dir.path(), &["check", "--error-format", "json"]);
-    let err = text(&out.stderr);
+    let err = text(&out.stdout);
     for code in ["pips::zero-window", "pips::key-source", "pips::zero-count", "pips::syntax"] {
         assert!(err.contains(code), "{code} missing from:\n{err}");
     }
@@ -134,18 +136,23 @@ fn a_spec_split_across_directories_or_defined_twice_is_an_error() {
     write(dir.path(), "specs/b/more.pips", "spec shop\n");
     let out = pipc(dir.path(), &["check", "--error-format", "json"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out.stderr).contains("pips::spec-directory"), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("pips::spec-directory"), "{}", text(&out.stdout));
 
     let dir = tempfile::tempdir().unwrap();
     write(dir.path(), "specs/a/one.pips", &def);
     write(dir.path(), "specs/a/two.pips", &def);
     let out = pipc(dir.path(), &["check", "--error-format", "json"]);
-    assert!(text(&out.stderr).contains("is defined twice"), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("is defined twice"), "{}", text(&out.stdout));
+    // Every label: the first definition is a related location.
+    let twice: serde_json::Value =
+        serde_json::from_str(text(&out.stdout).lines().find(|l| l.contains("is defined twice")).unwrap()).unwrap();
+    assert_eq!(twice["related"][0]["label"], "first defined here", "{twice}");
+    assert!(twice["related"][0]["line"].as_u64().unwrap() > 0, "{twice}");
 
     let dir = tempfile::tempdir().unwrap();
     write(dir.path(), "specs/a/one.pips", "spec orphan\n");
     let out = pipc(dir.path(), &["check", "--error-format", "json"]);
-    assert!(text(&out.stderr).contains("is never defined"), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("is never defined"), "{}", text(&out.stdout));
 }
 
 #[test]
@@ -160,7 +167,7 @@ fn dashboard_names_are_unique_across_specs() {
     }
     let out = pipc(dir.path(), &["check", "--error-format", "json"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out.stderr).contains("pips::duplicate-dashboard"), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("pips::duplicate-dashboard"), "{}", text(&out.stdout));
 }
 
 #[test]
@@ -274,7 +281,7 @@ fn hostile_files_never_panic_the_binary() {
             let out = pipc(dir.path(), &["check", "--error-format", format, &format!("{name}.pips")]);
             assert_eq!(out.status.code(), Some(1), "{name}: {}", text(&out.stderr));
             assert!(!text(&out.stderr).contains("panicked"), "{name}");
-            assert!(out.stderr.len() < 50_000, "{name}: {} bytes of diagnostics", out.stderr.len());
+            assert!(out.stderr.len() + out.stdout.len() < 50_000, "{name}: {} bytes of diagnostics", out.stderr.len() + out.stdout.len());
         }
         // fmt formats what parses (the empty file, the long line) and refuses the rest.
         let fmt = pipc(dir.path(), &["fmt", &format!("{name}.pips")]);

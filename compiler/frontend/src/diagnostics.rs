@@ -179,6 +179,26 @@ pub struct JsonDiagnostic<'a> {
     pub help: Option<&'a str>,
     /// The offending text (clipped to 200 bytes).
     pub snippet: String,
+    /// The other places that explain it (a first definition, the block still open), each with
+    /// its text: the human report's secondary labels.
+    pub related: Vec<JsonLocation<'a>>,
+}
+
+/// A related location of a [`JsonDiagnostic`].
+#[derive(Debug, Serialize)]
+pub struct JsonLocation<'a> {
+    /// The file as shown in diagnostics, empty for a span outside the sources.
+    pub file: &'a str,
+    /// 1-based line of the span's start.
+    pub line: usize,
+    /// 1-based column (characters) of the span's start.
+    pub column: usize,
+    /// 1-based line of the span's end.
+    pub end_line: usize,
+    /// 1-based column of the span's end (exclusive).
+    pub end_column: usize,
+    /// What this place says.
+    pub label: &'a str,
 }
 
 /// Renders diagnostics as JSON lines.
@@ -205,6 +225,17 @@ pub fn render_json(sources: &Sources, diagnostics: &[Diagnostic]) -> String {
             label: d.label.as_deref(),
             help: d.help.as_deref(),
             snippet,
+            related: d
+                .secondary
+                .iter()
+                .map(|(span, label)| {
+                    let (file, (line, column), (end_line, end_column)) = match sources.get(span.file) {
+                        Some(f) => (f.name.as_str(), f.line_col(span.start), f.line_col(span.end)),
+                        None => ("", (0, 0), (0, 0)),
+                    };
+                    JsonLocation { file, line, column, end_line, end_column, label }
+                })
+                .collect(),
         };
         if let Ok(s) = serde_json::to_string(&j) {
             out.push_str(&s);

@@ -57,6 +57,7 @@ pub fn compile(sources: &Sources) -> Compilation {
     let mut diagnostics = Vec::new();
     // Stage 1: text → AST, per file.
     let mut parsed = Vec::new();
+    let mut partial = Vec::new();
     let mut tainted = BTreeSet::new();
     for (id, file) in sources.iter() {
         if let Some(at) = file.invalid_utf8_at {
@@ -70,11 +71,12 @@ pub fn compile(sources: &Sources) -> Compilation {
             tainted.extend(spec_name_of(&file.text));
             continue;
         }
-        match text_to_ast::parse(id, &file.text) {
+        match text_to_ast::parse_recovering(id, &file.text) {
             Ok(ast) => parsed.push((id, ast)),
-            Err(errors) => {
+            Err((errors, constructs)) => {
                 diagnostics.extend(errors);
                 tainted.extend(spec_name_of(&file.text));
+                partial.push((id, constructs));
             }
         }
     }
@@ -87,8 +89,48 @@ pub fn compile(sources: &Sources) -> Compilation {
         .collect();
     let (specs, diags) = ast_to_ir::check(sources, &files);
     diagnostics.extend(diags);
+    diagnostics.extend(check_around_syntax_errors(sources, &parsed, &partial, &tainted));
     diagnostics::sort(&mut diagnostics);
     Compilation { specs, diagnostics }
+}
+
+/// The mistakes of the constructs that parsed in specs with syntax errors, so that one syntax
+/// error does not hide the rest of its file. Such a spec is checked from its whole files and
+/// the constructs of its broken files that parsed (when a broken file's `spec` line did), and
+/// only what cannot come from the constructs that did not parse is kept: never an unresolved
+/// name (the broken construct may define it), never a spec-level complaint. The spec itself
+/// is not compiled.
+fn check_around_syntax_errors(
+    sources: &Sources,
+    parsed: &[(span::FileId, ast::File)],
+    partial: &[(span::FileId, ast::File)],
+    tainted: &BTreeSet<String>,
+) -> Vec<Diagnostic> {
+    let spec_of = |ast: &ast::File| ast.items.first().filter(|i| i.kind.name == "spec").map(|i| i.name.name.clone());
+    let mut out = Vec::new();
+    for name in tainted {
+        // A broken file whose `spec` line did not parse leaves the spec's shape unknown.
+        let headless = partial.iter().any(|(id, ast)| {
+            spec_of(ast).is_none() && sources.get(*id).is_some_and(|f| spec_name_of(&f.text).as_deref() == Some(name.as_str()))
+        });
+        if headless {
+            continue;
+        }
+        let files: Vec<ast_to_ir::ParsedFile<'_>> = parsed
+            .iter()
+            .chain(partial)
+            .filter(|(_, ast)| spec_of(ast).as_deref() == Some(name.as_str()))
+            .map(|(id, ast)| ast_to_ir::ParsedFile { id: *id, ast })
+            .collect();
+        let (_, diags) = ast_to_ir::check(sources, &files);
+        let constructs: Vec<Span> = partial.iter().flat_map(|(_, ast)| ast.items.iter().map(|i| i.span)).collect();
+        out.extend(diags.into_iter().filter(|d| {
+            !matches!(d.code, diagnostics::Code::Unresolved | diagnostics::Code::SpecHeader | diagnostics::Code::WrongKind)
+                // In a broken file, only what lies inside a construct that parsed.
+                && (!partial.iter().any(|(id, _)| *id == d.span.file) || constructs.iter().any(|c| c.file == d.span.file && c.start <= d.span.start && d.span.end <= c.end))
+        }));
+    }
+    out
 }
 
 /// Compiles one in-memory file (tests, the proc-macro, tools).

@@ -43,12 +43,23 @@ pub fn parse_only(text: &str) -> bool {
 /// Parses one file. Returns the AST when the file has no syntax errors, otherwise every
 /// syntax error found.
 pub fn parse(file: FileId, text: &str) -> Result<File, Vec<Diagnostic>> {
+    parse_recovering(file, text).map_err(|(errors, _)| errors)
+}
+
+/// [`parse`], and on syntax errors also the constructs that did parse (each parsed on its own
+/// between the errors, comments left out), so that their own mistakes can be reported in the
+/// same run.
+pub fn parse_recovering(file: FileId, text: &str) -> Result<File, (Vec<Diagnostic>, File)> {
+    let empty = || File { items: Vec::new(), comments: Vec::new() };
     if let Some(at) = too_deep(text) {
-        return Err(vec![
-            Diagnostic::error(Code::TooDeep, Span::new(file, at, at + 1), format!("brackets nest deeper than {MAX_NESTING} levels"))
-                .label("this bracket is too deep")
-                .help("specs never need this much nesting; split the expression"),
-        ]);
+        return Err((
+            vec![
+                Diagnostic::error(Code::TooDeep, Span::new(file, at, at + 1), format!("brackets nest deeper than {MAX_NESTING} levels"))
+                    .label("this bracket is too deep")
+                    .help("specs never need this much nesting; split the expression"),
+            ],
+            empty(),
+        ));
     }
     if text.len() >= PARALLEL_MIN_BYTES
         && let Some(file) = parse_in_chunks(file, text, crate::parallelism())
@@ -56,14 +67,15 @@ pub fn parse(file: FileId, text: &str) -> Result<File, Vec<Diagnostic>> {
         return Ok(file);
     }
     match PipsParser::parse(Rule::file, text) {
-        Ok(pairs) => build(file, 0, pairs).map_err(|at| vec![internal(at)]),
+        Ok(pairs) => build(file, 0, pairs).map_err(|at| (vec![internal(at)], empty())),
         Err(first) => {
             // Error details (the literal tokens that were expected) cost time on every parse,
             // so they are switched on only once a file fails, and then stay on: the setting
             // is process-wide, and switching it off could race with another thread's error.
             pest::set_error_detail(true);
             let first = PipsParser::parse(Rule::file, text).err().unwrap_or(first);
-            Err(recover(file, text, first))
+            let (errors, items) = recover(file, text, first);
+            Err((errors, File { items, comments: Vec::new() }))
         }
     }
 }
@@ -129,9 +141,26 @@ fn parse_in_chunks(file: FileId, text: &str, threads: usize) -> Option<File> {
 
 /// Parses item by item after a syntax error, skipping from each error to the next line that
 /// starts a construct, and returns all the errors.
-fn recover(file: FileId, text: &str, first: pest::error::Error<Rule>) -> Vec<Diagnostic> {
+fn recover(file: FileId, text: &str, first: pest::error::Error<Rule>) -> (Vec<Diagnostic>, Vec<Item>) {
     let mut errors = vec![syntax_error(file, text, 0, &first)];
+    let mut items = Vec::new();
     let first_at = error_offset(&first);
+    // The constructs before the first error, parsed one by one from the start.
+    let mut pos = Some(0);
+    while let Some(start) = pos.filter(|p| *p < first_at) {
+        let rest = text.get(start..).unwrap_or("");
+        match PipsParser::parse(Rule::item_at, rest) {
+            Ok(pairs) => {
+                let end = start + pairs.clone().last().map_or(rest.len(), |p| p.as_span().end()).max(1);
+                if end > first_at {
+                    break;
+                }
+                items.extend(item_of(file, start, pairs));
+                pos = next_item_start(text, end);
+            }
+            Err(_) => break,
+        }
+    }
     // Resume after the line of the first error.
     let mut pos = next_construct_line(text, first_at);
     while let Some(start) = pos {
@@ -139,7 +168,8 @@ fn recover(file: FileId, text: &str, first: pest::error::Error<Rule>) -> Vec<Dia
         match PipsParser::parse(Rule::item_at, rest) {
             Ok(pairs) => {
                 // INVARIANT: an item is at least two words long, so `end > 0` and the loop advances.
-                let end = start + pairs.last().map_or(rest.len(), |p| p.as_span().end()).max(1);
+                let end = start + pairs.clone().last().map_or(rest.len(), |p| p.as_span().end()).max(1);
+                items.extend(item_of(file, start, pairs));
                 if PipsParser::parse(Rule::tail, text.get(end..).unwrap_or("")).is_ok() {
                     break;
                 }
@@ -151,7 +181,31 @@ fn recover(file: FileId, text: &str, first: pest::error::Error<Rule>) -> Vec<Dia
             }
         }
     }
-    errors
+    (errors, items)
+}
+
+/// The item of an `item_at` parse of the text at `base`.
+fn item_of(file: FileId, base: usize, pairs: pest::iterators::Pairs<'_, Rule>) -> Option<Item> {
+    let top = pairs.into_iter().next()?;
+    let b = Builder { file, base, comments: Vec::new() };
+    top.into_inner().find(|p| p.as_rule() == Rule::item).and_then(|p| b.item(p).ok())
+}
+
+/// Where the next item starts after `end`: past whitespace and comments (`None` at the end).
+fn next_item_start(text: &str, end: usize) -> Option<usize> {
+    let mut i = end;
+    loop {
+        let rest = text.get(i..)?;
+        let trimmed = rest.trim_start();
+        i += rest.len() - trimmed.len();
+        if let Some(r) = trimmed.strip_prefix("//") {
+            i += 2 + r.find('\n').unwrap_or(r.len());
+        } else if let Some(r) = trimmed.strip_prefix("/*") {
+            i += 2 + r.find("*/").map_or(r.len(), |n| n + 2);
+        } else {
+            return (!trimmed.is_empty()).then_some(i);
+        }
+    }
 }
 
 /// The start of the first line after `offset` that begins (at column 0) with a construct keyword.
@@ -225,14 +279,56 @@ fn syntax_error(file: FileId, text: &str, base: usize, e: &pest::error::Error<Ru
     };
     let expected: Vec<&str> = expected.iter().map(String::as_str).collect();
     let mut d = Diagnostic::error(Code::Syntax, span, message).label("unexpected here");
+    if found.is_empty()
+        && expected.contains(&"`}`")
+        && let Some(open) = unclosed_brace(text)
+    {
+        // Point at the block that is still open: its first line, up to its `{`.
+        let line_start = text.get(..open).and_then(|b| b.rfind('\n')).map_or(0, |i| i + 1);
+        let head = text.get(line_start..=open).unwrap_or("{");
+        let lead = head.len() - head.trim_start().len();
+        return d
+            .also(Span::new(file, line_start + lead, open + 1), "this block is still open")
+            .help("close it with `}` (every `{` needs its `}`)");
+    }
     if let Some(help) = syntax_help(text, at, &expected) {
         d = d.help(help);
     }
     d
 }
 
+/// The byte offset of the innermost `{` left open at the end of `text`, skipping strings,
+/// backtick expressions and comments.
+fn unclosed_brace(text: &str) -> Option<usize> {
+    let bytes = text.as_bytes();
+    let mut open: Vec<usize> = Vec::new();
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        match b {
+            b'"' | b'`' => i = skip_quoted(bytes, i, b) + 1,
+            b'/' if bytes.get(i + 1) == Some(&b'/') => i = text.get(i..).and_then(|r| r.find('\n')).map_or(bytes.len(), |n| i + n),
+            b'/' if bytes.get(i + 1) == Some(&b'*') => {
+                i = text.get(i + 2..).and_then(|r| r.find("*/")).map_or(bytes.len(), |n| i + 2 + n + 2)
+            }
+            b'{' => {
+                open.push(i);
+                i += 1;
+            }
+            b'}' => {
+                open.pop();
+                i += 1;
+            }
+            _ => i += 1,
+        }
+    }
+    open.last().copied()
+}
+
 fn syntax_help(text: &str, at: usize, expected: &[&str]) -> Option<String> {
     let before = text.get(..at).unwrap_or("").trim_end();
+    if let Some(count) = rate_slip(text, at) {
+        return Some(format!("a rate is `<count> per <window>`: write `limit = {count} per 1s` (or per 1m, per 1h, ...)"));
+    }
     if (expected.contains(&"a string") || expected.contains(&"a value")) && text.get(at..).is_some_and(|r| r.starts_with('\'')) {
         return Some("strings use double quotes: \"...\"".into());
     }
@@ -243,6 +339,32 @@ fn syntax_help(text: &str, at: usize, expected: &[&str]) -> Option<String> {
         return Some(format!("a spec file holds constructs: {}", construct_keywords().collect::<Vec<_>>().join(", ")));
     }
     None
+}
+
+/// `limit = 100/s`, `limit = 100 rps`: a rate written another way. The error is at `at`, on
+/// the rate's line (at `/`) or at the start of the next statement (after `rps`, taken for a
+/// setting's name). Returns the count.
+fn rate_slip(text: &str, at: usize) -> Option<&str> {
+    let before = text.get(..at)?;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let on_line = before.get(line_start..)?;
+    // At the start of a line: the slip is the end of the line before.
+    let line = if on_line.trim().is_empty() {
+        let prev = before.get(..line_start)?.trim_end();
+        prev.get(prev.rfind('\n').map_or(0, |i| i + 1)..)?
+    } else {
+        on_line
+    };
+    let rest = line.trim_start().strip_prefix("limit")?.trim_start().strip_prefix('=')?.trim();
+    let count = rest.split(|c: char| !(c.is_ascii_digit() || c == '_')).next()?;
+    let after = rest.get(count.len()..)?.trim();
+    let unit = ["rps", "qps", "rpm", "rph", "req", "reqs", "requests", "calls"];
+    let slip = if on_line.trim().is_empty() {
+        unit.contains(&after.to_ascii_lowercase().as_str())
+    } else {
+        after.is_empty() && (found_token(text, at) == "/" || unit.contains(&found_token(text, at).to_ascii_lowercase().as_str()))
+    };
+    (!count.is_empty() && slip).then_some(count)
 }
 
 /// The token at `at`, for "found `...`": a word, a number, or one character.

@@ -30,6 +30,16 @@ pub(crate) enum Clause {
 pub(crate) fn check(cx: &mut Cx<'_>, e: &RustExpr, clause: Clause) -> Option<Check> {
     let expr = match syn::parse_str::<syn::Expr>(&e.text) {
         Ok(expr) => expr,
+        Err(_) if let Some((op, at)) = trailing_operator(&e.text) => {
+            // `requires amount > 0 &&`: the check stops at its operator; point there.
+            let span = Span::new(e.span.file, e.span.start + at, e.span.start + at + op.len());
+            cx.push(
+                Diagnostic::error(Code::RustExpr, span, format!("the check ends with `{op}`, which needs an operand after it"))
+                    .label("nothing follows this")
+                    .help(format!("a check is one Rust expression on one line: complete it after `{op}`, or remove `{op}`")),
+            );
+            return None;
+        }
         Err(err) => {
             let span = error_span(e, &err);
             cx.push(
@@ -236,6 +246,14 @@ impl<'ast> Visit<'ast> for Finder {
 fn position(span: &proc_macro2::Span) -> (usize, usize) {
     let lc = span.start();
     (lc.line, lc.column)
+}
+
+/// The binary operator a check's text ends with (`&&`, `||`, `==`, `+`, ...), and its byte
+/// offset in the text.
+fn trailing_operator(text: &str) -> Option<(&'static str, usize)> {
+    const OPERATORS: [&str; 18] = ["&&", "||", "==", "!=", "<=", ">=", "<<", ">>", "<", ">", "+", "-", "*", "/", "%", "&", "|", "^"];
+    let trimmed = text.trim_end();
+    OPERATORS.into_iter().find(|op| trimmed.ends_with(op)).map(|op| (op, trimmed.len() - op.len()))
 }
 
 fn error_span(e: &RustExpr, err: &syn::Error) -> Span {

@@ -280,11 +280,37 @@ pub(crate) fn number(cx: &mut Cx<'_>, v: &Value, what: &str) -> Option<f64> {
                 }
             }
         }
+        ValueKind::Percent(p) => {
+            // `2%` where a ratio is wanted: say which number it is.
+            let help = percent_as_ratio(p).map(|r| format!("write the ratio as a number: `{r}` (not `{p}`)"));
+            mismatch(cx, v, &format!("a number for {what}"), help.as_deref());
+            None
+        }
         _ => {
             mismatch(cx, v, &format!("a number for {what}"), None);
             None
         }
     }
+}
+
+/// `2%` → `0.02`, `99.9%` → `0.999`, `150%` → `1.5`: the decimal point moved two places, on
+/// the text (no float rounding); `None` for text that is not a plain decimal percentage.
+pub(crate) fn percent_as_ratio(percent: &str) -> Option<String> {
+    let clean: String = percent.trim_end_matches('%').chars().filter(|c| *c != '_').collect();
+    let (int, frac) = clean.split_once('.').unwrap_or((clean.as_str(), ""));
+    if int.is_empty() || !int.chars().chain(frac.chars()).all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    let digits = format!("{}{frac}", int.trim_start_matches('0'));
+    let point = int.trim_start_matches('0').len() as isize - 2;
+    let (whole, fraction) = if point <= 0 {
+        (String::from("0"), format!("{}{digits}", "0".repeat(point.unsigned_abs())))
+    } else {
+        let (w, f) = digits.split_at(point.unsigned_abs().min(digits.len()));
+        (w.to_string(), f.to_string())
+    };
+    let fraction = fraction.trim_end_matches('0');
+    Some(if fraction.is_empty() { whole } else { format!("{whole}.{fraction}") })
 }
 
 /// A whole number greater than zero.
@@ -522,5 +548,20 @@ impl<'a> Settings<'a> {
             );
         }
         v
+    }
+}
+
+#[cfg(test)]
+mod percent_tests {
+    use super::percent_as_ratio;
+
+    #[test]
+    fn a_percentage_is_written_as_its_ratio() {
+        for (p, r) in
+            [("2%", "0.02"), ("99.9%", "0.999"), ("150%", "1.5"), ("0.5%", "0.005"), ("100%", "1"), ("5%", "0.05"), ("12.50%", "0.125")]
+        {
+            assert_eq!(percent_as_ratio(p).as_deref(), Some(r), "{p}");
+        }
+        assert_eq!(percent_as_ratio("x%"), None);
     }
 }
