@@ -68,7 +68,11 @@ fn every_spec_snippet_of_the_docs_checks_and_is_formatted() {
                 .map(|d| format!("{}: {}", d.code.as_str(), d.message))
                 .collect();
             if !errors.is_empty() {
-                failures.push(format!("{at}: `pipc check` reports\n  {}\n{}", errors.join("\n  "), pip_compiler::diagnostics::render_human(&sources, &c.diagnostics, pip_compiler::diagnostics::Style::default())));
+                failures.push(format!(
+                    "{at}: `pipc check` reports\n  {}\n{}",
+                    errors.join("\n  "),
+                    pip_compiler::diagnostics::render_human(&sources, &c.diagnostics, pip_compiler::diagnostics::Style::default())
+                ));
                 continue;
             }
             let ast = pip_compiler::text_to_ast::parse(pip_compiler::span::FileId(0), &s.text).unwrap();
