@@ -19,7 +19,7 @@ use serde::Serialize;
 
 use pip_conventions::{alert, label};
 
-use super::{Artifact, EmitError, Emitter, yaml_header};
+use super::{Artifact, EmitError, Emitter, promql, yaml_header};
 use crate::ir::{Level, Severity, Spec};
 
 /// The emitter: one route subtree with its inhibit rules per spec, in `alertmanager/`.
@@ -75,27 +75,13 @@ pub struct InhibitRule {
 
 /// An Alertmanager matcher `name="value"`, the value quoted as Alertmanager reads it.
 pub fn matcher(name: &str, value: &str) -> String {
-    format!("{name}=\"{}\"", quote(value))
+    format!("{name}=\"{}\"", promql::escape(value))
 }
 
 /// An Alertmanager regex matcher `name=~"a|b"` over exact values (each escaped as a regex).
 fn regex_matcher(name: &str, values: &[String]) -> String {
     let alternatives: Vec<String> = values.iter().map(|v| regex_escape(v)).collect();
-    format!("{name}=~\"{}\"", quote(&alternatives.join("|")))
-}
-
-/// Escapes `\`, `"` and newlines inside a double-quoted matcher value.
-fn quote(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    for c in value.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '"' => out.push_str("\\\""),
-            '\n' => out.push_str("\\n"),
-            c => out.push(c),
-        }
-    }
-    out
+    format!("{name}=~\"{}\"", promql::escape(&alternatives.join("|")))
 }
 
 /// `value` as a regular expression matching exactly it (RE2 metacharacters escaped).

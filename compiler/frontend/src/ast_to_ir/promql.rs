@@ -143,8 +143,9 @@ impl ExprVisitor for Names {
     }
 }
 
+/// A matcher's operator as PromQL writes it.
 #[cfg(feature = "promql")]
-fn op(m: &promql_parser::label::MatchOp) -> &'static str {
+pub(crate) fn op(m: &promql_parser::label::MatchOp) -> &'static str {
     use promql_parser::label::MatchOp;
     match m {
         MatchOp::Equal => "=",

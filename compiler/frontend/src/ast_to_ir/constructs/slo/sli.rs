@@ -266,7 +266,11 @@ fn parse(cx: &mut Cx<'_>, text: &str, span: Span) -> Option<CounterSelector> {
         .matchers
         .matchers
         .iter()
-        .map(|m| crate::ir::LabelMatcher { name: m.name.clone(), op: op(&m.op).to_string(), value: m.value.clone() })
+        .map(|m| crate::ir::LabelMatcher {
+            name: m.name.clone(),
+            op: crate::ast_to_ir::promql::op(&m.op).to_string(),
+            value: m.value.clone(),
+        })
         .collect();
     Some(CounterSelector { text: render(&metric, &matchers), metric, matchers })
 }
@@ -306,15 +310,4 @@ fn parse(cx: &mut Cx<'_>, text: &str, span: Span) -> Option<CounterSelector> {
         return bad_selector(cx, span, "the selector names no metric", "no metric name", PLAIN);
     }
     Some(CounterSelector { metric: metric.to_string(), matchers: Vec::new(), text: text.to_string() })
-}
-
-#[cfg(feature = "promql")]
-fn op(m: &promql_parser::label::MatchOp) -> &'static str {
-    use promql_parser::label::MatchOp;
-    match m {
-        MatchOp::Equal => "=",
-        MatchOp::NotEqual => "!=",
-        MatchOp::Re(_) => "=~",
-        MatchOp::NotRe(_) => "!~",
-    }
 }
