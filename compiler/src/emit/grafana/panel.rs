@@ -41,6 +41,24 @@ pub(super) struct Link {
     pub(super) url: String,
 }
 
+impl Link {
+    /// The link as Grafana's JSON has it, for a panel or a dashboard.
+    pub(super) fn json(&self) -> Value {
+        json!({
+            "asDropdown": false,
+            "icon": "doc",
+            "includeVars": false,
+            "keepTime": false,
+            "tags": [],
+            "targetBlank": true,
+            "title": self.title,
+            "tooltip": self.tooltip,
+            "type": "link",
+            "url": self.url,
+        })
+    }
+}
+
 /// The link of a panel to the runbook section of the construct (or spec) it shows.
 pub(super) fn runbook_link(what: &str, url: &str) -> Link {
     Link { title: "Runbook".into(), tooltip: format!("Runbook of {what}"), url: url.into() }
@@ -153,24 +171,7 @@ pub(super) fn panel_json(id: u32, p: &PanelSpec, x: u32, y: u32) -> Value {
         // The mapped states are coloured by their mappings; the thresholds colour the rest.
         json!({ "color": { "mode": "thresholds" }, "custom": custom, "mappings": p.mappings, "thresholds": p.thresholds, "unit": p.unit })
     };
-    let links: Vec<Value> = p
-        .links
-        .iter()
-        .map(|l| {
-            json!({
-                "asDropdown": false,
-                "icon": "doc",
-                "includeVars": false,
-                "keepTime": false,
-                "tags": [],
-                "targetBlank": true,
-                "title": l.title,
-                "tooltip": l.tooltip,
-                "type": "link",
-                "url": l.url,
-            })
-        })
-        .collect();
+    let links: Vec<Value> = p.links.iter().map(Link::json).collect();
     json!({
         "type": p.kind,
         "id": id,
